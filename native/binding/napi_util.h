@@ -1,0 +1,66 @@
+// gatewise binding — helpers shared by every op group: unwrapping tensors, reading
+// scalar arguments, and turning C++ exceptions into JS errors with a `code`.
+// The binding is thin: lib/ has validated every argument before it gets here; these
+// checks only keep a wrong call from reaching a kernel.
+#pragma once
+#include <napi.h>
+
+#include <string>
+
+#include "../core/dispatch.h"
+#include "../core/error.h"
+#include "../core/tensor.h"
+
+namespace gw::binding {
+
+/// Throws a JS Error carrying `code` (ERR_GATEWISE_*) and the native file:line.
+void throw_js(Napi::Env env, const gw::Error& e);
+
+/// Wraps a binding function body: gw::Error, std::bad_alloc and std::exception all become
+/// JS errors; nothing crosses N-API unhandled.
+template <typename F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
+  Napi::Env env = info.Env();
+  try {
+    return body();
+  } catch (const gw::Error& e) {
+    throw_js(env, e);
+  } catch (const std::bad_alloc&) {
+    throw_js(env, gw::Error(ErrorCode::kOom, "out of host memory", __FILE__, __LINE__));
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+  } catch (const std::exception& e) {
+    throw_js(env, gw::Error(ErrorCode::kInternal, e.what(), __FILE__, __LINE__));
+  }
+  return env.Undefined();
+}
+
+/// Defines `Napi::Value name(const Napi::CallbackInfo& info)` whose body runs guarded.
+#define GW_BINDING(name)                                                                   \
+  static Napi::Value name##_impl(const Napi::CallbackInfo& info);                          \
+  static Napi::Value name(const Napi::CallbackInfo& info) {                                \
+    return ::gw::binding::guarded(info, [&] { return name##_impl(info); });                \
+  }                                                                                        \
+  static Napi::Value name##_impl(const Napi::CallbackInfo& info)
+
+// ---- arguments (index i of info, `name` for the error message)
+const Tensor& arg_tensor(const Napi::CallbackInfo& info, size_t i, const char* name);
+const Tensor* arg_opt_tensor(const Napi::CallbackInfo& info, size_t i, const char* name);  ///< null/undefined → nullptr
+double arg_number(const Napi::CallbackInfo& info, size_t i, const char* name);
+int64_t arg_int(const Napi::CallbackInfo& info, size_t i, const char* name);
+bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* name);
+std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* name);
+Shape arg_shape(const Napi::CallbackInfo& info, size_t i, const char* name);
+DType arg_dtype(const Napi::CallbackInfo& info, size_t i, const char* name);
+Device arg_device(const Napi::CallbackInfo& info, size_t i, const char* name);
+Act arg_act(const Napi::CallbackInfo& info, size_t i, const char* name);
+
+/// A JS handle for a new tensor (shares nothing with the caller's objects).
+Napi::Value wrap(Napi::Env env, Tensor t);
+
+/// Registers `fn` as exports[name].
+inline void def(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn) {
+  exports.Set(name, Napi::Function::New(env, fn, name));
+}
+
+}  // namespace gw::binding
