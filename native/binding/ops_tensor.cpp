@@ -6,6 +6,7 @@
 #include "../core/parallel.h"
 #include "../ops/fill/fill.h"
 #include "napi_util.h"
+#include "registry.h"
 
 namespace gw::binding {
 
@@ -169,5 +170,7 @@ void register_tensor(Napi::Env env, Napi::Object exports) {
   def(env, exports, "setNumThreads", set_num_threads_fn);
   def(env, exports, "synchronize", synchronize);
 }
+
+static const Registration reg(register_tensor);
 
 }  // namespace gw::binding

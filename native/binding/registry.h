@@ -1,5 +1,7 @@
-// gatewise binding — the list of op groups. Each group lives in ops_<group>.cpp and
-// defines register_<group>(env, exports); add a line here when a group is added.
+// gatewise binding — op groups register themselves. Each group lives in its own
+// ops_<group>.cpp and ends with
+//   static const Registration reg(register_<group>);
+// so adding a group touches no shared file.
 #pragma once
 #include <napi.h>
 
@@ -9,12 +11,13 @@ namespace gw::binding {
 
 using Register = void (*)(Napi::Env, Napi::Object);
 
-void register_tensor(Napi::Env, Napi::Object);
-
-inline std::vector<Register> op_groups() {
-  return {
-      register_tensor,
-  };
+inline std::vector<Register>& op_groups() {
+  static std::vector<Register> groups;
+  return groups;
 }
+
+struct Registration {
+  explicit Registration(Register r) { op_groups().push_back(r); }
+};
 
 }  // namespace gw::binding
