@@ -1,0 +1,59 @@
+/** MLP: a stack of fused Linear layers with an activation and optional dropout between. */
+import { Activation, ACTIVATIONS } from '../ops/activation';
+import { Rng } from '../random';
+import { Tensor } from '../tensor';
+import { checkInt, checkOneOf, checkOptions, checkRange, invalid } from '../validate';
+import { Dropout } from './layers';
+import { Linear } from './linear';
+import { Module } from './module';
+
+export interface MLPOptions {
+  /** Width of each hidden layer, e.g. [256, 128]. */
+  hidden: number[];
+  /** Output width; omit to end with the last hidden layer (its activation applied). */
+  outFeatures?: number;
+  /** Hidden activation (default 'relu'), fused into each GEMM. */
+  activation?: Activation;
+  /** Activation of the output layer (default 'identity'). */
+  outputActivation?: Activation;
+  /** Dropout after each hidden layer while training (default 0). */
+  dropout?: number;
+  rng?: Rng;
+}
+
+export class MLP extends Module {
+  layers: Linear[];
+  drops: Dropout[];
+
+  constructor(inFeatures: number, options: MLPOptions) {
+    super();
+    const o = checkOptions(options, 'options');
+    checkInt(inFeatures, 'inFeatures', 1);
+    if (!Array.isArray(o.hidden)) throw invalid('an array of layer widths', 'options.hidden', o.hidden);
+    o.hidden.forEach((h, i) => checkInt(h, `options.hidden[${i}]`, 1));
+    const act = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
+    const outAct = checkOneOf(o.outputActivation ?? 'identity', 'options.outputActivation', ACTIVATIONS);
+    const p = checkRange(o.dropout ?? 0, 'options.dropout', 0, 0.99);
+    const init = act === 'relu' || act === 'leaky_relu' ? 'he' : 'xavier';
+    this.layers = [];
+    let width = inFeatures;
+    for (const h of o.hidden) {
+      this.layers.push(new Linear(width, h, { activation: act, init, rng: o.rng }));
+      width = h;
+    }
+    if (o.outFeatures !== undefined) {
+      this.layers.push(new Linear(width, checkInt(o.outFeatures, 'options.outFeatures', 1), { activation: outAct, rng: o.rng }));
+    }
+    if (this.layers.length === 0) throw invalid('at least one layer (hidden or outFeatures)', 'options', o);
+    this.drops = p > 0 ? o.hidden.map(() => new Dropout(p)) : [];
+  }
+
+  forward(x: Tensor): Tensor {
+    let h = x;
+    this.layers.forEach((layer, i) => {
+      h = layer.forward(h);
+      if (this.drops[i]) h = this.drops[i].forward(h);
+    });
+    return h;
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Module: the base of every layer. Sub-modules and parameters are discovered from the
+ * instance's own properties in declaration order — a `Tensor` that requires grad is a
+ * parameter, any other `Tensor` a buffer (running statistics), a `Module` or an array of
+ * modules a child — so `namedParameters()` yields dotted names like `towers.0.fc1.weight`.
+ */
+import { noGrad } from '../autograd';
+import { Device } from '../backend';
+import { ArgumentError, ShapeError } from '../errors';
+import { keep } from '../scope';
+import { Tensor } from '../tensor';
+import { checkBoolean, checkOneOf, invalid } from '../validate';
+
+export type StateDict = Record<string, Tensor>;
+
+export abstract class Module {
+  /** Training mode (dropout active, statistics updated). */
+  training = true;
+
+  abstract forward(...inputs: unknown[]): unknown;
+
+  /** [name, child] pairs of direct sub-modules. */
+  namedChildren(): [string, Module][] {
+    const out: [string, Module][] = [];
+    for (const [key, value] of Object.entries(this)) {
+      if (value instanceof Module) out.push([key, value]);
+      else if (Array.isArray(value)) value.forEach((v, i) => v instanceof Module && out.push([`${key}.${i}`, v]));
+    }
+    return out;
+  }
+
+  private ownTensors(): [string, Tensor][] {
+    return Object.entries(this).filter((e): e is [string, Tensor] => e[1] instanceof Tensor);
+  }
+
+  /** Every parameter with its dotted name. */
+  namedParameters(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [k, t] of this.ownTensors()) if (t.requiresGrad) out.push([prefix + k, t]);
+    for (const [k, m] of this.namedChildren()) out.push(...m.namedParameters(`${prefix}${k}.`));
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  /** Non-trainable state (e.g. running means) with dotted names. */
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [k, t] of this.ownTensors()) if (!t.requiresGrad) out.push([prefix + k, t]);
+    for (const [k, m] of this.namedChildren()) out.push(...m.namedBuffers(`${prefix}${k}.`));
+    return out;
+  }
+
+  /** Sets training mode here and in every sub-module. */
+  train(mode = true): this {
+    checkBoolean(mode, 'mode');
+    this.training = mode;
+    for (const [, m] of this.namedChildren()) m.train(mode);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Clears the gradients of all parameters. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Parameters and buffers by dotted name (the live tensors; copy them to snapshot). */
+  stateDict(): StateDict {
+    return Object.fromEntries([...this.namedParameters(), ...this.namedBuffers()]);
+  }
+
+  /**
+   * Copies values into this module's parameters and buffers (in place, so optimizers keep
+   * their references). `strict` (default true) requires exactly the same names.
+   */
+  loadStateDict(state: StateDict, options: { strict?: boolean } = {}): void {
+    if (state === null || typeof state !== 'object') throw invalid('a state dict object', 'state', state);
+    const strict = options.strict ?? true;
+    const own = this.stateDict();
+    if (strict) {
+      const missing = Object.keys(own).filter((k) => !(k in state));
+      const unexpected = Object.keys(state).filter((k) => !(k in own));
+      if (missing.length || unexpected.length) {
+        throw new ArgumentError(`state dict does not match: missing [${missing.join(', ')}], unexpected [${unexpected.join(', ')}]`);
+      }
+    }
+    noGrad(() => {
+      for (const [k, t] of Object.entries(own)) {
+        const src = state[k];
+        if (src === undefined) continue;
+        if (!(src instanceof Tensor)) throw invalid('a Tensor', `state['${k}']`, src);
+        if (src.shape.join() !== t.shape.join()) {
+          throw new ShapeError(`Expected shape [${t.shape}] for state['${k}'] but received [${src.shape}]`);
+        }
+        t.copyFrom(src);
+      }
+    });
+  }
+
+  /** Moves every parameter and buffer to `device` (replacing the tensors). */
+  to(device: Device): this {
+    checkOneOf(device, 'device', ['cpu', 'cuda'] as const);
+    for (const [key, value] of Object.entries(this)) {
+      if (value instanceof Tensor && value.device !== device) {
+        const moved = keep(noGrad(() => value.to(device)));
+        if (value.requiresGrad) moved.requiresGrad_(true);
+        (this as Record<string, unknown>)[key] = moved;
+        value.dispose();
+      }
+    }
+    for (const [, m] of this.namedChildren()) m.to(device);
+    return this;
+  }
+
+  /** Total number of parameter elements. */
+  numParameters(): number {
+    return this.parameters().reduce((n, p) => n + p.size, 0);
+  }
+}
