@@ -19,8 +19,24 @@ Napi::Function NativeTensor::define(Napi::Env env) {
 
 NativeTensor::NativeTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTensor>(info) {}
 
-Napi::Value NativeTensor::dispose(const Napi::CallbackInfo& info) {
+NativeTensor::~NativeTensor() { release(Env()); }
+
+void NativeTensor::set(Napi::Env env, Tensor t) {
+  release(env);
+  t_ = std::move(t);
+  // A view shares its storage: only the handle that allocated counts the bytes.
+  external_bytes_ = t_.storage().use_count() == 1 ? static_cast<int64_t>(t_.storage()->bytes()) : 0;
+  if (external_bytes_) Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
+}
+
+void NativeTensor::release(Napi::Env env) {
+  if (external_bytes_) Napi::MemoryManagement::AdjustExternalMemory(env, -external_bytes_);
+  external_bytes_ = 0;
   t_ = Tensor();
+}
+
+Napi::Value NativeTensor::dispose(const Napi::CallbackInfo& info) {
+  release(info.Env());
   return info.Env().Undefined();
 }
 
@@ -61,7 +77,7 @@ Napi::Value NativeTensor::get_storage_id(const Napi::CallbackInfo& info) {
 
 Napi::Value wrap(Napi::Env env, Tensor t) {
   Napi::Object obj = env.GetInstanceData<AddonData>()->tensor_ctor.New({});
-  NativeTensor::Unwrap(obj)->tensor() = std::move(t);
+  NativeTensor::Unwrap(obj)->set(env, std::move(t));
   return obj;
 }
 

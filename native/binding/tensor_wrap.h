@@ -12,8 +12,12 @@ class NativeTensor : public Napi::ObjectWrap<NativeTensor> {
  public:
   static Napi::Function define(Napi::Env env);
   explicit NativeTensor(const Napi::CallbackInfo& info);
+  ~NativeTensor() override;
 
   Tensor& tensor() { return t_; }
+  /// Takes ownership of t and tells V8 how much native memory this handle keeps alive, so
+  /// garbage collection runs before memory runs out.
+  void set(Napi::Env env, Tensor t);
   bool disposed() const { return !t_.defined(); }
 
  private:
@@ -24,7 +28,10 @@ class NativeTensor : public Napi::ObjectWrap<NativeTensor> {
   Napi::Value get_device(const Napi::CallbackInfo& info);
   Napi::Value get_storage_id(const Napi::CallbackInfo& info);
 
+  void release(Napi::Env env);
+
   Tensor t_;
+  int64_t external_bytes_ = 0;
 };
 
 }  // namespace gw::binding

@@ -1,0 +1,56 @@
+/**
+ * Benchmark harness: times a function on the current backend (synchronizing the GPU),
+ * reports the median, and prints one line per case with the achieved rate next to the
+ * ceiling it is measured against.
+ */
+import { backend, synchronize } from '../lib';
+
+export interface Result {
+  bench: string;
+  case: string;
+  config: Record<string, unknown>;
+  device: string;
+  medianMs: number;
+  /** GFLOP/s or GB/s achieved. */
+  rate: number;
+  unit: 'GFLOP/s' | 'GB/s';
+  ceiling: number;
+  ceilingSource: string;
+}
+
+export interface Options {
+  /** Minimum measured time per case (ms). */
+  minTimeMs: number;
+  /** At most this many timed repetitions. */
+  maxReps: number;
+}
+
+export const defaultOptions: Options = { minTimeMs: 300, maxReps: 200 };
+
+/** Median wall time of fn() in milliseconds, after warm-up. */
+export function time(fn: () => void, options: Options = defaultOptions): number {
+  fn();
+  synchronize();
+  const samples: number[] = [];
+  let total = 0;
+  while ((total < options.minTimeMs || samples.length < 3) && samples.length < options.maxReps) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    synchronize();
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    samples.push(ms);
+    total += ms;
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+export function report(r: Omit<Result, 'device'>): Result {
+  const full: Result = { ...r, device: backend().deviceName };
+  const cfg = Object.entries(r.config)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const share = r.ceiling > 0 ? ` (${((100 * r.rate) / r.ceiling).toFixed(0)}% of ${r.ceiling.toFixed(1)} ${r.unit} ${r.ceilingSource})` : '';
+  console.log(`${r.bench.padEnd(12)} ${r.case.padEnd(26)} ${cfg.padEnd(40)} ${r.medianMs.toFixed(3).padStart(9)} ms ${r.rate.toFixed(1).padStart(9)} ${r.unit}${share}`);
+  return full;
+}

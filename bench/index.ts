@@ -1,0 +1,38 @@
+/**
+ * Runs the benchmarks on the current backend (GATEWISE_BACKEND=cpu|cuda to choose).
+ *   npm run bench                 every benchmark
+ *   npm run bench -- gemm         only those whose bench or case name contains "gemm"
+ *   npm run bench -- --json out.json   also write the results as JSON
+ */
+import * as fs from 'node:fs';
+import { backend } from './lib-internal';
+import { cpuFmaPeak, memoryBandwidth } from './ceilings';
+import type { Result } from './harness';
+import * as elementwise from './elementwise';
+import * as gemm from './gemm';
+
+const benches: Record<string, { run(filter: (name: string) => boolean): Result[] }> = { gemm, elementwise };
+
+const args = process.argv.slice(2);
+let jsonPath: string | undefined;
+const words: string[] = [];
+for (let i = 0; i < args.length; ++i) {
+  if (args[i] === '--json') jsonPath = args[i + 1] && !args[i + 1].startsWith('-') ? args[++i] : 'bench-results.json';
+  else words.push(args[i]);
+}
+
+const b = backend();
+console.log(`gatewise bench — ${b.kind}: ${b.deviceName}; CPU ${b.cpuIsa}, ${b.numThreads} threads; node ${process.version}`);
+if (b.kind === 'cpu') console.log(`ceilings: FMA peak ${cpuFmaPeak().toFixed(1)} GFLOP/s (measured), copy bandwidth ${memoryBandwidth().toFixed(1)} GB/s (measured)`);
+else console.log(`ceilings: copy bandwidth ${memoryBandwidth().toFixed(1)} GB/s (measured device-to-device)`);
+
+const results: Result[] = [];
+for (const [name, bench] of Object.entries(benches)) {
+  const benchSelected = words.length === 0 || words.some((w) => name.includes(w));
+  const filter = (caseName: string) => benchSelected || words.some((w) => caseName.includes(w));
+  results.push(...bench.run(filter));
+}
+if (jsonPath) {
+  fs.writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), backend: b, results }, null, 2));
+  console.log(`wrote ${results.length} results to ${jsonPath}`);
+}
