@@ -56,7 +56,7 @@ inline int64_t total_chunks(const int64_t* numels, int64_t count) {
 template <int Depth, typename Launch>
 void for_each_batch(float* const* const (&lists)[Depth], const int64_t* numels, int64_t count, Launch&& launch) {
   constexpr int kTensors = MaxTensors<Depth>::value;
-  TensorListMeta<Depth> meta;
+  TensorListMeta<Depth> meta{};
   meta.chunk_base = 0;
   int slots = 0, blocks = 0;
   for (int64_t t = 0; t < count; ++t) {
