@@ -294,11 +294,10 @@ export function tensor(data: NestedArray | AnyTypedArray | ArrayLike<number>, op
     const inferred = inferShape(data as NestedArray);
     const flat: (number | bigint | boolean)[] = [];
     flatten(data as NestedArray, inferred, 0, flat);
-    if (dtype === 'float32') {
-      for (let i = 0; i < flat.length; ++i) {
-        if (typeof flat[i] !== 'number' || Number.isNaN(flat[i])) {
-          if (typeof flat[i] !== 'boolean') throw invalid('numbers', `data[${i}]`, flat[i]);
-        }
+    for (let i = 0; i < flat.length; ++i) {
+      const v = flat[i];
+      if (typeof v !== 'number' && typeof v !== 'boolean' && !(typeof v === 'bigint' && dtype === 'int64')) {
+        throw invalid(dtype === 'int64' ? 'numbers or bigints' : 'numbers', `data[${i}]`, v);
       }
     }
     values = typedFor(dtype, flat);

@@ -14,28 +14,47 @@ void throw_js(Napi::Env env, const gw::Error& e) {
   err.ThrowAsJavaScriptException();
 }
 
-static Napi::Value at(const Napi::CallbackInfo& info, size_t i) {
+Napi::Value arg_at(const Napi::CallbackInfo& info, size_t i) {
   return i < info.Length() ? info[i] : info.Env().Undefined();
 }
 
-const Tensor& arg_tensor(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = at(info, i);
-  Napi::FunctionReference& ctor = info.Env().GetInstanceData<AddonData>()->tensor_ctor;
-  GW_CHECK(v.IsObject() && v.As<Napi::Object>().InstanceOf(ctor.Value()), kArgument, "Expected a Tensor for ",
-           name);
+const char* type_name(const Napi::Value& v) {
+  switch (v.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "boolean";
+    case napi_number: return "number";
+    case napi_string: return "string";
+    case napi_symbol: return "symbol";
+    case napi_object: return v.IsArray() ? "array" : "object";
+    case napi_function: return "function";
+    case napi_external: return "external";
+    case napi_bigint: return "bigint";
+  }
+  return "unknown";
+}
+
+const Tensor& value_tensor(Napi::Env env, const Napi::Value& v, const std::string& name) {
+  Napi::FunctionReference& ctor = env.GetInstanceData<AddonData>()->tensor_ctor;
+  GW_CHECK(v.IsObject() && v.As<Napi::Object>().InstanceOf(ctor.Value()), kArgument, "Expected a Tensor for ", name,
+           " but received a value of type ", type_name(v));
   NativeTensor* nt = NativeTensor::Unwrap(v.As<Napi::Object>());
   GW_CHECK(!nt->disposed(), kDisposed, "Tensor ", name, " was disposed");
   return nt->tensor();
 }
 
+const Tensor& arg_tensor(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  return value_tensor(info.Env(), arg_at(info, i), name);
+}
+
 const Tensor* arg_opt_tensor(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = at(info, i);
+  Napi::Value v = arg_at(info, i);
   if (v.IsNull() || v.IsUndefined()) return nullptr;
   return &arg_tensor(info, i, name);
 }
 
 double arg_number(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = at(info, i);
+  Napi::Value v = arg_at(info, i);
   GW_CHECK(v.IsNumber(), kArgument, "Expected a number for ", name);
   return v.As<Napi::Number>().DoubleValue();
 }
@@ -47,19 +66,19 @@ int64_t arg_int(const Napi::CallbackInfo& info, size_t i, const char* name) {
 }
 
 bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = at(info, i);
+  Napi::Value v = arg_at(info, i);
   GW_CHECK(v.IsBoolean(), kArgument, "Expected a boolean for ", name);
   return v.As<Napi::Boolean>().Value();
 }
 
 std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = at(info, i);
+  Napi::Value v = arg_at(info, i);
   GW_CHECK(v.IsString(), kArgument, "Expected a string for ", name);
   return v.As<Napi::String>().Utf8Value();
 }
 
 Shape arg_shape(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = at(info, i);
+  Napi::Value v = arg_at(info, i);
   GW_CHECK(v.IsArray(), kArgument, "Expected an array of dimensions for ", name);
   Napi::Array a = v.As<Napi::Array>();
   Shape s(a.Length());

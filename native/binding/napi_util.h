@@ -43,7 +43,13 @@ Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
   }                                                                                        \
   static Napi::Value name##_impl(const Napi::CallbackInfo& info)
 
+/// The JS type of a value, for messages ("number", "array", ...).
+const char* type_name(const Napi::Value& v);
+/// The tensor behind any JS value (an argument, an array element), named in errors.
+const Tensor& value_tensor(Napi::Env env, const Napi::Value& v, const std::string& name);
+
 // ---- arguments (index i of info, `name` for the error message)
+Napi::Value arg_at(const Napi::CallbackInfo& info, size_t i);  ///< undefined past the end
 const Tensor& arg_tensor(const Napi::CallbackInfo& info, size_t i, const char* name);
 const Tensor* arg_opt_tensor(const Napi::CallbackInfo& info, size_t i, const char* name);  ///< null/undefined → nullptr
 double arg_number(const Napi::CallbackInfo& info, size_t i, const char* name);

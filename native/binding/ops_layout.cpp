@@ -14,15 +14,6 @@ namespace gw::binding {
 
 namespace {
 
-/// A Tensor from an element of a JS array (arg_tensor works on call arguments only).
-const Tensor& value_tensor(Napi::Env env, Napi::Value v, const std::string& name) {
-  Napi::FunctionReference& ctor = env.GetInstanceData<AddonData>()->tensor_ctor;
-  GW_CHECK(v.IsObject() && v.As<Napi::Object>().InstanceOf(ctor.Value()), kArgument, "Expected a Tensor for ", name);
-  NativeTensor* nt = NativeTensor::Unwrap(v.As<Napi::Object>());
-  GW_CHECK(!nt->disposed(), kDisposed, "Tensor ", name, " was disposed");
-  return nt->tensor();
-}
-
 /// axis in [-dim, dim) → [0, dim).
 int64_t normalize_axis(int64_t axis, int64_t dim, const char* name) {
   GW_CHECK(axis >= -dim && axis < dim, kArgument, "Expected an axis in [", -dim, ", ", dim, ") for ", name,

@@ -22,25 +22,6 @@
 namespace gw::binding {
 namespace {
 
-const char* type_name(const Napi::Value& v) {
-  switch (v.Type()) {
-    case napi_undefined: return "undefined";
-    case napi_null: return "null";
-    case napi_boolean: return "boolean";
-    case napi_number: return "number";
-    case napi_string: return "string";
-    case napi_symbol: return "symbol";
-    case napi_object: return v.IsArray() ? "array" : "object";
-    case napi_function: return "function";
-    case napi_external: return "external";
-    case napi_bigint: return "bigint";
-  }
-  return "unknown";
-}
-
-Napi::Value arg_at(const Napi::CallbackInfo& info, size_t i) {
-  return i < info.Length() ? info[i] : info.Env().Undefined();
-}
 
 // ---- tensor lists
 
@@ -62,22 +43,13 @@ struct TensorList {
   }
 };
 
-const Tensor& tensor_of(Napi::Env env, const Napi::Value& v, const std::string& name) {
-  Napi::FunctionReference& ctor = env.GetInstanceData<AddonData>()->tensor_ctor;
-  GW_CHECK(v.IsObject() && v.As<Napi::Object>().InstanceOf(ctor.Value()), kArgument, "Expected a Tensor for ", name,
-           " but received a value of type ", type_name(v));
-  NativeTensor* nt = NativeTensor::Unwrap(v.As<Napi::Object>());
-  GW_CHECK(!nt->disposed(), kDisposed, "Tensor ", name, " was disposed");
-  return nt->tensor();
-}
-
 TensorList arg_list(const Napi::CallbackInfo& info, size_t i, const char* name) {
   Napi::Value v = arg_at(info, i);
   GW_CHECK(v.IsArray(), kArgument, "Expected an array of Tensors for ", name, " but received a value of type ",
            type_name(v));
   Napi::Array a = v.As<Napi::Array>();
   TensorList l{name, {}};
-  for (uint32_t k = 0; k < a.Length(); ++k) l.tensors.push_back(&tensor_of(info.Env(), a.Get(k), l.item(k)));
+  for (uint32_t k = 0; k < a.Length(); ++k) l.tensors.push_back(&value_tensor(info.Env(), a.Get(k), l.item(k)));
   return l;
 }
 
