@@ -268,6 +268,13 @@ function typedFor(dtype: DType, values: ArrayLike<number | bigint | boolean>): A
   }
 }
 
+/** The JS type of the first scalar in nested arrays (bigint data defaults to int64). */
+function firstLeaf(data: unknown): string {
+  let cur = data;
+  while (Array.isArray(cur)) cur = cur[0];
+  return typeof cur;
+}
+
 function dtypeOfTyped(a: unknown): DType | null {
   if (a instanceof Float32Array) return 'float32';
   if (a instanceof Int32Array) return 'int32';
@@ -282,7 +289,7 @@ function dtypeOfTyped(a: unknown): DType | null {
  */
 export function tensor(data: NestedArray | AnyTypedArray | ArrayLike<number>, options: TensorOptions = {}): Tensor {
   const device = options.device === undefined ? defaultDevice() : checkOneOf(options.device, 'options.device', DEVICES);
-  const typedDtype = dtypeOfTyped(data);
+  const typedDtype = dtypeOfTyped(data) ?? (firstLeaf(data) === 'bigint' ? 'int64' : null);
   const dtype = options.dtype === undefined ? (typedDtype ?? 'float32') : checkOneOf(options.dtype, 'options.dtype', DTYPES);
   let values: AnyTypedArray;
   let shape: number[];
