@@ -51,7 +51,7 @@ void gemm(const GemmArgs& args);
 /// gemm() with the micro-kernel of `isa` (must be supported by this CPU): for tests and benches.
 void gemm_with_isa(const GemmArgs& args, CpuIsa isa);
 /// Measured single-precision FMA throughput of all pool threads, in GFLOP/s (2 flops per FMA
-/// lane), using the best ISA cpu_isa() allows; runs for about `seconds`.
+/// lane), using the best ISA cpu_isa() allows; runs for about `seconds` (best of 4 rounds).
 double fma_peak_gflops(double seconds);
 }  // namespace gw::cpu
 

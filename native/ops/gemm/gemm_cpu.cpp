@@ -247,18 +247,23 @@ double fma_peak_gflops(double seconds) {
     if (dt > 0.01 || iters > (int64_t(1) << 40)) break;
     iters *= 4;
   }
-  // Eight bursts per thread, taken dynamically, fill the requested time.
+  // Four rounds of eight bursts per thread (taken dynamically) fill the requested time; the
+  // best round is reported, so a neighbour process stealing a core briefly does not count.
   const int64_t threads = num_threads(), items = 8 * threads;
-  const int64_t per_item = std::max<int64_t>(1, int64_t(double(iters) / dt * seconds / 8));
+  const int64_t per_item = std::max<int64_t>(1, int64_t(double(iters) / dt * seconds / 32));
   std::vector<double> flops(static_cast<size_t>(items), 0.0);
-  auto t0 = Clock::now();
-  parallel_for(0, items, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) flops[static_cast<size_t>(i)] = burst(per_item);
-  });
-  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  double total = 0;
-  for (double f : flops) total += f;
-  return total / wall * 1e-9;
+  double best = 0;
+  for (int round = 0; round < 4; ++round) {
+    auto t0 = Clock::now();
+    parallel_for(0, items, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) flops[static_cast<size_t>(i)] = burst(per_item);
+    });
+    const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+    double total = 0;
+    for (double f : flops) total += f;
+    best = std::max(best, total / wall * 1e-9);
+  }
+  return best;
 }
 
 }  // namespace gw::cpu
