@@ -231,11 +231,12 @@ GW_TEST(gemm_cuda_shapes) {
   GW_REQUIRE_CUDA();
   uint64_t seed = 400;
   for (const Spec& s : shape_specs()) check_cuda(s, seed++);
-  // Large enough for the 128×128 tiles, aligned (float4 loads) and not.
+  // Enough 128×128 tiles (batch 3) to take the large-tile path; aligned (float4 loads) and not.
   for (int64_t mnk : {1024, 1023})
     for (int t = 0; t < 4; ++t) {
-      Spec s{1, mnk, mnk + 4, mnk};
-      s.ta = t & 1, s.tb = (t >> 1) & 1, s.bias = true, s.beta = 0.5f;
+      Spec s{3, mnk, mnk + 4, mnk};
+      s.ta = t & 1, s.tb = (t >> 1) & 1, s.bias = true, s.beta = 0.5f, s.shared_b = t == 3;
+      s.act = t == 1 ? gw::Act::kGelu : gw::Act::kIdentity, s.pre = t == 1;
       check_cuda(s, seed++);
     }
 }

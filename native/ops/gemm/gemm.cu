@@ -97,7 +97,7 @@ struct TileLoader {
 };
 
 template <int BM, int BN, int BK, int TM, int TN, bool TA, bool TB>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_kernel(Params p) {
+__global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p) {  // 2 blocks/SM: ≤ 128 registers
   constexpr int kThreads = (BM / TM) * (BN / TN);
   static_assert(BM * BK == 4 * kThreads && BN * BK == 4 * kThreads, "one float4 per thread per operand");
   static_assert(TM % 4 == 0 && TN % 4 == 0, "register tile made of 4x4 sub-tiles");
@@ -180,14 +180,14 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_kernel(Params p) {
       for (int gj = 0; gj < TN / 4; ++gj) {
         const int64_t j = n0 + gj * kColStep + tx * 4;
         if (j >= p.n) continue;
-        const float* av = &acc[gi * 4 + ri][gj * 4];
         float v[4];
         if (p.vec_c) {  // n % 4 == 0: the 4 columns are all in range
           float4 old = make_float4(0, 0, 0, 0);
           if (p.beta != 0.f) old = *reinterpret_cast<const float4*>(c + i * p.n + j);
           const float o[4] = {old.x, old.y, old.z, old.w};
 #pragma unroll
-          for (int e = 0; e < 4; ++e) v[e] = p.alpha * av[e] + p.beta * o[e] + (p.bias ? p.bias[j + e] : 0.f);
+          for (int e = 0; e < 4; ++e)
+            v[e] = p.alpha * acc[gi * 4 + ri][gj * 4 + e] + p.beta * o[e] + (p.bias ? p.bias[j + e] : 0.f);
           if (pre) *reinterpret_cast<float4*>(pre + i * p.n + j) = make_float4(v[0], v[1], v[2], v[3]);
 #pragma unroll
           for (int e = 0; e < 4; ++e) v[e] = gw::gemm_act(v[e], p.act, p.slope);
@@ -197,7 +197,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_kernel(Params p) {
           for (int e = 0; e < 4; ++e) {
             if (j + e >= p.n) break;
             const int64_t o = i * p.n + j + e;
-            float x = p.alpha * av[e] + (p.beta != 0.f ? p.beta * c[o] : 0.f) + (p.bias ? p.bias[j + e] : 0.f);
+            float x = p.alpha * acc[gi * 4 + ri][gj * 4 + e] + (p.beta != 0.f ? p.beta * c[o] : 0.f) + (p.bias ? p.bias[j + e] : 0.f);
             if (pre) pre[o] = x;
             c[o] = gw::gemm_act(x, p.act, p.slope);
           }
