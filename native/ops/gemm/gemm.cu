@@ -96,8 +96,9 @@ struct TileLoader {
   }
 };
 
+// 2 blocks per SM (≤ 128 registers a thread) hide the latency of the next slice's loads.
 template <int BM, int BN, int BK, int TM, int TN, bool TA, bool TB>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p) {  // 2 blocks/SM: ≤ 128 registers
+__global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p) {
   constexpr int kThreads = (BM / TM) * (BN / TN);
   static_assert(BM * BK == 4 * kThreads && BN * BK == 4 * kThreads, "one float4 per thread per operand");
   static_assert(TM % 4 == 0 && TN % 4 == 0, "register tile made of 4x4 sub-tiles");
@@ -197,7 +198,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p
           for (int e = 0; e < 4; ++e) {
             if (j + e >= p.n) break;
             const int64_t o = i * p.n + j + e;
-            float x = p.alpha * acc[gi * 4 + ri][gj * 4 + e] + (p.beta != 0.f ? p.beta * c[o] : 0.f) + (p.bias ? p.bias[j + e] : 0.f);
+            const float old = p.beta != 0.f ? p.beta * c[o] : 0.f;  // beta == 0: C is never read
+            const float x = p.alpha * acc[gi * 4 + ri][gj * 4 + e] + old + (p.bias ? p.bias[j + e] : 0.f);
             if (pre) pre[o] = x;
             c[o] = gw::gemm_act(x, p.act, p.slope);
           }
@@ -205,6 +207,12 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p
       }
     }
 }
+
+}  // namespace
+
+// ---- launchers
+
+namespace {
 
 bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
 
@@ -240,8 +248,6 @@ int sm_count() {
 }
 
 }  // namespace
-
-// ---- launchers
 
 namespace gw::cuda {
 
