@@ -107,7 +107,8 @@ std::vector<gw::CpuIsa> isas() {
 std::vector<Spec> shape_specs() {
   const int64_t shapes[][4] = {{1, 1, 1, 1},     {1, 7, 33, 5},    {1, 33, 7, 1001}, {1, 1000, 37, 3},
                                {1, 13, 1000, 9}, {1, 64, 64, 64},  {1, 97, 129, 257}, {1, 530, 1030, 520},
-                               {1, 1, 300, 17},  {1, 300, 1, 17}};
+                               {1, 1, 300, 17},  {1, 300, 1, 17}, {1, 4, 1000, 77}, {1, 2049, 3, 300},
+                               {1, 5, 1100, 40}, {1, 1100, 5, 40}};  // skinny path (M or N ≤ 4) and just past it
   std::vector<Spec> v;
   for (auto& sh : shapes)
     for (int t = 0; t < 4; ++t) {
@@ -130,6 +131,12 @@ std::vector<Spec> epilogue_specs() {
     v.push_back(s);
     ++i;
   }
+  Spec skinny_n{1, 700, 2, 50};  // skinny path, N small
+  skinny_n.act = gw::Act::kSigmoid, skinny_n.bias = true, skinny_n.pre = true, skinny_n.beta = 0.5f, skinny_n.tb = true;
+  v.push_back(skinny_n);
+  Spec skinny_m{1, 3, 1500, 50};  // skinny path, M small, K-major long operand
+  skinny_m.act = gw::Act::kLeakyRelu, skinny_m.bias = true, skinny_m.pre = true, skinny_m.alpha = -1.f, skinny_m.ta = true;
+  v.push_back(skinny_m);
   Spec beta_only{1, 50, 40, 600};
   beta_only.beta = -1.5f, beta_only.alpha = 2.f;
   v.push_back(beta_only);

@@ -4,6 +4,7 @@
 //       pack the A block (thread-local) · for each MR row panel · for each NR column panel:
 //         micro-kernel (alpha, beta folded into its store; later K blocks accumulate)
 //         after the last K block: bias, pre, activation on the tile while it is in L1
+// Items with M or N ≤ kSkinnyMax take the skinny path instead (gemm_skinny.h), on every ISA.
 // Every output element is written by one task in a fixed order: results do not depend on
 // the thread count or scheduling.
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "gemm_act.h"
 #include "gemm_kernel.h"
 #include "gemm_pack.h"
+#include "gemm_skinny.h"
 
 namespace gw::cpu {
 namespace gemm_detail {
@@ -152,6 +154,7 @@ void gemm_one(const GemmArgs& g, const float* a, const float* b, float* c, const
               const KernelDesc& kd) {
   const int64_t M = g.m, N = g.n, K = g.k;
   if (K == 0) return gemm_empty_k(g, c, e);
+  if (std::min(M, N) <= kSkinnyMax) return gemm_skinny(g, a, b, c, e.pre);
   const int64_t T = num_threads();
   const int mr = kd.mr, nr = kd.nr;
 
