@@ -1,0 +1,60 @@
+// gemm — batched fp32 matrix product with a fused epilogue.
+//   for every batch item b:
+//     pre = alpha · op(A_b) · op(B_b) + beta · C_b + bias        (bias broadcast over rows)
+//     C_b = act(pre)
+//   op(A) (M, K): A stored (M, K), or (K, M) when trans_a
+//   op(B) (K, N): B stored (K, N), or (N, K) when trans_b
+//   C     (M, N), overwritten (beta = 1 accumulates into it, e.g. for parameter gradients)
+//   bias  (N) or null;  pre (batch, M, N) contiguous or null, receives the value before act.
+// Every matrix is contiguous row-major float32 on the op's device; batch item b of A starts
+// at a + b·stride_a (stride 0: every item uses the same matrix), likewise B and C.
+// When beta == 0, C is never read (it may hold NaN). C must not overlap A, B, bias or pre.
+// act: identity, relu, leaky_relu (slope leaky_slope), sigmoid, tanh, gelu (exact erf form),
+// the same math on CPU and CUDA (gemm_act.h).
+//
+// CPU: packed, cache-blocked, register-blocked (AVX-512 / AVX2+FMA micro-kernels picked at
+// run time by cpu_isa(), plain C++ otherwise), threaded with gw::parallel_for; deterministic.
+// CUDA: tiled SIMT SGEMM (128×128 or 64×64 block tiles by size), all transpose combinations,
+// batch on blockIdx.z.
+#pragma once
+#include <cstdint>
+
+#include "../../core/cpu_features.h"
+#include "../../core/dtype.h"
+#include "../../core/stream.h"
+
+namespace gw {
+
+struct GemmArgs {
+  int64_t batch = 1;             ///< number of independent products
+  int64_t m = 0, n = 0, k = 0;   ///< op(A) is (m, k), op(B) is (k, n), C is (m, n)
+  bool trans_a = false;          ///< A stored (K, M) instead of (M, K)
+  bool trans_b = false;          ///< B stored (N, K) instead of (K, N)
+  float alpha = 1.f;             ///< scales op(A)·op(B)
+  float beta = 0.f;              ///< scales the old C; 0 = C is write-only
+  const float* a = nullptr;      ///< first batch item of A
+  int64_t stride_a = 0;          ///< elements between batch items of A; 0 = one A for every item
+  const float* b = nullptr;      ///< first batch item of B
+  int64_t stride_b = 0;          ///< elements between batch items of B; 0 = one B for every item
+  float* c = nullptr;            ///< first batch item of C
+  int64_t stride_c = 0;          ///< elements between batch items of C (m·n when contiguous)
+  const float* bias = nullptr;   ///< (n), added before the activation; may be null
+  float* pre = nullptr;          ///< optional (batch, m, n) contiguous: the value before act
+  Act act = Act::kIdentity;      ///< activation applied last
+  float leaky_slope = 0.01f;     ///< negative-side slope of leaky_relu
+};
+
+}  // namespace gw
+
+namespace gw::cpu {
+void gemm(const GemmArgs& args);
+/// gemm() with the micro-kernel of `isa` (must be supported by this CPU): for tests and benches.
+void gemm_with_isa(const GemmArgs& args, CpuIsa isa);
+/// Measured single-precision FMA throughput of all pool threads, in GFLOP/s (2 flops per FMA
+/// lane), using the best ISA cpu_isa() allows; runs for about `seconds` (best of 4 rounds).
+double fma_peak_gflops(double seconds);
+}  // namespace gw::cpu
+
+namespace gw::cuda {
+void gemm(const GemmArgs& args, Stream stream);
+}  // namespace gw::cuda
