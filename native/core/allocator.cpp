@@ -12,7 +12,9 @@ namespace {
 
 std::mutex g_mu;
 MemoryStats g_stats[2];
-std::multimap<size_t, void*> g_cached;  // device blocks free for reuse, by rounded size
+// Blocks free for reuse, by rounded size, per device. On the host this avoids the page
+// faults of fresh large allocations (glibc returns big blocks to the OS at once).
+std::multimap<size_t, void*> g_cached[2];
 
 void note_alloc(Device d, size_t bytes) {
   MemoryStats& s = g_stats[static_cast<int>(d)];
@@ -21,12 +23,23 @@ void note_alloc(Device d, size_t bytes) {
   if (s.allocated > s.peak_allocated) s.peak_allocated = s.allocated;
 }
 
-void release_cache_locked() {
-  for (auto& kv : g_cached) {
-    cudart::free_device(kv.second);
-    g_stats[1].reserved -= kv.first;
+void system_free(Device d, void* p) {
+  if (d == Device::kCpu) std::free(p);
+  else cudart::free_device(p);
+}
+
+void* system_alloc(Device d, size_t size) {
+  if (d == Device::kCpu) return std::aligned_alloc(64, size);
+  return cudart::malloc_device(size);
+}
+
+void release_cache_locked(Device d) {
+  int i = static_cast<int>(d);
+  for (auto& kv : g_cached[i]) {
+    system_free(d, kv.second);
+    g_stats[i].reserved -= kv.first;
   }
-  g_cached.clear();
+  g_cached[i].clear();
 }
 
 }  // namespace
@@ -39,34 +52,31 @@ size_t rounded_size(size_t bytes) {
 
 void* mem_alloc(Device d, size_t bytes) {
   size_t size = rounded_size(bytes);
+  int i = static_cast<int>(d);
   std::lock_guard<std::mutex> lk(g_mu);
-  if (d == Device::kCpu) {
-    void* p = std::aligned_alloc(64, size);
-    GW_CHECK(p != nullptr, kOom, "out of host memory allocating ", bytes, " bytes");
-    note_alloc(d, size);
-    g_stats[0].reserved = g_stats[0].allocated;
-    g_stats[0].system_allocs += 1;
-    return p;
-  }
   // Reuse a cached block of exactly this size class (sizes are rounded to 512 B / 2 MiB
   // granules, so steady-state shapes always hit; a larger block is never split).
-  auto it = g_cached.find(size);
-  if (it != g_cached.end()) {
+  auto it = g_cached[i].find(size);
+  if (it != g_cached[i].end()) {
     void* p = it->second;
-    g_cached.erase(it);
+    g_cached[i].erase(it);
     note_alloc(d, size);
     return p;
   }
-  GW_CHECK(cudart::device_count() > 0, kNoCuda, "cannot allocate on cuda: ", cudart::unavailable_reason());
-  void* p = cudart::malloc_device(size);
-  if (!p) {
-    release_cache_locked();
-    p = cudart::malloc_device(size);
+  if (d == Device::kCuda) {
+    GW_CHECK(cudart::device_count() > 0, kNoCuda, "cannot allocate on cuda: ", cudart::unavailable_reason());
   }
-  GW_CHECK(p != nullptr, kOom, "CUDA out of memory allocating ", bytes, " bytes (",
-           g_stats[1].allocated, " bytes in use)");
-  g_stats[1].reserved += size;
-  g_stats[1].system_allocs += 1;
+  void* p = system_alloc(d, size);
+  if (!p) {
+    release_cache_locked(d);
+    p = system_alloc(d, size);
+  }
+  if (!p) {
+    if (d == Device::kCpu) GW_THROW(kOom, "out of host memory allocating ", bytes, " bytes");
+    GW_THROW(kOom, "CUDA out of memory allocating ", bytes, " bytes (", g_stats[i].allocated, " bytes in use)");
+  }
+  g_stats[i].reserved += size;
+  g_stats[i].system_allocs += 1;
   note_alloc(d, size);
   return p;
 }
@@ -74,15 +84,10 @@ void* mem_alloc(Device d, size_t bytes) {
 void mem_free(Device d, void* p, size_t bytes) noexcept {
   if (!p) return;
   size_t size = rounded_size(bytes);
+  int i = static_cast<int>(d);
   std::lock_guard<std::mutex> lk(g_mu);
-  MemoryStats& s = g_stats[static_cast<int>(d)];
-  s.allocated -= size;
-  if (d == Device::kCpu) {
-    std::free(p);
-    s.reserved = s.allocated;
-    return;
-  }
-  g_cached.emplace(size, p);
+  g_stats[i].allocated -= size;
+  g_cached[i].emplace(size, p);
 }
 
 MemoryStats memory_stats(Device d) {
@@ -92,7 +97,8 @@ MemoryStats memory_stats(Device d) {
 
 void empty_cache() {
   std::lock_guard<std::mutex> lk(g_mu);
-  release_cache_locked();
+  release_cache_locked(Device::kCpu);
+  release_cache_locked(Device::kCuda);
 }
 
 }  // namespace gw
