@@ -160,7 +160,7 @@ void gemm_one(const GemmArgs& g, const float* a, const float* b, float* c, const
 
   // Balanced blocks: M blocks in a multiple of the thread count, N and K blocks of equal size.
   int64_t mblocks = div_up(M, kd.mc);
-  if (mblocks > 1 && mblocks % T) mblocks += T - mblocks % T;
+  if (mblocks % T) mblocks = std::min(mblocks + T - mblocks % T, div_up(M, mr));
   const int64_t mc = round_up(div_up(M, mblocks), mr);
   mblocks = div_up(M, mc);
   const int64_t nc_max = round_up(div_up(N, div_up(N, kd.nc)), nr);
