@@ -8,13 +8,7 @@
 #include "../../core/dtype.h"
 #include "../../core/error.h"
 
-#ifndef GW_HD
-#ifdef __CUDACC__
-#define GW_HD __host__ __device__ __forceinline__
-#else
-#define GW_HD inline
-#endif
-#endif
+#include "../../core/hd.h"
 
 namespace gw::actf {
 

@@ -15,7 +15,7 @@
 
 #include "../../core/cuda_check.h"
 #include "gemm.h"
-#include "gemm_act.h"
+#include "../activation/act_math.h"
 
 namespace {
 
@@ -191,7 +191,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p
             v[e] = p.alpha * acc[gi * 4 + ri][gj * 4 + e] + p.beta * o[e] + (p.bias ? p.bias[j + e] : 0.f);
           if (pre) *reinterpret_cast<float4*>(pre + i * p.n + j) = make_float4(v[0], v[1], v[2], v[3]);
 #pragma unroll
-          for (int e = 0; e < 4; ++e) v[e] = gw::gemm_act(v[e], p.act, p.slope);
+          for (int e = 0; e < 4; ++e) v[e] = gw::act_apply(p.act, p.slope, v[e]);
           *reinterpret_cast<float4*>(c + i * p.n + j) = make_float4(v[0], v[1], v[2], v[3]);
         } else {
 #pragma unroll
@@ -201,7 +201,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p
             const float old = p.beta != 0.f ? p.beta * c[o] : 0.f;  // beta == 0: C is never read
             const float x = p.alpha * acc[gi * 4 + ri][gj * 4 + e] + old + (p.bias ? p.bias[j + e] : 0.f);
             if (pre) pre[o] = x;
-            c[o] = gw::gemm_act(x, p.act, p.slope);
+            c[o] = gw::act_apply(p.act, p.slope, x);
           }
         }
       }

@@ -10,7 +10,7 @@
 // at a + b·stride_a (stride 0: every item uses the same matrix), likewise B and C.
 // When beta == 0, C is never read (it may hold NaN). C must not overlap A, B, bias or pre.
 // act: identity, relu, leaky_relu (slope leaky_slope), sigmoid, tanh, gelu (exact erf form),
-// the same math on CPU and CUDA (gemm_act.h).
+// the same math on CPU and CUDA (activation/act_math.h).
 //
 // CPU: packed, cache-blocked, register-blocked (AVX-512 / AVX2+FMA micro-kernels picked at
 // run time by cpu_isa(), plain C++ otherwise), threaded with gw::parallel_for; deterministic.

@@ -16,7 +16,7 @@
 #include "../../core/parallel.h"
 #include "../../core/simd.h"
 #include "gemm.h"
-#include "gemm_act.h"
+#include "../activation/act_math.h"
 #include "gemm_kernel.h"
 #include "gemm_pack.h"
 #include "gemm_skinny.h"
@@ -104,7 +104,7 @@ float* scratch_a(size_t n) {
 
 template <Act A>
 GW_CPU_CLONES void act_row(float* GW_RESTRICT row, int64_t n, float slope) {
-  for (int64_t j = 0; j < n; ++j) row[j] = gemm_act(row[j], A, slope);
+  for (int64_t j = 0; j < n; ++j) row[j] = act_apply(A, slope, row[j]);
 }
 
 struct Epilogue {

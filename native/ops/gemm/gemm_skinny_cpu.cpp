@@ -8,7 +8,7 @@
 
 #include "../../core/parallel.h"
 #include "../../core/simd.h"
-#include "gemm_act.h"
+#include "../activation/act_math.h"
 #include "gemm_skinny.h"
 
 namespace gw::cpu::gemm_detail {
@@ -65,7 +65,7 @@ void gemm_skinny(const GemmArgs& g, const float* a, const float* b, float* c, fl
     float x = g.alpha * sum + (g.beta != 0.f ? g.beta * c[o] : 0.f);
     if (g.bias) x += g.bias[v.bias_on_r ? r : s];
     if (pre) pre[o] = x;
-    c[o] = gemm_act(x, g.act, g.leaky_slope);
+    c[o] = act_apply(g.act, g.leaky_slope, x);
   };
 
   const int64_t R = v.r_count, S = v.s_count;

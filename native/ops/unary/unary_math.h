@@ -7,13 +7,7 @@
 #include "../../core/error.h"
 #include "unary.h"
 
-#ifndef GW_HD
-#ifdef __CUDACC__
-#define GW_HD __host__ __device__ __forceinline__
-#else
-#define GW_HD inline
-#endif
-#endif
+#include "../../core/hd.h"
 
 namespace gw::unop {
 
