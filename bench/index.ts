@@ -10,8 +10,9 @@ import { cpuFmaPeak, memoryBandwidth } from './ceilings';
 import type { Result } from './harness';
 import * as elementwise from './elementwise';
 import * as gemm from './gemm';
+import * as optim from './optim';
 
-const benches: Record<string, { run(filter: (name: string) => boolean): Result[] }> = { gemm, elementwise };
+const benches: Record<string, { run(filter: (name: string) => boolean): Result[] }> = { gemm, elementwise, optim };
 
 const args = process.argv.slice(2);
 let jsonPath: string | undefined;
@@ -23,8 +24,8 @@ for (let i = 0; i < args.length; ++i) {
 
 const b = backend();
 console.log(`gatewise bench — ${b.kind}: ${b.deviceName}; CPU ${b.cpuIsa}, ${b.numThreads} threads; node ${process.version}`);
-if (b.kind === 'cpu') console.log(`ceilings: FMA peak ${cpuFmaPeak().toFixed(1)} GFLOP/s (measured), copy bandwidth ${memoryBandwidth().toFixed(1)} GB/s (measured)`);
-else console.log(`ceilings: copy bandwidth ${memoryBandwidth().toFixed(1)} GB/s (measured device-to-device)`);
+if (b.kind === 'cpu') console.log(`ceilings: FMA peak ${cpuFmaPeak().toFixed(1)} GFLOP/s (measured), STREAM triad ${memoryBandwidth().toFixed(1)} GB/s (measured)`);
+else console.log(`ceilings: STREAM triad ${memoryBandwidth().toFixed(1)} GB/s (measured)`);
 
 const results: Result[] = [];
 for (const [name, bench] of Object.entries(benches)) {

@@ -54,8 +54,22 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* name_a, con
 #include <cstring>
 
 #include "cuda_runtime.h"
+#include "parallel.h"
 
 namespace gw {
+
+// Host copies of any size run on the thread pool (one core cannot saturate memory);
+// overlapping ranges (a view onto itself) fall back to a single memmove.
+static void copy_host(void* dst, const void* src, size_t n) {
+  const char* s = static_cast<const char*>(src);
+  char* d = static_cast<char*>(dst);
+  if (d < s + n && s < d + n) {
+    std::memmove(d, s, n);
+    return;
+  }
+  parallel_for(0, static_cast<int64_t>(n), 1 << 20,
+               [&](int64_t lo, int64_t hi) { std::memcpy(d + lo, s + lo, static_cast<size_t>(hi - lo)); });
+}
 
 void copy_tensor(const Tensor& dst, const Tensor& src) {
   GW_CHECK(dst.dtype() == src.dtype(), kDType, "copy from ", dtype_name(src.dtype()), " to ", dtype_name(dst.dtype()));
@@ -63,7 +77,7 @@ void copy_tensor(const Tensor& dst, const Tensor& src) {
   size_t n = src.nbytes();
   if (n == 0 || dst.raw() == src.raw()) return;
   bool dc = dst.device() == Device::kCuda, sc = src.device() == Device::kCuda;
-  if (!dc && !sc) std::memmove(dst.raw(), src.raw(), n);
+  if (!dc && !sc) copy_host(dst.raw(), src.raw(), n);
   else if (dc && sc) cudart::memcpy_d2d(dst.raw(), src.raw(), n, cudart::compute_stream());
   else if (dc) cudart::memcpy_h2d(dst.raw(), src.raw(), n, cudart::compute_stream());
   else cudart::memcpy_d2h(dst.raw(), src.raw(), n, cudart::compute_stream());
