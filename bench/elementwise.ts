@@ -3,7 +3,7 @@
  * activations, softmax and reductions; rate in GB/s (bytes read + written) against the
  * measured STREAM triad bandwidth of the device.
  */
-import { activation, add, defaultDevice, init, mul, Rng, softmax, sum, tidy } from './lib-internal';
+import { activation, add, init, mul, Rng, softmax, sum, tidy } from './lib-internal';
 import { memoryBandwidth } from './ceilings';
 import { report, Result, time } from './harness';
 
