@@ -69,6 +69,8 @@ describe('bad input gets a typed error naming the argument, and the process surv
     expect(sum(e).item()).toBe(0);
     expect(matmul(zeros([0, 3]), zeros([3, 2])).shape).toEqual([0, 2]);
     expect(matmul(zeros([2, 0]), zeros([0, 3])).toNested()).toEqual([[0, 0, 0], [0, 0, 0]]);
+    expect(matmul(zeros([0, 2, 4]), zeros([4, 3])).shape).toEqual([0, 2, 3]);
+    expect(Number.isNaN(zeros([0]).mean().item())).toBe(true);
     expectError(() => e.max(0), ArgumentError, 'empty axis');
   });
 

@@ -53,8 +53,8 @@ export function concat(inputs: Tensor[], axis = 0): Tensor {
   return record(out, 'concat', inputs, (g) =>
     inputs.map((t, i) => {
       if (!t.requiresGrad) return null;
-      const gi = zeros(t.shape, { device: t.device });
-      native.sliceAxisBackward(g._h, ax, starts[i], gi._h);
+      const gi = empty(t.shape, { device: t.device });
+      native.sliceAxis(g._h, ax, starts[i], gi._h);
       return gi;
     }),
   );

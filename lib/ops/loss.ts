@@ -1,6 +1,7 @@
 /**
  * Losses: BCE-with-logits (stable form, optional per-element weights that double as a
- * missing-label mask, and pos_weight) and MSE. Native: native/ops/loss.
+ * missing-label mask, and pos_weight) and MSE. Gradients flow to the logits/input only;
+ * targets and weights are data and receive none. Native: native/ops/loss.
  */
 import { record } from '../autograd';
 import { ShapeError } from '../errors';

@@ -46,9 +46,10 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const [m, k] = dims(a, ta);
   const [k2, n] = dims(b, tb);
   if (k !== k2) throw new ShapeError(`matmul: inner dimensions differ: op(a) is [${m}, ${k}] and op(b) is [${k2}, ${n}]`);
-  const batch = a.ndim === 3 ? a.shape[0] : b.ndim === 3 ? b.shape[0] : 0;
+  const batched = a.ndim === 3 || b.ndim === 3;
+  const batch = a.ndim === 3 ? a.shape[0] : b.ndim === 3 ? b.shape[0] : 1;
   if (a.ndim === 3 && b.ndim === 3 && a.shape[0] !== b.shape[0]) throw new ShapeError(`matmul: batch sizes differ: ${a.shape[0]} and ${b.shape[0]}`);
-  const out = empty(batch ? [batch, m, n] : [m, n], { device: a.device });
+  const out = empty(batched ? [batch, m, n] : [m, n], { device: a.device });
   gemm(a, b, out, ta, tb);
   return record(out, 'matmul', [a, b], (g) => [
     a.requiresGrad ? gradOperand(g, b, a, 'a', ta, tb) : null,

@@ -30,7 +30,8 @@ function reduceAll(op: 'sum' | 'mean', x: Tensor): Tensor {
   const out = empty([], { device: x.device });
   native.sumAll(x._h, out._h);
   const n = x.size;
-  if (op === 'mean') native.unary('affine', out._h, out._h, 1 / Math.max(n, 1), 0);
+  // The mean of nothing is NaN, as over an empty axis (and in NumPy and PyTorch).
+  if (op === 'mean') native.unary('affine', out._h, out._h, n ? 1 / n : NaN, 0);
   return record(out, op, [x], (g) => [broadcastTo(g, x.shape, op === 'mean' ? 1 / Math.max(n, 1) : 1)]);
 }
 
