@@ -48,13 +48,6 @@ __global__ void act_backward_kernel(A f, const float* g, const float* src, float
   for (int64_t i = head + tid; i < n; i += stride) gx[i] = one(g[i], src[i]);
 }
 
-unsigned grid_for(int64_t n) {
-  unsigned g = gw::ceil_div(n, kBlock);
-  return g > 65535u * 8 ? 65535u * 8 : (g ? g : 1u);
-}
-
-bool is_aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
-
 }  // namespace
 
 // ---- launchers

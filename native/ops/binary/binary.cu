@@ -102,13 +102,6 @@ __global__ void grad_kernel(const float* __restrict__ g, const float* a, const f
   }
 }
 
-unsigned grid_for(int64_t n) {
-  unsigned g = gw::ceil_div(n, kBlock);
-  return g > 65535u * 8 ? 65535u * 8 : (g ? g : 1u);
-}
-
-bool is_aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
-
 }  // namespace
 
 // ---- launchers

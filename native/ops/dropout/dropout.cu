@@ -10,12 +10,7 @@
 
 namespace {
 constexpr int kBlock = 256;
-constexpr unsigned kMaxGrid = 65535u * 8;
 
-unsigned grid_for(int64_t n) {
-  unsigned g = gw::ceil_div(n, kBlock);
-  return g > kMaxGrid ? kMaxGrid : g;
-}
 bool aligned(const void* p, uintptr_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; }
 }  // namespace
 

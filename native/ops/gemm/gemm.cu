@@ -214,8 +214,6 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p
 
 namespace {
 
-bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
-
 template <int BM, int BN, int BK, int TM, int TN, bool TA, bool TB>
 void launch(const Params& base, int64_t batch, gw::Stream stream) {
   const int64_t grid_x = (base.m + BM - 1) / BM, grid_y = (base.n + BN - 1) / BN;
@@ -262,9 +260,9 @@ void gemm(const GemmArgs& g, Stream stream) {
   p.bias = g.bias, p.pre = g.pre, p.alpha = g.alpha, p.beta = g.beta, p.act = g.act, p.slope = g.leaky_slope;
   // float4 along each operand's contiguous dimension: (M, K) → K, (K, M) → M, (K, N) → N, (N, K) → K.
   const int64_t a_inner = g.trans_a ? g.m : g.k, b_inner = g.trans_b ? g.k : g.n;
-  p.vec_a = a_inner % 4 == 0 && g.stride_a % 4 == 0 && aligned16(g.a);
-  p.vec_b = b_inner % 4 == 0 && g.stride_b % 4 == 0 && aligned16(g.b);
-  p.vec_c = g.n % 4 == 0 && g.stride_c % 4 == 0 && aligned16(g.c) && (!g.pre || aligned16(g.pre));
+  p.vec_a = a_inner % 4 == 0 && g.stride_a % 4 == 0 && gw::is_aligned16(g.a);
+  p.vec_b = b_inner % 4 == 0 && g.stride_b % 4 == 0 && gw::is_aligned16(g.b);
+  p.vec_c = g.n % 4 == 0 && g.stride_c % 4 == 0 && gw::is_aligned16(g.c) && (!g.pre || gw::is_aligned16(g.pre));
 
   const int64_t big_tiles = ((g.m + 127) / 128) * ((g.n + 127) / 128) * g.batch;
   if (big_tiles >= sm_count()) launch_transposed<128, 128, 8, 8, 8>(p, g.trans_a, g.trans_b, g.batch, stream);

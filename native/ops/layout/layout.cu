@@ -15,14 +15,8 @@
 namespace {
 
 constexpr int kBlock = 256;
-constexpr unsigned kMaxGrid = 65535u * 8;
 constexpr int kTile = 32, kTileRows = 8;
 constexpr unsigned long long kNoBadIndex = ~0ull;
-
-unsigned grid_for(int64_t n, int block = kBlock) {
-  unsigned g = gw::ceil_div(n, block);
-  return g > kMaxGrid ? kMaxGrid : g;
-}
 
 struct PermuteArgs {
   int ndim;

@@ -9,6 +9,8 @@
 
 #include "../../core/allocator.h"
 #include "../../core/cuda_check.h"
+#include "../../core/cuda_warp.cuh"
+using gw::warp_sum;
 #include "loss.h"
 #include "loss_math.h"
 
@@ -16,24 +18,13 @@ namespace {
 constexpr int kBlock = 256;
 constexpr int kReduceBlock = 512;
 constexpr int kMaxPartials = 512;
-constexpr unsigned kFull = 0xffffffffu;
-constexpr unsigned kMaxGrid = 65535u * 8;
 
-unsigned grid_for(int64_t n) {
-  unsigned g = gw::ceil_div(n, kBlock);
-  return g > kMaxGrid ? kMaxGrid : g;
-}
 /// Blocks of the first reduction pass: a function of n alone.
 int partial_blocks(int64_t n) {
   int64_t b = (n + 4 * kReduceBlock - 1) / (4 * kReduceBlock);
   return static_cast<int>(b < 1 ? 1 : (b > kMaxPartials ? kMaxPartials : b));
 }
 
-__device__ __forceinline__ double warp_sum(double v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFull, v, o);
-  return v;
-}
 /// Sum over the block in a fixed order; the result is valid in thread 0.
 __device__ double block_sum(double v) {
   __shared__ double scratch[32];

@@ -11,6 +11,8 @@
 #include <cstdint>
 
 #include "../../core/cuda_check.h"
+#include "../../core/cuda_warp.cuh"
+using gw::warp_sum;
 #include "../../core/cuda_runtime.h"
 #include "reduce.h"
 #include "reduce_plan.h"
@@ -20,15 +22,8 @@
 
 namespace {
 
-constexpr unsigned kFull = 0xffffffffu;
 constexpr int kBlock = 256;        ///< 1-D block size of the rows and full-reduction kernels
 constexpr int kMaxPartials = 1024; ///< blocks in pass 1 of a full reduction
-
-template <typename T>
-__device__ __forceinline__ T warp_sum(T v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFull, v, o);
-  return v;
-}
 
 /// Sum over a 1-D block of kBlock threads; the result is valid in thread 0. All threads
 /// of the block must call it (it synchronizes).
@@ -56,8 +51,8 @@ __device__ __forceinline__ bool better(float a, long long ia, float b, long long
 template <bool kMax>
 __device__ __forceinline__ void warp_arg(float& v, long long& i) {
   for (int o = 16; o > 0; o >>= 1) {
-    float ov = __shfl_xor_sync(kFull, v, o);
-    long long oi = __shfl_xor_sync(kFull, i, o);
+    float ov = __shfl_xor_sync(gw::kFullWarp, v, o);
+    long long oi = __shfl_xor_sync(gw::kFullWarp, i, o);
     if (better<kMax>(ov, oi, v, i)) v = ov, i = oi;
   }
 }
@@ -282,11 +277,6 @@ __global__ void sum_partials_kernel(const double* __restrict__ part, int64_t spl
     for (int64_t z = 0; z < splits; ++z) s += part[z * m + o];
     out[o] = static_cast<float>(s * alpha);
   }
-}
-
-unsigned grid_for(int64_t n, int block) {
-  unsigned g = gw::ceil_div(n, block);
-  return g > 65535u * 8 ? 65535u * 8 : (g ? g : 1u);
 }
 
 }  // namespace

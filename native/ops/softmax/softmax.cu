@@ -6,24 +6,16 @@
 #include <cstdint>
 
 #include "../../core/cuda_check.h"
+#include "../../core/cuda_warp.cuh"
+using gw::warp_max;
+using gw::warp_sum;
 #include "softmax.h"
 
 namespace {
-constexpr unsigned kFull = 0xffffffffu;
 constexpr int kWarpBlock = 128;  ///< 4 rows per block in the warp kernels
 constexpr int kRowBlock = 512;   ///< threads per row in the block kernels
 constexpr unsigned kMaxGrid = 65535u * 8;
 
-__device__ __forceinline__ float warp_max(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(kFull, v, o));
-  return v;
-}
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFull, v, o);
-  return v;
-}
 
 /// Running (max, Σ exp(z − max)) pairs; m = −∞ means "empty".
 struct MaxSum {
@@ -38,7 +30,7 @@ __device__ __forceinline__ MaxSum combine(MaxSum a, MaxSum b) {
 __device__ __forceinline__ MaxSum warp_combine(MaxSum v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) {
-    MaxSum w{__shfl_xor_sync(kFull, v.m, o), __shfl_xor_sync(kFull, v.s, o)};
+    MaxSum w{__shfl_xor_sync(gw::kFullWarp, v.m, o), __shfl_xor_sync(gw::kFullWarp, v.s, o)};
     v = combine(v, w);
   }
   return v;
