@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "../../core/cuda_check.h"
+#include "../../core/cuda_map.cuh"
 #include "act_math.h"
 #include "activation.h"
 
@@ -12,22 +13,6 @@
 namespace {
 
 constexpr int kBlock = 256;
-
-template <typename A>
-__global__ void act_kernel(A f, const float* x, float* y, int64_t n, bool vec4) {
-  int64_t tid = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  int64_t head = 0;
-  if (vec4) {
-    int64_t n4 = n / 4;
-    for (int64_t i = tid; i < n4; i += stride) {
-      float4 v = reinterpret_cast<const float4*>(x)[i];
-      reinterpret_cast<float4*>(y)[i] = make_float4(f.fwd(v.x), f.fwd(v.y), f.fwd(v.z), f.fwd(v.w));
-    }
-    head = n4 * 4;
-  }
-  for (int64_t i = head + tid; i < n; i += stride) y[i] = f.fwd(x[i]);
-}
 
 /// gx = g · act′; `src` is y when kFromY is chosen at launch, else x.
 template <typename A, bool kFromY>
@@ -58,7 +43,7 @@ void activation(Act act, float slope, const float* x, float* y, int64_t n, Strea
   with_act(act, slope, [&](auto f) {
     if (n == 0) return;
     bool vec4 = is_aligned16(x) && is_aligned16(y);
-    act_kernel<<<grid_for(vec4 ? (n + 3) / 4 : n), kBlock, 0, stream>>>(f, x, y, n, vec4);
+    gw::map_kernel<<<grid_for(vec4 ? (n + 3) / 4 : n), kBlock, 0, stream>>>(f, x, y, n, vec4);
     GW_CUDA_CHECK_LAUNCH();
   });
 }

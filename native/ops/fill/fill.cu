@@ -15,10 +15,7 @@ namespace gw::cuda {
 
 void fill(float* out, float value, int64_t n, Stream stream) {
   if (n == 0) return;
-  const int block = 256;
-  unsigned grid = ceil_div(n, block);
-  if (grid > 65535u * 8) grid = 65535u * 8;
-  fill_kernel<<<grid, block, 0, stream>>>(out, value, n);
+  fill_kernel<<<grid_for(n), kPointwiseBlock, 0, stream>>>(out, value, n);
   GW_CUDA_CHECK_LAUNCH();
 }
 

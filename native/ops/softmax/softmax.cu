@@ -14,7 +14,6 @@ using gw::warp_sum;
 namespace {
 constexpr int kWarpBlock = 128;  ///< 4 rows per block in the warp kernels
 constexpr int kRowBlock = 512;   ///< threads per row in the block kernels
-constexpr unsigned kMaxGrid = 65535u * 8;
 
 
 /// Running (max, Σ exp(z − max)) pairs; m = −∞ means "empty".

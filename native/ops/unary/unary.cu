@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "../../core/cuda_check.h"
+#include "../../core/cuda_map.cuh"
 #include "unary.h"
 #include "unary_math.h"
 
@@ -12,22 +13,6 @@
 namespace {
 
 constexpr int kBlock = 256;
-
-template <typename Op>
-__global__ void unary_kernel(Op f, const float* x, float* out, int64_t n, bool vec4) {
-  int64_t tid = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  int64_t head = 0;
-  if (vec4) {
-    int64_t n4 = n / 4;
-    for (int64_t i = tid; i < n4; i += stride) {
-      float4 v = reinterpret_cast<const float4*>(x)[i];
-      reinterpret_cast<float4*>(out)[i] = make_float4(f.fwd(v.x), f.fwd(v.y), f.fwd(v.z), f.fwd(v.w));
-    }
-    head = n4 * 4;
-  }
-  for (int64_t i = head + tid; i < n; i += stride) out[i] = f.fwd(x[i]);
-}
 
 template <typename Op>
 __device__ __forceinline__ float grad_at(const Op& f, float g, const float* x, const float* y, int64_t i) {
@@ -43,13 +28,6 @@ __global__ void unary_backward_kernel(Op f, const float* g, const float* x, cons
     gx[i] = grad_at(f, g[i], x, y, i);
 }
 
-unsigned grid_for(int64_t n) {
-  unsigned g = gw::ceil_div(n, kBlock);
-  return g > 65535u * 8 ? 65535u * 8 : (g ? g : 1u);
-}
-
-bool is_aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
-
 }  // namespace
 
 // ---- launchers
@@ -60,7 +38,7 @@ void unary(UnaryOp op, float p0, float p1, const float* x, float* out, int64_t n
   with_unop(op, p0, p1, [&](auto f) {
     if (n == 0) return;
     bool vec4 = is_aligned16(x) && is_aligned16(out);
-    unary_kernel<<<grid_for(vec4 ? (n + 3) / 4 : n), kBlock, 0, stream>>>(f, x, out, n, vec4);
+    gw::map_kernel<<<grid_for(vec4 ? (n + 3) / 4 : n), kBlock, 0, stream>>>(f, x, out, n, vec4);
     GW_CUDA_CHECK_LAUNCH();
   });
 }
