@@ -52,7 +52,7 @@ __device__ float block_sum(float v, float* scratch) {
   return r;
 }
 
-unsigned grid_cap(int64_t blocks) { return blocks > kMaxGrid ? kMaxGrid : static_cast<unsigned>(blocks); }
+unsigned grid_cap(int64_t blocks) { return blocks > gw::kMaxGrid ? gw::kMaxGrid : static_cast<unsigned>(blocks); }
 }  // namespace
 
 // ---- kernels
