@@ -7,13 +7,17 @@
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
-const root = path.resolve(__dirname, '..', '..');
+const { root, jobs } = require('./paths');
 const dir = process.env.GATEWISE_NATIVE_BUILD_DIR || path.join(root, 'build-native');
-const jobs = String(Math.max(1, require('node:os').availableParallelism?.() ?? 2));
-function run(cmd, args) {
+const steps = [
+  ['cmake', ['-S', root, '-B', dir, '-DGW_ADDON=OFF', '-DGW_NATIVE_TESTS=ON', ...process.argv.slice(2)]],
+  ['cmake', ['--build', dir, '-j', jobs]],
+  ['ctest', ['--test-dir', dir, '--output-on-failure']],
+];
+for (const [cmd, args] of steps) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  if (r.status !== 0) {
+    process.exitCode = r.status ?? 1;
+    break;
+  }
 }
-run('cmake', ['-S', root, '-B', dir, '-DGW_ADDON=OFF', '-DGW_NATIVE_TESTS=ON', ...process.argv.slice(2)]);
-run('cmake', ['--build', dir, '-j', jobs]);
-run('ctest', ['--test-dir', dir, '--output-on-failure']);

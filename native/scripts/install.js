@@ -8,9 +8,8 @@
 // GATEWISE_BUILD_FROM_SOURCE=1 skips step 1.
 'use strict';
 const { spawnSync } = require('node:child_process');
-const path = require('node:path');
 
-const root = path.resolve(__dirname, '..', '..');
+const { root, jobs } = require('./paths');
 
 function log(msg) {
   process.stderr.write(`gatewise: ${msg}\n`);
@@ -50,7 +49,6 @@ function main() {
   }
   const cmakeJs = cmakeJsBin();
   if (cmakeJs && has('cmake')) {
-    const jobs = String(Math.max(1, require('node:os').availableParallelism?.() ?? 2));
     if (run(process.execPath, [cmakeJs, 'compile', '--parallel', jobs])) return 0;
     log('the CMake build failed; trying the CPU-only node-gyp build');
   }

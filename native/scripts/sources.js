@@ -4,7 +4,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const root = path.resolve(__dirname, '..', '..');
+const { root } = require('./paths');
 
 function walk(dir) {
   const out = [];
