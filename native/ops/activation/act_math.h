@@ -9,6 +9,7 @@
 #include "../../core/error.h"
 
 #include "../../core/hd.h"
+#include "../../core/hd_math.h"
 
 namespace gw::actf {
 
@@ -36,24 +37,24 @@ struct LeakyRelu {
 struct Sigmoid {
   float slope;
   static constexpr bool kFromY = true;
-  GW_HD float fwd(float x) const { return 1.0f / (1.0f + expf(-x)); }
+  GW_HD float fwd(float x) const { return fm::sigmoid(x); }
   GW_HD float grad_x(float g, float x) const { return grad_y(g, fwd(x)); }
   GW_HD float grad_y(float g, float y) const { return g * y * (1.0f - y); }
 };
 struct Tanh {
   float slope;
   static constexpr bool kFromY = true;
-  GW_HD float fwd(float x) const { return tanhf(x); }
+  GW_HD float fwd(float x) const { return fm::tanh(x); }
   GW_HD float grad_x(float g, float x) const { return grad_y(g, fwd(x)); }
   GW_HD float grad_y(float g, float y) const { return g * (1.0f - y * y); }
 };
 struct Gelu {
   float slope;
   static constexpr bool kFromY = false;
-  GW_HD float fwd(float x) const { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+  GW_HD float fwd(float x) const { return 0.5f * x * (1.0f + fm::erf(x * 0.70710678118654752f)); }
   GW_HD float grad_x(float g, float x) const {
-    float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
-    float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
+    float cdf = 0.5f * (1.0f + fm::erf(x * 0.70710678118654752f));
+    float pdf = 0.39894228040143268f * fm::exp(-0.5f * x * x);
     return g * (cdf + x * pdf);
   }
   GW_HD float grad_y(float g, float) const { return g; }  // unused: kFromY is false

@@ -1,28 +1,27 @@
 // loss — the per-element formulas of loss.h, shared by the CPU twin and the CUDA kernels.
 #pragma once
-#include <cmath>
-
-#if defined(__CUDACC__)
-#define GW_LOSS_FN __host__ __device__ __forceinline__
-#else
-#define GW_LOSS_FN inline
-#endif
+#include "../../core/hd.h"
+#include "../../core/hd_math.h"
 
 namespace gw::loss {
 
-/// softplus(t) = log(1 + exp(t)), without overflow.
-GW_LOSS_FN float softplus(float t) { return fmaxf(t, 0.f) + log1pf(expf(-fabsf(t))); }
-GW_LOSS_FN float sigmoid(float t) { return 1.f / (1.f + expf(-t)); }
+/// log(1 + e^−|t|): softplus(t) = log(1 + eᵗ) = max(t, 0) + softplus_tail(t) without
+/// overflow, and softplus(−t) = max(−t, 0) + the same tail.
+GW_HD float softplus_tail(float t) { return fm::log1p(fm::exp(-fabsf(t))); }
 
 struct Bce {
   float pos_weight = 1.f;
-  GW_LOSS_FN float value(float z, float y) const { return (1.f - y) * softplus(z) + pos_weight * y * softplus(-z); }
-  GW_LOSS_FN float grad(float z, float y) const { return (1.f - y) * sigmoid(z) - pos_weight * y * sigmoid(-z); }
+  /// (1 − y)·softplus(z) + pos_weight·y·softplus(−z), the shared tail computed once.
+  GW_HD float value(float z, float y) const {
+    const float tail = softplus_tail(z);
+    return (1.f - y) * ((z > 0.f ? z : 0.f) + tail) + pos_weight * y * ((z < 0.f ? -z : 0.f) + tail);
+  }
+  GW_HD float grad(float z, float y) const { return (1.f - y) * fm::sigmoid(z) - pos_weight * y * fm::sigmoid(-z); }
 };
 
 struct Mse {
-  GW_LOSS_FN float value(float z, float y) const { return (z - y) * (z - y); }
-  GW_LOSS_FN float grad(float z, float y) const { return 2.f * (z - y); }
+  GW_HD float value(float z, float y) const { return (z - y) * (z - y); }
+  GW_HD float grad(float z, float y) const { return 2.f * (z - y); }
 };
 
 }  // namespace gw::loss

@@ -1,10 +1,13 @@
 // softmax — CPU twin. See softmax.h. One row at a time per task: a vectorized max, the
-// exponentials with a double-precision sum, then a vectorized normalization.
+// exponentials (vm::exp, vectorized) with a float64 sum over fixed lanes, then a vectorized
+// normalization.
 #include <cmath>
 #include <limits>
 
+#include "../../core/lanes.h"
 #include "../../core/parallel.h"
 #include "../../core/simd.h"
+#include "../../core/vec_math.h"
 #include "softmax.h"
 
 namespace gw::cpu {
@@ -16,14 +19,28 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 /// z[j] = mask[j] ? scale · x[j] : −∞ (mask may be null); returns max_j z[j].
 GW_CPU_CLONES float scaled_logits(const float* GW_RESTRICT x, const uint8_t* GW_RESTRICT mask, float scale,
                                   float* GW_RESTRICT z, int64_t n) {
-  float m = kNegInf;
   if (mask) {
     for (int64_t j = 0; j < n; ++j) z[j] = mask[j] ? scale * x[j] : kNegInf;
   } else {
     for (int64_t j = 0; j < n; ++j) z[j] = scale * x[j];
   }
-  for (int64_t j = 0; j < n; ++j) m = z[j] > m ? z[j] : m;
-  return m;
+  return lane_max(z, n, kNegInf);
+}
+
+/// Σ_j exp(y[j] − m) in float64 over fixed lanes (core/lanes.h); with STORE, also
+/// y[j] = exp(y[j] − m). A chunk at a time: the exponentials, then their sum.
+template <bool STORE>
+GW_CPU_CLONES double exp_sum(float* GW_RESTRICT y, float m, int64_t n) {
+  constexpr int64_t kChunk = 1024;
+  float buf[kChunk];
+  double sum = 0;
+  for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
+    const int64_t len = n - j0 < kChunk ? n - j0 : kChunk;
+    float* e = STORE ? y + j0 : buf;
+    for (int64_t j = 0; j < len; ++j) e[j] = vm::exp(y[j0 + j] - m);  // exp(−∞) = 0
+    sum += lane_sum(e, len);
+  }
+  return sum;
 }
 
 GW_CPU_CLONES void scale_row(float* GW_RESTRICT y, float c, int64_t n) {
@@ -32,6 +49,12 @@ GW_CPU_CLONES void scale_row(float* GW_RESTRICT y, float c, int64_t n) {
 
 GW_CPU_CLONES void shift_row(float* GW_RESTRICT y, float c, int64_t n) {
   for (int64_t j = 0; j < n; ++j) y[j] -= c;  // −∞ stays −∞
+}
+
+/// gx[j] = scale · (gy[j] − exp(y[j]) · s), 0 where y[j] = −∞ (an excluded entry).
+GW_CPU_CLONES void log_softmax_grad_row(const float* GW_RESTRICT gy, const float* GW_RESTRICT y, float s, float scale,
+                                        float* GW_RESTRICT gx, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) gx[j] = y[j] == kNegInf ? 0.0f : scale * (gy[j] - vm::exp(y[j]) * s);
 }
 
 GW_CPU_CLONES void softmax_grad_row(const float* GW_RESTRICT gy, const float* GW_RESTRICT y, float dot, float scale,
@@ -45,15 +68,11 @@ void forward_row(const float* x, const uint8_t* mask, float scale, float* y, int
     for (int64_t j = 0; j < n; ++j) y[j] = log ? kNegInf : 0.0f;
     return;
   }
-  double sum = 0;
   if (log) {
-    for (int64_t j = 0; j < n; ++j) sum += std::exp(y[j] - m);
+    const double sum = exp_sum<false>(y, m, n);
     shift_row(y, m + static_cast<float>(std::log(sum)), n);
   } else {
-    for (int64_t j = 0; j < n; ++j) {
-      y[j] = std::exp(y[j] - m);
-      sum += y[j];
-    }
+    const double sum = exp_sum<true>(y, m, n);
     scale_row(y, static_cast<float>(1.0 / sum), n);
   }
 }
@@ -63,8 +82,7 @@ void backward_row(const float* gy, const float* y, float* gx, int64_t n, bool lo
   if (log) {
     for (int64_t j = 0; j < n; ++j)
       if (y[j] != kNegInf) acc += gy[j];
-    const float s = static_cast<float>(acc);
-    for (int64_t j = 0; j < n; ++j) gx[j] = y[j] == kNegInf ? 0.0f : scale * (gy[j] - std::exp(y[j]) * s);
+    log_softmax_grad_row(gy, y, static_cast<float>(acc), scale, gx, n);
   } else {
     for (int64_t j = 0; j < n; ++j) acc += static_cast<double>(gy[j]) * y[j];
     softmax_grad_row(gy, y, static_cast<float>(acc), scale, gx, n);

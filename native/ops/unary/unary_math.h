@@ -8,6 +8,7 @@
 #include "unary.h"
 
 #include "../../core/hd.h"
+#include "../../core/hd_math.h"
 
 namespace gw::unop {
 
@@ -23,8 +24,8 @@ namespace gw::unop {
   };
 
 GW_UNOP(Neg, false, false, -x, -g)
-GW_UNOP(Exp, false, true, expf(x), g * y)
-GW_UNOP(Log, true, false, logf(x), g / x)
+GW_UNOP(Exp, false, true, fm::exp(x), g * y)
+GW_UNOP(Log, true, false, fm::log(x), g / x)
 GW_UNOP(Sqrt, false, true, sqrtf(x), g * 0.5f / y)
 GW_UNOP(Rsqrt, false, true, 1.0f / sqrtf(x), -0.5f * g * y * y * y)
 GW_UNOP(Abs, true, false, fabsf(x), x > 0.0f ? g : (x < 0.0f ? -g : 0.0f))
