@@ -8,13 +8,6 @@ namespace gw::cpu {
 
 static constexpr int64_t kGrain = 1 << 15;
 
-#define GW_ALWAYS_INLINE inline __attribute__((always_inline))
-
-template <typename A>
-GW_ALWAYS_INLINE void fwd_run(A f, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = f.fwd(x[i]);
-}
-
 template <typename A>
 GW_ALWAYS_INLINE void grad_run(A f, const float* g, const float* x, const float* y, bool from_y, float* gx,
                                int64_t n) {
@@ -35,7 +28,7 @@ GW_ALWAYS_INLINE void grad_run(A f, const float* g, const float* x, const float*
   }
 
 GW_CPU_CLONES static void fwd_range(Act act, float slope, const float* x, float* y, int64_t n) {
-#define GW_CALL(A) fwd_run(A{slope}, x, y, n)
+#define GW_CALL(A) map_run(A{slope}, x, y, n)
   GW_ACT_SWITCH(act, GW_CALL)
 #undef GW_CALL
 }

@@ -14,7 +14,6 @@ namespace gw::cpu {
 
 static constexpr int64_t kGrainElems = 1 << 15;
 
-#define GW_ALWAYS_INLINE inline __attribute__((always_inline))
 
 template <typename Op>
 GW_ALWAYS_INLINE void fwd_run(const float* a, int64_t sa, const float* b, int64_t sb, float* out, int64_t n) {

@@ -8,13 +8,6 @@ namespace gw::cpu {
 
 static constexpr int64_t kGrain = 1 << 15;
 
-#define GW_ALWAYS_INLINE inline __attribute__((always_inline))
-
-template <typename Op>
-GW_ALWAYS_INLINE void fwd_run(Op f, const float* x, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = f.fwd(x[i]);
-}
-
 template <typename Op>
 GW_ALWAYS_INLINE void grad_run(Op f, const float* g, const float* x, const float* y, float* gx, int64_t n) {
   if (Op::kY && !y) {
@@ -43,7 +36,7 @@ GW_ALWAYS_INLINE void grad_run(Op f, const float* g, const float* x, const float
   }
 
 GW_CPU_CLONES static void fwd_range(UnaryOp op, float p0, float p1, const float* x, float* out, int64_t n) {
-#define GW_CALL(Op) fwd_run(Op{p0, p1}, x, out, n)
+#define GW_CALL(Op) map_run(Op{p0, p1}, x, out, n)
   GW_UNARY_SWITCH(op, GW_CALL)
 #undef GW_CALL
 }
