@@ -1,0 +1,69 @@
+"""PyTorch reference for bench/gemm.ts and bench/elementwise.ts on the same shapes.
+
+Run on a GPU machine beside `GATEWISE_BACKEND=cuda npm run bench` (PyTorch is the eager
+baseline to beat; add --compile for torch.compile). Prints the same columns as bench/.
+    python3 bench/torch_reference.py [--compile] [--cpu]
+"""
+import argparse
+import time
+
+import torch
+
+
+def timed(fn, sync, min_ms=300.0, max_reps=200):
+    fn()
+    sync()
+    samples = []
+    while (sum(samples) < min_ms or len(samples) < 3) and len(samples) < max_reps:
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    samples.sort()
+    return samples[len(samples) // 2]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--compile", action="store_true", help="wrap each op in torch.compile")
+    ap.add_argument("--cpu", action="store_true", help="run on the CPU instead of CUDA")
+    args = ap.parse_args()
+    dev = "cpu" if args.cpu or not torch.cuda.is_available() else "cuda"
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+    torch.backends.cuda.matmul.allow_tf32 = False  # gatewise's GEMM is exact fp32
+    wrap = torch.compile if args.compile else (lambda f: f)
+    name = torch.cuda.get_device_name() if dev == "cuda" else "CPU"
+    print(f"torch {torch.__version__} on {name}{' (torch.compile)' if args.compile else ''}")
+
+    sizes = [512, 1024, 2048, 4096, 8192] if dev == "cuda" else [256, 512, 1024, 2048]
+    mm = wrap(lambda a, b: a @ b)
+    for n in sizes:
+        a = torch.rand(n, n, device=dev) * 2 - 1
+        b = torch.rand(n, n, device=dev) * 2 - 1
+        ms = timed(lambda: mm(a, b), sync)
+        print(f"gemm         matmul {n}³".ljust(40), f"{ms:9.3f} ms {2 * n**3 / (ms * 1e6):9.1f} GFLOP/s")
+    layers = [(16384, 1024, 512), (65536, 512, 256)] if dev == "cuda" else [(2048, 512, 256), (4096, 256, 128)]
+    lin = wrap(lambda x, w, bias: torch.relu(torch.nn.functional.linear(x, w, bias)))
+    for m, k, n in layers:
+        x, w, bias = torch.rand(m, k, device=dev), torch.rand(n, k, device=dev), torch.rand(n, device=dev)
+        ms = timed(lambda: lin(x, w, bias), sync)
+        print(f"gemm         linear+bias+relu m={m} k={k} n={n}".ljust(40), f"{ms:9.3f} ms {2 * m * n * k / (ms * 1e6):9.1f} GFLOP/s")
+
+    rows, cols = 1 << 15, 1024
+    a = torch.rand(rows, cols, device=dev) * 4 - 2
+    b = torch.rand(rows, cols, device=dev) * 4 - 2
+    bias = torch.rand(cols, device=dev)
+    cases = [
+        ("add", 3, lambda: a + b), ("mul", 3, lambda: a * b), ("add bias (broadcast)", 2, lambda: a + bias),
+        ("relu", 2, lambda: torch.relu(a)), ("sigmoid", 2, lambda: torch.sigmoid(a)),
+        ("gelu", 2, lambda: torch.nn.functional.gelu(a)), ("softmax (rows)", 2, lambda: torch.softmax(a, -1)),
+        ("sum (rows)", 1, lambda: a.sum(-1)),
+    ]
+    for label, touches, fn in cases:
+        f = wrap(fn)
+        ms = timed(f, sync)
+        print(f"elementwise  {label}".ljust(40), f"{ms:9.3f} ms {touches * 4 * rows * cols / (ms * 1e6):9.1f} GB/s")
+
+
+if __name__ == "__main__":
+    main()
