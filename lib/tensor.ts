@@ -99,6 +99,11 @@ export class Tensor {
     return native.toTypedArray(this._live());
   }
 
+  /** The values as a flat array of numbers (int64 beyond ±2^53 loses precision: use toArray). */
+  values(): number[] {
+    return Array.from(this.toArraySync() as ArrayLike<number | bigint>, Number);
+  }
+
   /** The value of a one-element tensor as a number. */
   item(): number {
     if (this.size !== 1) throw new ShapeError(`item() needs a one-element tensor, not shape [${this.shape}]`);

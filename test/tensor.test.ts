@@ -6,7 +6,7 @@ describe('Tensor creation and transfer', () => {
     const a = tensor([[1, 2, 3], [4, 5, 6]]);
     expect(a.shape).toEqual([2, 3]);
     expect(a.dtype).toBe('float32');
-    expect(Array.from(a.toArraySync())).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(a.values()).toEqual([1, 2, 3, 4, 5, 6]);
     expect(a.toNested()).toEqual([[1, 2, 3], [4, 5, 6]]);
     const b = tensor([1, 2, 3, 4], { shape: [2, 2] });
     expect(b.shape).toEqual([2, 2]);
@@ -21,13 +21,13 @@ describe('Tensor creation and transfer', () => {
 
   it('reads back asynchronously', async () => {
     const t = tensor([1.5, -2]);
-    expect(Array.from(await t.toArray())).toEqual([1.5, -2]);
+    expect(Array.from((await t.toArray()) as Float32Array)).toEqual([1.5, -2]);
   });
 
   it('fills: zeros, ones, full, and integer fills', () => {
-    expect(Array.from(zeros([3]).toArraySync())).toEqual([0, 0, 0]);
-    expect(Array.from(ones([2]).toArraySync())).toEqual([1, 1]);
-    expect(Array.from(full([2], 2.5).toArraySync())).toEqual([2.5, 2.5]);
+    expect(zeros([3]).values()).toEqual([0, 0, 0]);
+    expect(ones([2]).values()).toEqual([1, 1]);
+    expect(full([2], 2.5).values()).toEqual([2.5, 2.5]);
     expect(Array.from(full([2], 7, { dtype: 'int64' }).toArraySync() as BigInt64Array)).toEqual([7n, 7n]);
     expect(empty([0, 4]).size).toBe(0);
   });
@@ -78,7 +78,7 @@ describe('Tensor creation and transfer', () => {
     expect(inner!.disposed).toBe(true);
     expect(kept!.disposed).toBe(false);
     expect(out.disposed).toBe(false);
-    expect(Array.from(out.toArraySync())).toEqual([3, 3, 3, 3]);
+    expect(out.values()).toEqual([3, 3, 3, 3]);
     // nested: the result moves to the enclosing scope
     let escaped: Tensor | undefined;
     tidy(() => {
