@@ -6,7 +6,7 @@
  */
 import { backward as runBackward, BackwardOptions, GradFn, record } from './autograd';
 import { defaultDevice, Device } from './backend';
-import { ArgumentError, DisposedError, DTypeError, ShapeError } from './errors';
+import { ArgumentError, DisposedError, DTypeError, fromNativeError, ShapeError } from './errors';
 import { native, NativeTensor } from './native';
 import { setTensorCheck, track } from './scope';
 import { checkInt, checkOneOf, checkShape, invalid } from './validate';
@@ -89,9 +89,18 @@ export class Tensor {
     return this._h;
   }
 
-  /** Copies the values to JS (waits for pending device work). */
-  async toArray(): Promise<TypedArrayFor<this['dtype']>> {
-    return this.toArraySync();
+  /**
+   * Copies the values to JS. On CUDA the event loop stays free while queued kernels finish;
+   * the values are those of every op issued before the call.
+   */
+  toArray(): Promise<TypedArrayFor<this['dtype']>> {
+    try {
+      return (native.toTypedArrayAsync(this._live()) as Promise<TypedArrayFor<this['dtype']>>).catch((e: unknown) => {
+        throw fromNativeError(e);
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Copies the values to JS synchronously. */

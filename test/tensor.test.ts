@@ -22,6 +22,8 @@ describe('Tensor creation and transfer', () => {
   it('reads back asynchronously', async () => {
     const t = tensor([1.5, -2]);
     expect(Array.from((await t.toArray()) as Float32Array)).toEqual([1.5, -2]);
+    t.dispose();
+    await expect(t.toArray()).rejects.toThrow(DisposedError);
   });
 
   it('fills: zeros, ones, full, and integer fills', () => {

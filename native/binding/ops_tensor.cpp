@@ -1,5 +1,6 @@
 // gatewise binding — tensors: creation, transfer, views, and the backend's state.
 #include <cstring>
+#include <memory>
 
 #include "../core/allocator.h"
 #include "../core/cpu_features.h"
@@ -43,6 +44,16 @@ GW_BINDING(empty) {
                                         arg_device(info, 2, "device")));
 }
 
+static Napi::Value typed_array_of(Napi::Env env, DType dtype, size_t n, Napi::ArrayBuffer buf) {
+  switch (dtype) {
+    case DType::kF32: return Napi::Float32Array::New(env, n, buf, 0);
+    case DType::kI32: return Napi::Int32Array::New(env, n, buf, 0);
+    case DType::kI64: return Napi::BigInt64Array::New(env, n, buf, 0);
+    case DType::kU8: return Napi::Uint8Array::New(env, n, buf, 0);
+  }
+  return env.Undefined();
+}
+
 // toTypedArray(t) → a new typed array with t's values (waits for pending device work).
 GW_BINDING(to_typed_array) {
   const Tensor& t = arg_tensor(info, 0, "tensor");
@@ -52,14 +63,77 @@ GW_BINDING(to_typed_array) {
     if (t.device() == Device::kCpu) std::memcpy(buf.Data(), t.raw(), t.nbytes());
     else cudart::memcpy_d2h(buf.Data(), t.raw(), t.nbytes(), cudart::compute_stream());
   }
-  size_t n = static_cast<size_t>(t.numel());
-  switch (t.dtype()) {
-    case DType::kF32: return Napi::Float32Array::New(env, n, buf, 0);
-    case DType::kI32: return Napi::Int32Array::New(env, n, buf, 0);
-    case DType::kI64: return Napi::BigInt64Array::New(env, n, buf, 0);
-    case DType::kU8: return Napi::Uint8Array::New(env, n, buf, 0);
+  return typed_array_of(env, t.dtype(), static_cast<size_t>(t.numel()), buf);
+}
+
+// Reads a CUDA tensor without blocking the event loop: the copy into pinned memory is
+// queued in stream order on the main thread (so it sees exactly the ops queued before the
+// call), a libuv thread waits for it, and the main thread builds the typed array.
+class DeviceRead : public Napi::AsyncWorker {
+ public:
+  DeviceRead(Napi::Env env, const Tensor& t)
+      : Napi::AsyncWorker(env, "gatewise.toTypedArrayAsync"), deferred_(Napi::Promise::Deferred::New(env)),
+        dtype_(t.dtype()), n_(static_cast<size_t>(t.numel())), bytes_(t.nbytes()) {
+    staging_ = cudart::malloc_pinned(bytes_);
+    try {
+      cudart::memcpy_d2h_async(staging_, t.raw(), bytes_, cudart::compute_stream());
+      done_ = cudart::record_event(cudart::compute_stream());
+    } catch (...) {
+      cudart::free_pinned(staging_);
+      throw;
+    }
   }
-  return env.Undefined();
+  ~DeviceRead() override {
+    cudart::destroy_event(done_);
+    cudart::free_pinned(staging_);
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {  // no JS here: wait for the copy, keep any error for the main thread
+    try {
+      cudart::wait_event(done_);
+    } catch (const gw::Error& e) {
+      error_ = std::make_unique<gw::Error>(e);
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, bytes_);
+    if (bytes_) std::memcpy(buf.Data(), staging_, bytes_);
+    deferred_.Resolve(typed_array_of(env, dtype_, n_, buf));
+  }
+  void OnError(const Napi::Error&) override {
+    Napi::Env env = Env();
+    Napi::Error err = Napi::Error::New(env, error_ ? error_->what() : "CUDA read failed");
+    err.Set("code", Napi::String::New(env, error_code_name(error_ ? error_->code() : ErrorCode::kCuda)));
+    deferred_.Reject(err.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  DType dtype_;
+  size_t n_, bytes_;
+  void* staging_ = nullptr;
+  Event done_ = nullptr;
+  std::unique_ptr<gw::Error> error_;
+};
+
+// toTypedArrayAsync(t) → Promise of a typed array. CPU tensors resolve at once (their ops
+// have finished when they return); CUDA tensors resolve once the queued work is done.
+GW_BINDING(to_typed_array_async) {
+  const Tensor& t = arg_tensor(info, 0, "tensor");
+  Napi::Env env = info.Env();
+  if (t.device() == Device::kCpu || t.nbytes() == 0) {
+    Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+    d.Resolve(to_typed_array(info));
+    return d.Promise();
+  }
+  auto* worker = new DeviceRead(env, t);
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
 }
 
 // copy(dst, src): dst ← src (same dtype and numel; any devices).
@@ -158,6 +232,7 @@ void register_tensor(Napi::Env env, Napi::Object exports) {
   def(env, exports, "fromTypedArray", from_typed_array);
   def(env, exports, "empty", empty);
   def(env, exports, "toTypedArray", to_typed_array);
+  def(env, exports, "toTypedArrayAsync", to_typed_array_async);
   def(env, exports, "copy", copy);
   def(env, exports, "toDevice", to_device);
   def(env, exports, "fill", fill);

@@ -18,5 +18,11 @@ void memcpy_d2d(void*, const void*, size_t, Stream) { GW_NO_CUDA; }
 void memset_device(void*, int, size_t, Stream) { GW_NO_CUDA; }
 Stream compute_stream() { GW_NO_CUDA; }
 void synchronize(Stream) {}
+void* malloc_pinned(size_t) { GW_NO_CUDA; }
+void free_pinned(void*) {}
+void memcpy_d2h_async(void*, const void*, size_t, Stream) { GW_NO_CUDA; }
+Event record_event(Stream) { GW_NO_CUDA; }
+void wait_event(Event) { GW_NO_CUDA; }
+void destroy_event(Event) {}
 
 }  // namespace gw::cudart

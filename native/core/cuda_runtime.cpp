@@ -102,4 +102,33 @@ Stream compute_stream() {
 
 void synchronize(Stream s) { GW_CUDA_CHECK(cudaStreamSynchronize(s)); }
 
+void* malloc_pinned(size_t bytes) {
+  void* p = nullptr;
+  GW_CUDA_CHECK(cudaMallocHost(&p, bytes ? bytes : 1));
+  return p;
+}
+
+void free_pinned(void* p) {
+  if (p) (void)cudaFreeHost(p);
+}
+
+void memcpy_d2h_async(void* dst, const void* src, size_t bytes, Stream s) {
+  if (bytes) GW_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s));
+}
+
+Event record_event(Stream s) {
+  cudaEvent_t e = nullptr;
+  GW_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  cudaError_t err = cudaEventRecord(e, s);
+  if (err != cudaSuccess) cudaEventDestroy(e);
+  GW_CUDA_CHECK(err);
+  return e;
+}
+
+void wait_event(Event e) { GW_CUDA_CHECK(cudaEventSynchronize(e)); }
+
+void destroy_event(Event e) {
+  if (e) (void)cudaEventDestroy(e);
+}
+
 }  // namespace gw::cudart

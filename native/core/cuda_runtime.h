@@ -34,4 +34,12 @@ void memset_device(void* dst, int value, size_t bytes, Stream s);
 Stream compute_stream();         ///< the process-wide non-blocking stream all kernels use
 void synchronize(Stream s);
 
+// ---- asynchronous reads: copy into pinned host memory in stream order, wait elsewhere
+void* malloc_pinned(size_t bytes);  ///< page-locked host memory; throws ERR_GATEWISE_OOM
+void free_pinned(void* p);          ///< never throws
+void memcpy_d2h_async(void* dst, const void* src, size_t bytes, Stream s);  ///< dst must be pinned
+Event record_event(Stream s);       ///< an event marking everything queued on s so far
+void wait_event(Event e);           ///< blocks the calling thread until the event has happened
+void destroy_event(Event e);        ///< never throws
+
 }  // namespace gw::cudart

@@ -3,6 +3,8 @@
 #pragma once
 
 struct CUstream_st;
+struct CUevent_st;
 namespace gw {
 using Stream = CUstream_st*;
+using Event = CUevent_st*;  ///< the same type as cudaEvent_t
 }
