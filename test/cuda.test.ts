@@ -390,5 +390,16 @@ describe.skipIf(!enabled)(`${DEV} against the CPU twin`, () => {
       expect(x.grad!.device).toBe('cpu');
       expect(x.grad!.toNested()).toEqual([[3, 3, 3, 3], [6, 6, 6, 6], [9, 9, 9, 9]]);
     });
+
+    it('toArray() resolves with the values of every op issued before it', async () => {
+      const a = tensor(rand(rng, 512 * 512), { shape: [512, 512], device: DEV });
+      const c = matmul(a, a);
+      const pending = c.toArray();
+      c.copyFrom(tensor(new Float32Array(512 * 512), { shape: [512, 512], device: DEV })); // queued after the read
+      const got = (await pending) as Float32Array;
+      const want = matmul(a.to('cpu'), a.to('cpu')).toArraySync() as Float32Array;
+      expectAllClose(got, want, { atol: 1e-3, rtol: 1e-4 }, 'toArray');
+      expect(Array.from((await c.toArray()) as Float32Array).every((v) => v === 0)).toBe(true);
+    });
   });
 });
