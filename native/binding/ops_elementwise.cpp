@@ -196,6 +196,18 @@ GW_BINDING(unary) {
   return info.Env().Undefined();
 }
 
+/// gout, x, y (optional) and gx of a point-wise backward: one device, one shape; gx may
+/// be gout itself but must not partly overlap it.
+static void check_pointwise_backward(const Tensor& gout, const Tensor* x, const Tensor* y, const Tensor& gx) {
+  check_same_device(gout, gx, "gout", "gx");
+  check_device(gout, x, "gout", "x");
+  check_device(gout, y, "gout", "y");
+  check_shape(gx, gout.shape(), "gx");
+  if (x) check_shape(*x, gout.shape(), "x");
+  if (y) check_shape(*y, gout.shape(), "y");
+  check_no_partial_alias(gx, gout, "gx", "gout");
+}
+
 // unaryBackward(op, gout, x|null, y|null, gx, p0?, p1?): gx = gout · f′. x may be null for
 // neg, exp, sqrt, rsqrt, reciprocal, affine (then y is used where needed); required otherwise.
 GW_BINDING(unary_backward) {
@@ -207,13 +219,7 @@ GW_BINDING(unary_backward) {
   GW_CHECK(x || !unary_needs_x(op), kArgument, "Expected a Tensor for x: the backward of ", info[0].ToString().Utf8Value(),
            " needs it");
   GW_CHECK(x || y || !unary_uses_y(op), kArgument, "Expected a Tensor for x or y");
-  check_same_device(gout, gx, "gout", "gx");
-  check_device(gout, x, "gout", "x");
-  check_device(gout, y, "gout", "y");
-  check_shape(gx, gout.shape(), "gx");
-  if (x) check_shape(*x, gout.shape(), "x");
-  if (y) check_shape(*y, gout.shape(), "y");
-  check_no_partial_alias(gx, gout, "gx", "gout");
+  check_pointwise_backward(gout, x, y, gx);
   float p0, p1;
   unary_params(op, info, 5, p0, p1);
   GW_DISPATCH(gout.device(), unary_backward, op, p0, p1, gout.data<float>(), x ? x->data<float>() : nullptr,
@@ -247,13 +253,7 @@ GW_BINDING(activation_backward) {
   const Tensor* x = arg_opt_f32(info, 2, "x");
   const Tensor* y = arg_opt_f32(info, 3, "y");
   const Tensor& gx = arg_f32(info, 4, "gx");
-  check_same_device(gout, gx, "gout", "gx");
-  check_device(gout, x, "gout", "x");
-  check_device(gout, y, "gout", "y");
-  check_shape(gx, gout.shape(), "gx");
-  if (x) check_shape(*x, gout.shape(), "x");
-  if (y) check_shape(*y, gout.shape(), "y");
-  check_no_partial_alias(gx, gout, "gx", "gout");
+  check_pointwise_backward(gout, x, y, gx);
   GW_DISPATCH(gout.device(), activation_backward, act, arg_slope(info, 5), gout.data<float>(),
               x ? x->data<float>() : nullptr, y ? y->data<float>() : nullptr, gx.data<float>(), gout.numel());
   return info.Env().Undefined();
