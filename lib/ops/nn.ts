@@ -50,6 +50,11 @@ export function logSoftmax(x: Tensor, options: Omit<SoftmaxOptions, 'log'> = {})
   return softmax(x, { ...checkOptions(options, 'options'), log: true });
 }
 
+/** A Philox seed or counter offset as the binding takes it: a non-negative integer or bigint. */
+function philoxSeed(value: number | bigint, name: string): bigint {
+  return typeof value === 'bigint' ? value : BigInt(checkInt(value, name, 0));
+}
+
 export interface DropoutOptions {
   /** Philox seed (default: drawn from the global generator, see manualSeed). */
   seed?: number | bigint;
@@ -63,8 +68,8 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Ten
   checkRange(p, 'p', 0, 1);
   if (p === 1) throw invalid('a probability in [0, 1)', 'p', p);
   const o = checkOptions(options, 'options');
-  const seed = o.seed === undefined ? BigInt(defaultRng().seed()) : typeof o.seed === 'bigint' ? o.seed : BigInt(checkInt(o.seed, 'options.seed', 0));
-  const offset = BigInt(checkInt(o.offset ?? 0, 'options.offset', 0));
+  const seed = o.seed === undefined ? BigInt(defaultRng().seed()) : philoxSeed(o.seed, 'options.seed');
+  const offset = philoxSeed(o.offset ?? 0, 'options.offset');
   if (p === 0) return x;
   const out = empty(x.shape, { device: x.device });
   const mask = empty(x.shape, { dtype: 'uint8', device: x.device });
@@ -79,8 +84,7 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Ten
 /** Uniform [0, 1) floats from Philox(seed, offset): identical on CPU and CUDA. */
 export function philoxUniform(shape: readonly number[], seed: number | bigint, options: { offset?: number; device?: 'cpu' | 'cuda' } = {}): Tensor {
   const out = empty(shape, { device: options.device });
-  const s = typeof seed === 'bigint' ? seed : BigInt(checkInt(seed, 'seed', 0));
-  native.philoxUniform(s, BigInt(checkInt(options.offset ?? 0, 'options.offset', 0)), out._h);
+  native.philoxUniform(philoxSeed(seed, 'seed'), philoxSeed(options.offset ?? 0, 'options.offset'), out._h);
   return out;
 }
 
@@ -88,7 +92,6 @@ export function philoxUniform(shape: readonly number[], seed: number | bigint, o
 export function bernoulliMask(shape: readonly number[], p: number, seed: number | bigint, options: { offset?: number; device?: 'cpu' | 'cuda' } = {}): Tensor {
   checkRange(p, 'p', 0, 1);
   const mask = empty(shape, { dtype: 'uint8', device: options.device });
-  const s = typeof seed === 'bigint' ? seed : BigInt(checkInt(seed, 'seed', 0));
-  native.bernoulliMask(p, s, BigInt(checkInt(options.offset ?? 0, 'options.offset', 0)), mask._h);
+  native.bernoulliMask(p, philoxSeed(seed, 'seed'), philoxSeed(options.offset ?? 0, 'options.offset'), mask._h);
   return mask;
 }
