@@ -1,5 +1,5 @@
 // Source lists for binding.gyp (gyp has no globbing). Mirrors the globs in CMakeLists.txt,
-// minus CUDA: core, CPU twins, per-ISA CPU files, binding.
+// minus CUDA: core, op host code (CPU twins and orchestration), per-ISA CPU files, binding.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -21,7 +21,7 @@ function lists() {
   const ops = walk('native/ops');
   const binding = walk('native/binding').filter((f) => f.endsWith('.cpp'));
   return {
-    common: [...core, ...ops.filter((f) => f.endsWith('_cpu.cpp')), ...binding],
+    common: [...core, ...ops.filter((f) => f.endsWith('.cpp') && !/_avx(2|512)\.cpp$/.test(f)), ...binding],
     avx2: ops.filter((f) => f.endsWith('_avx2.cpp')),
     avx512: ops.filter((f) => f.endsWith('_avx512.cpp')),
   };
