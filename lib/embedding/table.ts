@@ -206,7 +206,7 @@ export class EmbeddingTable extends Module {
   keys(): BigInt64Array {
     const data = this.export();
     const n = Number(new DataView(data.buffer, data.byteOffset + 32, 8).getBigUint64(0, true));
-    return new BigInt64Array(data.slice(64, 64 + 8 * n).buffer);
+    return new BigInt64Array(new Uint8Array(data.buffer, data.byteOffset + 64, 8 * n).slice().buffer);
   }
 
   /**
