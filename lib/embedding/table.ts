@@ -162,13 +162,11 @@ export class EmbeddingTable extends Module {
       const n = idsT.size;
       const offs = this.offsetsTensor(offsets, n);
       const weights = opts.weights === undefined ? null : this.weightsTensor(opts.weights, n);
-      try {
-        const prep: Prepared = native.embPrepare(this._h, idsT._h, this.training, this.now());
-        const out = new Tensor(native.embBag(this._h, prep, offs._h, weights?._h ?? null, mean, this._s.defaultRow?._h ?? null));
-        return this.recordLookup(out, prep, keep(offs), weights, mean);
-      } finally {
-        if (weights !== opts.weights) weights?.dispose();
-      }
+      // Tensors made here live as long as the backward needs them.
+      const owned = [offs, ...(weights && weights !== opts.weights ? [weights] : [])];
+      const prep: Prepared = native.embPrepare(this._h, idsT._h, this.training, this.now());
+      const out = new Tensor(native.embBag(this._h, prep, offs._h, weights?._h ?? null, mean, this._s.defaultRow?._h ?? null));
+      return this.recordLookup(out, prep, offs, weights, mean, owned);
     });
   }
 
@@ -374,7 +372,7 @@ export class EmbeddingTable extends Module {
   }
 
   /** Puts the lookup on the tape: its backward hands the per-id gradient to the table. */
-  private recordLookup(out: Tensor, prep: Prepared, offsets: Tensor | null, weights: Tensor | null, mean: boolean): Tensor {
+  private recordLookup(out: Tensor, prep: Prepared, offsets: Tensor | null, weights: Tensor | null, mean: boolean, owned: Tensor[] = []): Tensor {
     const wantW = weights !== null && weights.requiresGrad;
     const result = record(out, offsets ? 'embeddingBag' : 'embeddingLookup', [this._s.anchor, wantW ? weights : null], (g) => {
       const grads: NativeTensor[] = native.embBackward(this._h, prep, g._h, offsets?._h ?? null, weights?._h ?? null, mean, this._s.defaultRow?._h ?? null, wantW);
@@ -386,7 +384,10 @@ export class EmbeddingTable extends Module {
       });
       return [null, wantW ? new Tensor(grads[1]) : null];
     });
-    if (!result.requiresGrad) offsets?.dispose();
+    for (const t of owned) {
+      if (result.requiresGrad) keep(t);
+      else t.dispose();
+    }
     return result;
   }
 }
