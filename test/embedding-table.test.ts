@@ -24,7 +24,7 @@ describe('EmbeddingTable lookups', () => {
     const ids = [0n, -1n, 2n ** 63n - 1n, -(2n ** 63n), -1n, 0n];
     const out = t.lookup(ids);
     expect(out.shape).toEqual([6, 5]);
-    const v = out.toArraySync();
+    const v = out.values();
     const row = (i: number) => Array.from(v.slice(5 * i, 5 * i + 5));
     expect(row(4)).toEqual(row(1));
     expect(row(5)).toEqual(row(0));
@@ -38,13 +38,13 @@ describe('EmbeddingTable lookups', () => {
     const a = new EmbeddingTable({ dim: 8, capacity: 8, seed: 11, device: 'cpu' });
     const b = new EmbeddingTable({ dim: 8, capacity: 8, seed: 11, device: 'cpu' });
     const c = new EmbeddingTable({ dim: 8, capacity: 8, seed: 12, device: 'cpu' });
-    const ra = a.lookup([42, 7]).toArraySync();
-    const rb = b.lookup([7, 42]).toArraySync();
+    const ra = a.lookup([42, 7]).values();
+    const rb = b.lookup([7, 42]).values();
     expect(Array.from(ra.slice(0, 8))).toEqual(Array.from(rb.slice(8, 16)));
-    expect(Array.from(c.lookup([42]).toArraySync())).not.toEqual(Array.from(ra.slice(0, 8)));
+    expect(Array.from(c.lookup([42]).values())).not.toEqual(Array.from(ra.slice(0, 8)));
     // normal(0, 0.01): a thousand values have about that spread.
     const big = new EmbeddingTable({ dim: 1000, capacity: 1, seed: 1, device: 'cpu' });
-    const x = big.lookup([5]).toArraySync();
+    const x = big.lookup([5]).values();
     const mean = x.reduce((s, y) => s + y, 0) / x.length;
     const sd = Math.sqrt(x.reduce((s, y) => s + (y - mean) ** 2, 0) / x.length);
     expect(Math.abs(mean)).toBeLessThan(0.002);
@@ -55,9 +55,9 @@ describe('EmbeddingTable lookups', () => {
 
   it('in eval mode reads the default row for a miss and inserts nothing', () => {
     const t = new EmbeddingTable({ dim: 3, capacity: 4, device: 'cpu', defaultRow: [1, 2, 3] });
-    const trained = t.lookup([9]).toArraySync();
+    const trained = t.lookup([9]).values();
     t.eval();
-    const out = t.lookup([9, 10]).toArraySync();
+    const out = t.lookup([9, 10]).values();
     expect(Array.from(out.slice(0, 3))).toEqual(Array.from(trained));
     expect(Array.from(out.slice(3))).toEqual([1, 2, 3]);
     expect(t.size).toBe(1);
@@ -67,11 +67,11 @@ describe('EmbeddingTable lookups', () => {
 
   it('pools bags by sum and mean with per-id weights, empty bags give zeros', () => {
     const t = new EmbeddingTable({ dim: 2, capacity: 8, device: 'cpu', init: 'uniform', initScale: 1, seed: 5 });
-    const rows = t.lookup([1, 2, 3]).toArraySync();
+    const rows = t.lookup([1, 2, 3]).values();
     const r = (i: number) => [rows[2 * i], rows[2 * i + 1]];
     const ids = [1, 2, 3, 1];
-    const sum = t.lookupBag(ids, [0, 2, 2], { weights: [1, 2, 3, 4] }).toArraySync();
-    const mean = t.lookupBag(ids, [0, 2, 2], { mode: 'mean' }).toArraySync();
+    const sum = t.lookupBag(ids, [0, 2, 2], { weights: [1, 2, 3, 4] }).values();
+    const mean = t.lookupBag(ids, [0, 2, 2], { mode: 'mean' }).values();
     const close = (a: ArrayLike<number>, b: number[]) => b.forEach((x, i) => expect(a[i]).toBeCloseTo(x, 6));
     close(sum, [r(0)[0] + 2 * r(1)[0], r(0)[1] + 2 * r(1)[1], 0, 0, 3 * r(2)[0] + 4 * r(0)[0], 3 * r(2)[1] + 4 * r(0)[1]]);
     close(mean, [(r(0)[0] + r(1)[0]) / 2, (r(0)[1] + r(1)[1]) / 2, 0, 0, (r(2)[0] + r(0)[0]) / 2, (r(2)[1] + r(0)[1]) / 2]);
@@ -129,7 +129,7 @@ describe('EmbeddingTable eviction', () => {
 
   it('never exceeds capacity, even when one batch holds more new ids than rows', () => {
     const t = new EmbeddingTable({ dim: 2, capacity: 10, policy: 'lru', device: 'cpu' });
-    const out = t.lookup(Array.from({ length: 25 }, (_, i) => i)).toArraySync();
+    const out = t.lookup(Array.from({ length: 25 }, (_, i) => i)).values();
     expect(t.size).toBe(10);
     expect(t.stats().dropped).toBe(15);
     // The first 10 ids (ascending) got rows; the others read zeros.
@@ -142,18 +142,18 @@ describe('EmbeddingTable eviction', () => {
     const t = new EmbeddingTable({ dim: 3, capacity: 1, policy: 'lru', device: 'cpu', seed: 2, optimizer: { kind: 'adagrad', lr: 0.1 } });
     const opt = new SparseOptimizer(t);
     const first = t.lookup([5]);
-    const start = first.toArraySync();
+    const start = first.values();
     first.sum().backward();
     opt.step();
     t.lookup([6]); // evicts 5
     t.advance();
     const again = t.lookup([5]); // evicts 6, 5 starts over
-    expect(Array.from(again.toArraySync())).toEqual(Array.from(start));
+    expect(Array.from(again.values())).toEqual(Array.from(start));
     // A fresh AdaGrad accumulator: the first step moves each weight by exactly lr.
     again.sum().backward();
     opt.step();
     t.eval();
-    const after = t.lookup([5]).toArraySync();
+    const after = t.lookup([5]).values();
     after.forEach((x, i) => expect(x).toBeCloseTo(start[i] - 0.1, 6));
     t.dispose();
   });
@@ -173,14 +173,14 @@ describe('EmbeddingTable eviction', () => {
 describe('EmbeddingTable expiry, admission, pruning', () => {
   it('expires ids not seen for more than ttlSteps, and re-initializes one that comes back first', () => {
     const t = new EmbeddingTable({ dim: 2, capacity: 10, policy: 'lru', ttlSteps: 2, device: 'cpu', seed: 4 });
-    const start = t.lookup([1, 2]).toArraySync();
+    const start = t.lookup([1, 2]).values();
     const opt = new SparseOptimizer(t);
     t.lookup([1, 2]).sum().backward();
     opt.step(); // step 1; rows moved
     t.lookup([2]);
     t.advance(); // step 2
     t.advance(); // step 3: id 1 last seen at 0 → expired; id 2 seen at 1 → not
-    const again = t.lookup([1]).toArraySync();
+    const again = t.lookup([1]).values();
     expect(Array.from(again)).toEqual(Array.from(start.slice(0, 2)));
     expect(t.stats().reinits).toBe(1);
     t.advance();
@@ -205,12 +205,12 @@ describe('EmbeddingTable expiry, admission, pruning', () => {
 
   it('admits an id only on its admitAfter-th sighting; until then it reads zeros', () => {
     const t = new EmbeddingTable({ dim: 2, capacity: 10, admitAfter: 3, device: 'cpu', ...{ sketchWidth: 1 << 12 } });
-    expect(Array.from(t.lookup([7]).toArraySync())).toEqual([0, 0]);
+    expect(Array.from(t.lookup([7]).values())).toEqual([0, 0]);
     t.advance();
-    expect(Array.from(t.lookup([7]).toArraySync())).toEqual([0, 0]);
+    expect(Array.from(t.lookup([7]).values())).toEqual([0, 0]);
     expect(t.size).toBe(0);
     t.advance();
-    expect(Array.from(t.lookup([7]).toArraySync()).some((x) => x !== 0)).toBe(true);
+    expect(Array.from(t.lookup([7]).values()).some((x) => x !== 0)).toBe(true);
     expect(t.size).toBe(1);
     // Three sightings in one batch count as three.
     t.lookup([8, 8, 8]);
@@ -256,7 +256,7 @@ describe('EmbeddingTable concurrency and input checks', () => {
     expect(t.size).toBe(distinct.size);
     t.eval();
     batches.forEach((b, i) => {
-      expect(Array.from(outs[i].toArraySync())).toEqual(Array.from(t.lookup(b).toArraySync()));
+      expect(Array.from(outs[i].values())).toEqual(Array.from(t.lookup(b).values()));
     });
     t.dispose();
   });
