@@ -373,7 +373,7 @@ StepLog lookup_step(Side<B>& s, const std::vector<int64_t>& keys, bool train, co
   log.U = s.unique(keys);
   log.news = s.find(train, c);
   if (!train) return log;
-  s.touch(gw::status_bit(gw::kHit), c);
+  s.touch(gw::status_bit(gw::kHit) | gw::status_bit(gw::kReinit), c);  // as embedding_table.cpp
   if (log.news > s.free_top) log.evicted = s.evict(log.news - s.free_top, c);
   std::tie(log.inserted, log.tombs) = s.insert(c);
   s.touch(gw::status_bit(gw::kNew) | gw::status_bit(gw::kReinit), c);
@@ -411,6 +411,7 @@ GW_TEST(embedding_unique_cpu) {
 GW_TEST(embedding_table_invariants_cpu) {
   for (const Spec& spec : specs()) {
     Side<CpuBackend> s(spec);
+    int64_t evicted = 0, rejected = 0;
     for (int step = 1; step <= spec.steps; ++step) {
       const Clock c = clock_at(step);
       const StepLog log = lookup_step(s, key_stream(spec.keys_per_step, 1000 * step + spec.dim), true, c);
@@ -425,8 +426,10 @@ GW_TEST(embedding_table_invariants_cpu) {
         } else {
           GW_EXPECT(ur[u] == -1, spec.name, ": a rejected key has a row");
           dropped += st[u] == gw::kDropped;
+          rejected += st[u] == gw::kReject;
         }
       }
+      evicted += static_cast<int64_t>(log.evicted.size());
       GW_EXPECT(log.inserted + dropped == log.news, spec.name, ": ", log.inserted, " + ", dropped, " != ", log.news);
       GW_EXPECT(static_cast<int64_t>(s.snapshot().size()) == spec.capacity - s.free_top, spec.name,
                 ": live rows and the free stack disagree");
@@ -440,6 +443,9 @@ GW_TEST(embedding_table_invariants_cpu) {
         GW_EXPECT(st2[u] == gw::kHit || (spec.ttl_steps > 0 || spec.ttl_seconds > 0), spec.name, ": held key ", again[u],
                   " not found");
     }
+    // The streams are meant to exercise eviction, and admission's rejections.
+    GW_EXPECT(evicted > 0, spec.name, ": nothing was evicted");
+    GW_EXPECT(rejected > 0 || spec.sketch_depth == 0, spec.name, ": admission rejected nothing");
   }
 }
 

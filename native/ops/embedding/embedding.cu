@@ -397,7 +397,7 @@ __global__ void bag_forward_kernel(const float* __restrict__ weight, int64_t dim
   const Group g = group_of(size);
   for (int64_t b = g.first; b < bags; b += g.stride) {
     const int64_t start = offsets[b], end = b + 1 < bags ? offsets[b + 1] : n;
-    const float len = static_cast<float>(end - start);
+    const float inv = 1.0f / static_cast<float>(end > start ? end - start : 1);
     for (int64_t j = static_cast<int64_t>(g.lane) * V; j < dim; j += static_cast<int64_t>(size) * V) {
       Vec<V> acc = vzero<V>();
       for (int64_t p = start; p < end; ++p) {
@@ -406,7 +406,7 @@ __global__ void bag_forward_kernel(const float* __restrict__ weight, int64_t dim
       }
       if (mean && end > start) {
 #pragma unroll
-        for (int k = 0; k < V; ++k) acc.v[k] /= len;
+        for (int k = 0; k < V; ++k) acc.v[k] *= inv;
       }
       vstore<V>(out + b * dim + j, acc);
     }
@@ -431,8 +431,8 @@ __global__ void bag_backward_kernel(const float* __restrict__ gout, int64_t dim,
         float coef = 1.0f;
         if (offsets) {
           b = bag_of(offsets, bags, p);
-          coef = pos_weight ? pos_weight[p] : 1.0f;
-          if (mean) coef /= static_cast<float>(bag_len(offsets, bags, n, b));
+          if (mean) coef = 1.0f / static_cast<float>(bag_len(offsets, bags, n, b));
+          if (pos_weight) coef *= pos_weight[p];
         }
         vaxpy<V>(acc, coef, vload<V>(gout + b * dim + j));
       }
@@ -457,7 +457,7 @@ __global__ void pos_weight_grad_kernel(const float* __restrict__ gout, int64_t d
     dot = gw::warp_sum(dot);
     if (g.lane == 0) {
       const int64_t len = offsets && mean ? bag_len(offsets, bags, n, b) : 1;
-      grad_pos_weight[p] = dot / static_cast<float>(len);
+      grad_pos_weight[p] = dot * (1.0f / static_cast<float>(len));
     }
   }
 }
