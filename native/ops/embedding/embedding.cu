@@ -348,6 +348,8 @@ __global__ void insert_kernel(TableView t, const int64_t* __restrict__ ukeys, in
   const Group g = group_of(32);
   for (int64_t u = g.first; u < U; u += g.stride) {
     const uint8_t st = status[u];
+    const int32_t old_row = urow[u];
+    __syncwarp();  // every lane has read status[u] and urow[u] before lane 0 writes them
     int64_t row = -1;
     if (st == gw::kNew) {
       const int64_t i = incl[u] - 1;
@@ -361,7 +363,7 @@ __global__ void insert_kernel(TableView t, const int64_t* __restrict__ ukeys, in
         status[u] = gw::kDropped;
       }
     } else if (st == gw::kReinit) {
-      row = urow[u];
+      row = old_row;
     }
     if (row >= 0) init_row(t, init, row, ukeys[u], c, g.lane, g.size);
     if (u == U - 1 && g.lane == 0) counters[1] = static_cast<unsigned long long>(incl[u]);
