@@ -135,6 +135,11 @@ std::vector<int64_t> bag_offsets(int64_t n, int64_t bags, uint64_t seed) {
 
 // ---- buffers on either device: one Table / Side template for both
 
+/// Every phase of embedding.h, for the backends' forwarding functions.
+#define GW_EMB_PHASES(X)                                                                                  \
+  X(unique) X(find) X(touch) X(select_victims) X(sweep) X(remove) X(insert) X(rehash) X(gather) X(bag_forward) \
+  X(bag_backward) X(sparse_update) X(write_rows)
+
 struct CpuBackend {
   template <class T>
   using Buf = std::vector<T>;
@@ -149,10 +154,7 @@ struct CpuBackend {
 #define GW_EMB_FORWARD(name) \
   template <class... A>      \
   static auto name(A... a) { return gw::cpu::emb_##name(a...); }
-  GW_EMB_FORWARD(unique) GW_EMB_FORWARD(find) GW_EMB_FORWARD(touch) GW_EMB_FORWARD(select_victims)
-  GW_EMB_FORWARD(sweep) GW_EMB_FORWARD(remove) GW_EMB_FORWARD(insert) GW_EMB_FORWARD(rehash)
-  GW_EMB_FORWARD(gather) GW_EMB_FORWARD(bag_forward) GW_EMB_FORWARD(bag_backward)
-  GW_EMB_FORWARD(sparse_update) GW_EMB_FORWARD(write_rows)
+  GW_EMB_PHASES(GW_EMB_FORWARD)
 #undef GW_EMB_FORWARD
 };
 
@@ -169,10 +171,7 @@ struct CudaBackend {
 #define GW_EMB_FORWARD(name) \
   template <class... A>      \
   static auto name(A... a) { return gw::cuda::emb_##name(a..., gw::cudart::compute_stream()); }
-  GW_EMB_FORWARD(unique) GW_EMB_FORWARD(find) GW_EMB_FORWARD(touch) GW_EMB_FORWARD(select_victims)
-  GW_EMB_FORWARD(sweep) GW_EMB_FORWARD(remove) GW_EMB_FORWARD(insert) GW_EMB_FORWARD(rehash)
-  GW_EMB_FORWARD(gather) GW_EMB_FORWARD(bag_forward) GW_EMB_FORWARD(bag_backward)
-  GW_EMB_FORWARD(sparse_update) GW_EMB_FORWARD(write_rows)
+  GW_EMB_PHASES(GW_EMB_FORWARD)
 #undef GW_EMB_FORWARD
 };
 #endif
