@@ -321,25 +321,6 @@ __global__ void remove_kernel(TableView t, const int32_t* __restrict__ rows, int
   }
 }
 
-/// Row initialization (embedding_math.h's init_quad / reset_meta) by a group of lanes:
-/// weight from init_quad; state: AdaGrad's accumulator (state_width == dim) starts at
-/// state_init, Adam's moments (state_width == 2·dim) at 0.
-__device__ void init_row(const TableView& t, const InitParams& init, int64_t row, int64_t key, const Clock& c,
-                         int lane, int size) {
-  float* w = t.weight + row * t.dim;
-  for (int64_t q = lane; q * 4 < t.dim; q += size) {
-    float v[4];
-    emb::init_quad(init, key, q, v);
-    for (int k = 0; k < 4 && q * 4 + k < t.dim; ++k) w[q * 4 + k] = v[k];
-  }
-  if (t.state_width > 0) {
-    const float s0 = t.state_width == t.dim ? init.state_init : 0.0f;
-    float* st = t.state + row * t.state_width;
-    for (int64_t j = lane; j < t.state_width; j += size) st[j] = s0;
-  }
-  if (lane == 0) emb::reset_meta(t, row, key, c);
-}
-
 /// A warp per unique key. incl = inclusive scan of (status == kNew). counters[0] ← tombstones
 /// reused, counters[1] ← #kNew in all.
 __global__ void insert_kernel(TableView t, const int64_t* __restrict__ ukeys, int64_t U, uint8_t* __restrict__ status,
@@ -365,7 +346,7 @@ __global__ void insert_kernel(TableView t, const int64_t* __restrict__ ukeys, in
     } else if (st == gw::kReinit) {
       row = old_row;
     }
-    if (row >= 0) init_row(t, init, row, ukeys[u], c, g.lane, g.size);
+    if (row >= 0) emb::init_row(t, init, row, ukeys[u], c, g.lane, g.size);
     if (u == U - 1 && g.lane == 0) counters[1] = static_cast<unsigned long long>(incl[u]);
   }
 }

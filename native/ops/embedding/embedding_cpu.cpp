@@ -46,19 +46,6 @@ bool place(const TableView& t, int64_t key, int32_t row) {
   }
 }
 
-void init_row(const TableView& t, const InitParams& init, int64_t row, int64_t key, const Clock& c) {
-  emb::reset_meta(t, row, key, c);
-  float* w = t.weight + row * t.dim;
-  float q[4];
-  for (int64_t j = 0; j < t.dim; j += 4) {
-    emb::init_quad(init, key, j / 4, q);
-    for (int64_t k = 0; k < 4 && j + k < t.dim; ++k) w[j + k] = q[k];
-  }
-  // AdaGrad's accumulator starts at state_init; Adam's moments (state_width = 2·dim) at 0.
-  const float s0 = t.state_width == t.dim ? init.state_init : 0.0f;
-  std::fill(t.state + row * t.state_width, t.state + (row + 1) * t.state_width, s0);
-}
-
 /// The row read at position p: the table's, the default row, or null for zeros.
 const float* row_of(const float* weight, int64_t dim, const int32_t* urow, const int32_t* inverse, int64_t p,
                     const float* default_row) {
@@ -212,7 +199,7 @@ int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t*
   }
   parallel_for(0, U, row_grain(t.dim + t.state_width), [&](int64_t lo, int64_t hi) {
     for (int64_t u = lo; u < hi; ++u)
-      if (status[u] == kNew || status[u] == kReinit) init_row(t, init, urow[u], ukeys[u], c);
+      if (status[u] == kNew || status[u] == kReinit) emb::init_row(t, init, urow[u], ukeys[u], c, 0, 1);
   });
   *tombs_reused = tombs;
   return inserted;

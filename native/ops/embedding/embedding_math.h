@@ -123,6 +123,25 @@ GW_HD void reset_meta(const TableView& t, int64_t row, int64_t key, const Clock&
   t.score[row] = 0.0f;
 }
 
+/// Initializes a row for `key` at clock c, shared by `size` lanes (lane = 0..size−1; the CPU
+/// passes 0, 1): weight from init_quad; state: AdaGrad's accumulator (state_width == dim)
+/// starts at state_init, Adam's moments (state_width == 2·dim) at 0; metadata by reset_meta.
+GW_HD void init_row(const TableView& t, const InitParams& init, int64_t row, int64_t key, const Clock& c, int lane,
+                    int size) {
+  float* w = t.weight + row * t.dim;
+  for (int64_t q = lane; q * 4 < t.dim; q += size) {
+    float v[4];
+    init_quad(init, key, q, v);
+    for (int k = 0; k < 4 && q * 4 + k < t.dim; ++k) w[q * 4 + k] = v[k];
+  }
+  if (t.state_width > 0) {
+    const float s0 = t.state_width == t.dim ? init.state_init : 0.0f;
+    float* st = t.state + row * t.state_width;
+    for (int64_t j = lane; j < t.state_width; j += size) st[j] = s0;
+  }
+  if (lane == 0) reset_meta(t, row, key, c);
+}
+
 /// One optimizer step of element j of a row, given its reduced gradient g.
 ///   sgd:     w ← w − lr·g
 ///   adagrad: a ← a + g²;  w ← w − lr·g / (√a + eps)                    (state: a)
