@@ -485,14 +485,7 @@ __global__ void write_rows_kernel(TableView t, const int32_t* __restrict__ rows,
     for (int64_t j = g.lane; j < t.dim; j += 32) t.weight[r * t.dim + j] = weight[i * t.dim + j];
     if (state)
       for (int64_t j = g.lane; j < t.state_width; j += 32) t.state[r * t.state_width + j] = state[i * t.state_width + j];
-    if (g.lane == 0) {
-      t.last_step[r] = last_step[i];
-      t.last_time[r] = last_time[i];
-      t.changed_step[r] = changed_step[i];
-      t.update_count[r] = update_count[i];
-      t.freq[r] = freq[i];
-      t.score[r] = score[i];
-    }
+    if (g.lane == 0) emb::copy_meta(t, r, i, last_step, last_time, changed_step, update_count, freq, score);
   }
 }
 

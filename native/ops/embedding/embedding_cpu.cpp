@@ -321,12 +321,7 @@ void emb_write_rows(const TableView& t, const int32_t* rows, int64_t n, const fl
       std::memcpy(t.weight + r * t.dim, weight + i * t.dim, t.dim * sizeof(float));
       if (t.state_width)
         std::memcpy(t.state + r * t.state_width, state + i * t.state_width, t.state_width * sizeof(float));
-      t.last_step[r] = last_step[i];
-      t.last_time[r] = last_time[i];
-      t.changed_step[r] = changed_step[i];
-      t.update_count[r] = update_count[i];
-      t.freq[r] = freq[i];
-      t.score[r] = score[i];
+      emb::copy_meta(t, r, i, last_step, last_time, changed_step, update_count, freq, score);
     }
   });
 }

@@ -142,6 +142,18 @@ GW_HD void init_row(const TableView& t, const InitParams& init, int64_t row, int
   if (lane == 0) reset_meta(t, row, key, c);
 }
 
+/// Import: row r's metadata ← entry i of the given arrays (row_key is set on insertion).
+GW_HD void copy_meta(const TableView& t, int64_t r, int64_t i, const int64_t* last_step, const double* last_time,
+                     const int64_t* changed_step, const int32_t* update_count, const float* freq,
+                     const float* score) {
+  t.last_step[r] = last_step[i];
+  t.last_time[r] = last_time[i];
+  t.changed_step[r] = changed_step[i];
+  t.update_count[r] = update_count[i];
+  t.freq[r] = freq[i];
+  t.score[r] = score[i];
+}
+
 /// One optimizer step of element j of a row, given its reduced gradient g.
 ///   sgd:     w ← w − lr·g
 ///   adagrad: a ← a + g²;  w ← w − lr·g / (√a + eps)                    (state: a)

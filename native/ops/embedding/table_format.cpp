@@ -57,6 +57,20 @@ class Reader {
   const uint8_t* p_;
 };
 
+/// f(array) for each per-row array of a snapshot, in file order.
+template <typename S, typename F>
+void for_each_array(S& s, F&& f) {
+  f(s.keys);
+  f(s.last_step);
+  f(s.changed_step);
+  f(s.last_time);
+  f(s.update_count);
+  f(s.freq);
+  f(s.score);
+  f(s.weight);
+  f(s.state);
+}
+
 uint32_t crc_table_entry(uint32_t i) {
   uint32_t c = i;
   for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
@@ -105,15 +119,7 @@ std::vector<uint8_t> encode_snapshot(const TableSnapshot& s) {
   w.put(s.since_step);
   w.put(uint32_t{0});
   w.put(crc32(out.data(), out.size()));
-  w.put_all(s.keys);
-  w.put_all(s.last_step);
-  w.put_all(s.changed_step);
-  w.put_all(s.last_time);
-  w.put_all(s.update_count);
-  w.put_all(s.freq);
-  w.put_all(s.score);
-  w.put_all(s.weight);
-  w.put_all(s.state);
+  for_each_array(s, [&](const auto& a) { w.put_all(a); });
   w.put(crc32(out.data() + kHeaderSize, out.size() - kHeaderSize));
   return out;
 }
@@ -153,15 +159,7 @@ TableSnapshot decode_snapshot(const uint8_t* data, size_t size, const std::strin
            " is corrupt: its payload checksum does not match");
   s.resize(static_cast<size_t>(n));
   Reader p(data + kHeaderSize);
-  p.get_all(s.keys);
-  p.get_all(s.last_step);
-  p.get_all(s.changed_step);
-  p.get_all(s.last_time);
-  p.get_all(s.update_count);
-  p.get_all(s.freq);
-  p.get_all(s.score);
-  p.get_all(s.weight);
-  p.get_all(s.state);
+  for_each_array(s, [&](auto& a) { p.get_all(a); });
   for (size_t i = 0; i < n; ++i) {
     GW_CHECK(i == 0 || s.keys[i] > s.keys[i - 1], kFormat, what, " is invalid: keys are not strictly ascending at row ",
              i, " (key ", s.keys[i], ")");
