@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'ERR_GATEWISE_CUDA'
   | 'ERR_GATEWISE_NO_CUDA'
   | 'ERR_GATEWISE_LOAD'
+  | 'ERR_GATEWISE_FORMAT'
   | 'ERR_GATEWISE_INTERNAL';
 
 export class GatewiseError extends Error {
@@ -81,6 +82,12 @@ export class LoadError extends GatewiseError {
     super('ERR_GATEWISE_LOAD', message);
   }
 }
+/** Serialized data (an exported table, a checkpoint) is corrupt, truncated or of another version. */
+export class FormatError extends GatewiseError {
+  constructor(message: string) {
+    super('ERR_GATEWISE_FORMAT', message);
+  }
+}
 /** A broken invariant inside gatewise: please report it. */
 export class InternalError extends GatewiseError {
   constructor(message: string) {
@@ -97,6 +104,7 @@ const byCode: Record<string, new (message: string) => GatewiseError> = {
   ERR_GATEWISE_OOM: OutOfMemoryError,
   ERR_GATEWISE_CUDA: CudaError,
   ERR_GATEWISE_NO_CUDA: NoCudaError,
+  ERR_GATEWISE_FORMAT: FormatError,
   ERR_GATEWISE_INTERNAL: InternalError,
 };
 

@@ -78,3 +78,10 @@ export function checkOptions<T extends object>(value: T | undefined, name: strin
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid('an options object', name, value);
   return value;
 }
+
+/** Refuses fields of an options object that are not in `known` (a misspelt option must not fall back to its default). */
+export function checkKnownKeys(value: object, name: string, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new ArgumentError(`Unknown option ${name}.${key} (expected one of ${known.join(', ')})`);
+  }
+}

@@ -101,12 +101,18 @@ export abstract class Optimizer<O extends BaseOptions> {
   }
 }
 
-/** Steps several optimizers as one (e.g. AdaGrad for embeddings + Adam for dense weights). */
+/** Anything with step() and zeroGrad(): an Optimizer, a SparseOptimizer. */
+export interface Steppable {
+  step(): void;
+  zeroGrad(): void;
+}
+
+/** Steps several optimizers as one (e.g. sparse AdaGrad for embeddings + Adam for dense weights). */
 export class OptimizerSet {
-  readonly optimizers: Optimizer<BaseOptions>[];
-  constructor(optimizers: Optimizer<BaseOptions>[]) {
+  readonly optimizers: Steppable[];
+  constructor(optimizers: Steppable[]) {
     optimizers.forEach((o, i) => {
-      if (!(o instanceof Optimizer)) throw invalid('an Optimizer', `optimizers[${i}]`, o);
+      if (!o || typeof o.step !== 'function' || typeof o.zeroGrad !== 'function') throw invalid('an optimizer (with step() and zeroGrad())', `optimizers[${i}]`, o);
     });
     this.optimizers = optimizers;
   }

@@ -12,6 +12,7 @@ const char* error_code_name(ErrorCode c) {
     case ErrorCode::kOom: return "ERR_GATEWISE_OOM";
     case ErrorCode::kCuda: return "ERR_GATEWISE_CUDA";
     case ErrorCode::kNoCuda: return "ERR_GATEWISE_NO_CUDA";
+    case ErrorCode::kFormat: return "ERR_GATEWISE_FORMAT";
     case ErrorCode::kInternal: return "ERR_GATEWISE_INTERNAL";
   }
   return "ERR_GATEWISE_INTERNAL";

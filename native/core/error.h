@@ -19,6 +19,7 @@ enum class ErrorCode {
   kOom,        ///< ERR_GATEWISE_OOM: out of host or device memory
   kCuda,       ///< ERR_GATEWISE_CUDA: a CUDA runtime error
   kNoCuda,     ///< ERR_GATEWISE_NO_CUDA: CUDA asked for but not built or no device
+  kFormat,     ///< ERR_GATEWISE_FORMAT: serialized data that is corrupt, truncated or of another version
   kInternal,   ///< ERR_GATEWISE_INTERNAL: a broken invariant (a bug)
 };
 

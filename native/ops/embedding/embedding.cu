@@ -1,0 +1,756 @@
+// embedding — CUDA. See embedding.h for the contract and embedding_math.h for the per-key and
+// per-row formulas (shared with the CPU twin, so both devices compute the same values).
+//   unique         radix sort of (key_order(key), position) — stable, so each group's positions
+//                  stay ascending — then head flags, an inclusive scan for the unique ids and
+//                  one scatter pass for ukeys / inverse / seg.
+//   find           a thread per unique key, linear probing; admission adds every miss to the
+//                  sketch in one kernel and reads the estimates in a second, so no outcome
+//                  depends on thread timing.
+//   select_victims two stable radix sorts over all rows (by key, then by victim_key: LSD, so
+//                  the order is (victim_key, key)); candidates form a prefix of the result.
+//   sweep          flags and cub::DeviceSelect::Flagged over the row indices (ascending).
+//   insert         an inclusive scan numbers the kNew entries; a warp per unique key claims
+//                  its slot with atomicCAS (lane 0) and initializes the row (all lanes). The
+//                  set of slots linear probing fills does not depend on the insertion order,
+//                  so neither does the count of reused tombstones.
+//   gather / bags  a group of 1–32 lanes per output row (the smallest power of two covering the
+//                  row's float4s / floats), float4 where dim % 4 == 0 and pointers allow.
+//   backward       a group per unique key, summing its positions in perm order (deterministic,
+//                  no atomics); grad_pos_weight a warp per position.
+//   sparse update  a warp per group: reduced gradient, then sparse_update_elem per element.
+// Temporaries (CUB storage included) come from DeviceScratch; counts read by the host go
+// through cudart::memcpy_d2h, which waits for the stream.
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
+#include <cub/device/device_select.cuh>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
+
+#include "../../core/cuda_check.h"
+#include "../../core/cuda_runtime.h"
+#include "../../core/cuda_warp.cuh"
+#include "../reduce/scratch.h"
+#include "embedding.h"
+#include "embedding_math.h"
+
+namespace {
+
+constexpr int kBlock = gw::kPointwiseBlock;
+constexpr uint64_t kSignBit = 0x8000000000000000ull;
+
+/// A group of `size` lanes (a power of two ≤ 32) sharing one item of a grid-stride loop.
+struct Group {
+  int64_t first, stride;
+  int lane, size;
+};
+
+__device__ __forceinline__ Group group_of(int size) {
+  const int64_t tid = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  return {tid / size, static_cast<int64_t>(gridDim.x) * blockDim.x / size, static_cast<int>(threadIdx.x) & (size - 1),
+          size};
+}
+
+/// V consecutive floats (V = 4: one 16-byte access).
+template <int V>
+struct Vec {
+  float v[V];
+};
+
+template <int V>
+__device__ __forceinline__ Vec<V> vload(const float* p) {
+  if constexpr (V == 4) {
+    const float4 f = *reinterpret_cast<const float4*>(p);
+    return {{f.x, f.y, f.z, f.w}};
+  } else {
+    return {{*p}};
+  }
+}
+
+template <int V>
+__device__ __forceinline__ void vstore(float* p, const Vec<V>& a) {
+  if constexpr (V == 4) {
+    *reinterpret_cast<float4*>(p) = make_float4(a.v[0], a.v[1], a.v[2], a.v[3]);
+  } else {
+    *p = a.v[0];
+  }
+}
+
+template <int V>
+__device__ __forceinline__ Vec<V> vzero() {
+  Vec<V> a;
+#pragma unroll
+  for (int i = 0; i < V; ++i) a.v[i] = 0.0f;
+  return a;
+}
+
+/// acc += w · x
+template <int V>
+__device__ __forceinline__ void vaxpy(Vec<V>& acc, float w, const Vec<V>& x) {
+#pragma unroll
+  for (int i = 0; i < V; ++i) acc.v[i] += w * x.v[i];
+}
+
+/// Counts the calling threads with pred set, one atomic per warp.
+__device__ __forceinline__ void count_if(bool pred, unsigned long long* counter) {
+  const unsigned active = __activemask();
+  const unsigned votes = __ballot_sync(active, pred);
+  if (votes && static_cast<int>(threadIdx.x & 31) == __ffs(active) - 1) atomicAdd(counter, __popc(votes));
+}
+
+/// The row a lookup position reads: its table row, else default_row (null: zeros → nullptr).
+__device__ __forceinline__ const float* row_of(const float* weight, int64_t dim, const int32_t* urow,
+                                               const int32_t* inverse, int64_t p, const float* default_row) {
+  const int32_t r = urow[inverse[p]];
+  return r >= 0 ? weight + static_cast<int64_t>(r) * dim : default_row;
+}
+
+/// The bag holding position p: the last b with offsets[b] ≤ p (upper_bound − 1).
+__device__ __forceinline__ int64_t bag_of(const int64_t* offsets, int64_t bags, int64_t p) {
+  int64_t lo = 0, hi = bags;  // first b with offsets[b] > p lies in [lo, hi]
+  while (lo < hi) {
+    const int64_t mid = (lo + hi) >> 1;
+    if (offsets[mid] <= p) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+__device__ __forceinline__ int64_t bag_len(const int64_t* offsets, int64_t bags, int64_t n, int64_t b) {
+  return (b + 1 < bags ? offsets[b + 1] : n) - offsets[b];
+}
+
+/// Claims a free index slot for (key, row), probing from the key's home; a slot is free when it
+/// holds one of the two `open` values (kSlotEmpty, and kSlotTomb when tombs may be reused).
+/// Returns whether the claimed slot was a tombstone.
+__device__ bool claim_slot(const gw::TableView& t, int64_t key, int32_t row, bool reuse_tombs) {
+  const int64_t mask = t.slots - 1;
+  int64_t s = gw::emb::home_slot(key, t.slots);
+  for (int64_t probes = 0; probes < t.slots; ++probes, s = (s + 1) & mask) {
+    int32_t cur = t.slot_row[s];
+    while (cur == gw::kSlotEmpty || (reuse_tombs && cur == gw::kSlotTomb)) {
+      const int32_t old = atomicCAS(t.slot_row + s, cur, row);
+      if (old == cur) {
+        t.slot_key[s] = key;
+        return cur == gw::kSlotTomb;
+      }
+      cur = old;  // taken meanwhile (a row now), or still open: try again
+    }
+  }
+  return false;  // unreachable: the index is at most half full
+}
+
+}  // namespace
+
+// ---- kernels
+
+namespace {
+
+using gw::Clock;
+using gw::InitParams;
+using gw::PolicyParams;
+using gw::SparseOptParams;
+using gw::TableView;
+namespace emb = gw::emb;
+
+__global__ void unique_prep_kernel(const int64_t* __restrict__ keys, int64_t n, uint64_t* __restrict__ ord,
+                                   int32_t* __restrict__ pos) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    ord[i] = emb::key_order(keys[i]);
+    pos[i] = static_cast<int32_t>(i);
+  }
+}
+
+/// heads[i] = 1 where sorted[i] starts a run of equal values.
+__global__ void heads_kernel(const uint64_t* __restrict__ sorted, int64_t n, int32_t* __restrict__ heads) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride)
+    heads[i] = i == 0 || sorted[i] != sorted[i - 1];
+}
+
+/// ids = inclusive scan of the heads: position i of the sorted order belongs to unique id ids[i] − 1.
+__global__ void unique_write_kernel(const uint64_t* __restrict__ sorted, const int32_t* __restrict__ perm,
+                                    const int32_t* __restrict__ ids, int64_t n, int64_t* __restrict__ ukeys,
+                                    int32_t* __restrict__ inverse, int32_t* __restrict__ seg) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    const int32_t u = ids[i] - 1;
+    inverse[perm[i]] = u;
+    if (i == 0 || sorted[i] != sorted[i - 1]) {
+      ukeys[u] = static_cast<int64_t>(sorted[i] ^ kSignBit);  // key_order is its own inverse
+      seg[u] = static_cast<int32_t>(i);
+    }
+    if (i == n - 1) seg[u + 1] = static_cast<int32_t>(n);
+  }
+}
+
+/// Pass 1 of emb_find: probe. Misses under admission are left kReject for pass 2 and counted
+/// into the sketch here; without admission a training miss is kNew.
+__global__ void find_kernel(TableView t, const int64_t* __restrict__ ukeys, const int32_t* __restrict__ seg,
+                            int64_t U, bool admission, bool train, PolicyParams p, Clock c, int32_t* __restrict__ urow,
+                            uint8_t* __restrict__ status, unsigned long long* new_count) {
+  const int64_t mask = t.slots - 1;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t u = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; u < U; u += stride) {
+    const int64_t key = ukeys[u];
+    int32_t row = -1;
+    int64_t s = emb::home_slot(key, t.slots);
+    for (int64_t probes = 0; probes < t.slots; ++probes, s = (s + 1) & mask) {
+      const int32_t r = t.slot_row[s];
+      if (r == gw::kSlotEmpty) break;
+      if (r >= 0 && t.slot_key[s] == key) {
+        row = r;
+        break;
+      }
+    }
+    uint8_t st;
+    if (row >= 0) {
+      const bool expired = emb::is_expired(p, c, t.last_step[row], t.last_time[row]);
+      st = expired ? (train ? gw::kReinit : gw::kReject) : gw::kHit;
+      if (!train && expired) row = -1;
+    } else if (!train) {
+      st = gw::kReject;
+    } else if (admission) {
+      const uint32_t cnt = static_cast<uint32_t>(seg[u + 1] - seg[u]);
+      for (int32_t d = 0; d < t.sketch_depth; ++d) {
+        uint32_t* cell = t.sketch + d * t.sketch_width + emb::sketch_col(key, d, t.sketch_width);
+        uint32_t old = *cell, want;
+        do {  // saturating add
+          want = old > 0xffffffffu - cnt ? 0xffffffffu : old + cnt;
+          const uint32_t seen = atomicCAS(cell, old, want);
+          if (seen == old) break;
+          old = seen;
+        } while (true);
+      }
+      st = gw::kReject;  // decided by admit_kernel
+    } else {
+      st = gw::kNew;
+    }
+    urow[u] = row;
+    status[u] = st;
+    count_if(st == gw::kNew, new_count);
+  }
+}
+
+/// Pass 2 of emb_find under admission: a miss is kNew once its sketch estimate ≥ admit_after.
+__global__ void admit_kernel(TableView t, const int64_t* __restrict__ ukeys, int64_t U, int64_t admit_after,
+                             const int32_t* __restrict__ urow, uint8_t* __restrict__ status,
+                             unsigned long long* new_count) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t u = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; u < U; u += stride) {
+    bool admit = false;
+    if (urow[u] < 0) {  // training: only misses have no row
+      const int64_t key = ukeys[u];
+      uint32_t est = 0xffffffffu;
+      for (int32_t d = 0; d < t.sketch_depth; ++d) {
+        const uint32_t v = t.sketch[d * t.sketch_width + emb::sketch_col(key, d, t.sketch_width)];
+        est = v < est ? v : est;
+      }
+      admit = static_cast<int64_t>(est) >= admit_after;
+      if (admit) status[u] = gw::kNew;
+    }
+    count_if(admit, new_count);
+  }
+}
+
+__global__ void touch_kernel(TableView t, const int32_t* __restrict__ urow, const uint8_t* __restrict__ status,
+                             const int32_t* __restrict__ seg, int64_t U, uint32_t mask, PolicyParams p, Clock c) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t u = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; u < U; u += stride) {
+    const int32_t r = urow[u];
+    if (((mask >> status[u]) & 1u) && r >= 0)
+      emb::touch_row(t, r, static_cast<float>(seg[u + 1] - seg[u]), p, c);
+  }
+}
+
+/// ord[row] = key_order(row_key[row]), rows[row] = row: the input of the first victim sort.
+__global__ void victim_prep_kernel(TableView t, uint64_t* __restrict__ ord, int32_t* __restrict__ rows) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.capacity; i += stride) {
+    ord[i] = emb::key_order(t.row_key[i]);
+    rows[i] = static_cast<int32_t>(i);
+  }
+}
+
+__global__ void victim_keys_kernel(TableView t, PolicyParams p, Clock c, const int32_t* __restrict__ rows,
+                                   uint64_t* __restrict__ vkey) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.capacity; i += stride)
+    vkey[i] = emb::victim_key(t, rows[i], p, c);
+}
+
+/// In the sorted victim keys the candidates are a prefix: *count ← its length (left 0 when empty).
+__global__ void prefix_end_kernel(const uint64_t* __restrict__ sorted, int64_t n, unsigned long long* count) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride)
+    if (sorted[i] != emb::kNotAVictim && (i + 1 == n || sorted[i + 1] == emb::kNotAVictim))
+      *count = static_cast<unsigned long long>(i + 1);
+}
+
+__global__ void sweep_flags_kernel(TableView t, PolicyParams p, Clock c, bool expired, int32_t min_updates,
+                                   uint8_t* __restrict__ flags) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.capacity; i += stride) {
+    const int64_t last = t.last_step[i];
+    flags[i] = last != gw::kFreeRow && ((expired && emb::is_expired(p, c, last, t.last_time[i])) ||
+                                        (min_updates > 0 && t.update_count[i] < min_updates));
+  }
+}
+
+__global__ void remove_kernel(TableView t, const int32_t* __restrict__ rows, int64_t n, int64_t free_top) {
+  const int64_t mask = t.slots - 1;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    const int32_t row = rows[i];
+    int64_t s = emb::home_slot(t.row_key[row], t.slots);
+    // Other removals only turn rows into tombstones, never into kSlotEmpty: the chain holds.
+    for (int64_t probes = 0; probes < t.slots; ++probes, s = (s + 1) & mask) {
+      const int32_t r = t.slot_row[s];
+      if (r == row) {
+        t.slot_row[s] = gw::kSlotTomb;
+        break;
+      }
+      if (r == gw::kSlotEmpty) break;
+    }
+    t.last_step[row] = gw::kFreeRow;
+    t.free_rows[free_top + i] = row;
+  }
+}
+
+/// Row initialization (embedding_math.h's init_quad / reset_meta) by a group of lanes:
+/// weight from init_quad; state: AdaGrad's accumulator (state_width == dim) starts at
+/// state_init, Adam's moments (state_width == 2·dim) at 0.
+__device__ void init_row(const TableView& t, const InitParams& init, int64_t row, int64_t key, const Clock& c,
+                         int lane, int size) {
+  float* w = t.weight + row * t.dim;
+  for (int64_t q = lane; q * 4 < t.dim; q += size) {
+    float v[4];
+    emb::init_quad(init, key, q, v);
+    for (int k = 0; k < 4 && q * 4 + k < t.dim; ++k) w[q * 4 + k] = v[k];
+  }
+  if (t.state_width > 0) {
+    const float s0 = t.state_width == t.dim ? init.state_init : 0.0f;
+    float* st = t.state + row * t.state_width;
+    for (int64_t j = lane; j < t.state_width; j += size) st[j] = s0;
+  }
+  if (lane == 0) emb::reset_meta(t, row, key, c);
+}
+
+/// A warp per unique key. incl = inclusive scan of (status == kNew). counters[0] ← tombstones
+/// reused, counters[1] ← #kNew in all.
+__global__ void insert_kernel(TableView t, const int64_t* __restrict__ ukeys, int64_t U, uint8_t* __restrict__ status,
+                              int32_t* __restrict__ urow, const int32_t* __restrict__ incl, int64_t free_top,
+                              int64_t avail, InitParams init, Clock c, unsigned long long* counters) {
+  const Group g = group_of(32);
+  for (int64_t u = g.first; u < U; u += g.stride) {
+    const uint8_t st = status[u];
+    const int32_t old_row = urow[u];
+    __syncwarp();  // every lane has read status[u] and urow[u] before lane 0 writes them
+    int64_t row = -1;
+    if (st == gw::kNew) {
+      const int64_t i = incl[u] - 1;
+      if (i < avail) {
+        row = t.free_rows[free_top - 1 - i];
+        if (g.lane == 0) {
+          if (claim_slot(t, ukeys[u], static_cast<int32_t>(row), true)) atomicAdd(counters, 1ull);
+          urow[u] = static_cast<int32_t>(row);
+        }
+      } else if (g.lane == 0) {
+        status[u] = gw::kDropped;
+      }
+    } else if (st == gw::kReinit) {
+      row = old_row;
+    }
+    if (row >= 0) init_row(t, init, row, ukeys[u], c, g.lane, g.size);
+    if (u == U - 1 && g.lane == 0) counters[1] = static_cast<unsigned long long>(incl[u]);
+  }
+}
+
+__global__ void rehash_kernel(TableView t) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.capacity; i += stride)
+    if (t.last_step[i] != gw::kFreeRow) claim_slot(t, t.row_key[i], static_cast<int32_t>(i), false);
+}
+
+/// out[p, :] ← row(p): a group of lanes per position, in units of V floats.
+template <int V>
+__global__ void gather_kernel(const float* __restrict__ weight, int64_t dim, const int32_t* __restrict__ urow,
+                              const int32_t* __restrict__ inverse, int64_t n, const float* __restrict__ default_row,
+                              float* __restrict__ out, int size) {
+  const Group g = group_of(size);
+  for (int64_t p = g.first; p < n; p += g.stride) {
+    const float* src = row_of(weight, dim, urow, inverse, p, default_row);
+    float* dst = out + p * dim;
+    for (int64_t j = static_cast<int64_t>(g.lane) * V; j < dim; j += static_cast<int64_t>(size) * V)
+      vstore<V>(dst + j, src ? vload<V>(src + j) : vzero<V>());
+  }
+}
+
+/// out[b, :] ← Σ_p w_p · row(p) (mean: / len): a group of lanes per bag.
+template <int V>
+__global__ void bag_forward_kernel(const float* __restrict__ weight, int64_t dim, const int32_t* __restrict__ urow,
+                                   const int32_t* __restrict__ inverse, int64_t n, const int64_t* __restrict__ offsets,
+                                   int64_t bags, const float* __restrict__ pos_weight, bool mean,
+                                   const float* __restrict__ default_row, float* __restrict__ out, int size) {
+  const Group g = group_of(size);
+  for (int64_t b = g.first; b < bags; b += g.stride) {
+    const int64_t start = offsets[b], end = b + 1 < bags ? offsets[b + 1] : n;
+    const float inv = 1.0f / static_cast<float>(end > start ? end - start : 1);
+    for (int64_t j = static_cast<int64_t>(g.lane) * V; j < dim; j += static_cast<int64_t>(size) * V) {
+      Vec<V> acc = vzero<V>();
+      for (int64_t p = start; p < end; ++p) {
+        const float* src = row_of(weight, dim, urow, inverse, p, default_row);
+        if (src) vaxpy<V>(acc, pos_weight ? pos_weight[p] : 1.0f, vload<V>(src + j));
+      }
+      if (mean && end > start) {
+#pragma unroll
+        for (int k = 0; k < V; ++k) acc.v[k] *= inv;
+      }
+      vstore<V>(out + b * dim + j, acc);
+    }
+  }
+}
+
+/// grad_unique[u, :] ← Σ coef_p · gout[bag(p), :] over perm[seg[u]..seg[u+1]), in that order.
+template <int V>
+__global__ void bag_backward_kernel(const float* __restrict__ gout, int64_t dim, const int32_t* __restrict__ perm,
+                                    const int32_t* __restrict__ seg, int64_t U, int64_t n,
+                                    const int64_t* __restrict__ offsets, int64_t bags,
+                                    const float* __restrict__ pos_weight, bool mean, float* __restrict__ grad_unique,
+                                    int size) {
+  const Group g = group_of(size);
+  for (int64_t u = g.first; u < U; u += g.stride) {
+    const int32_t k0 = seg[u], k1 = seg[u + 1];
+    for (int64_t j = static_cast<int64_t>(g.lane) * V; j < dim; j += static_cast<int64_t>(size) * V) {
+      Vec<V> acc = vzero<V>();
+      for (int32_t k = k0; k < k1; ++k) {
+        const int64_t p = perm[k];
+        int64_t b = p;
+        float coef = 1.0f;
+        if (offsets) {
+          b = bag_of(offsets, bags, p);
+          if (mean) coef = 1.0f / static_cast<float>(bag_len(offsets, bags, n, b));
+          if (pos_weight) coef *= pos_weight[p];
+        }
+        vaxpy<V>(acc, coef, vload<V>(gout + b * dim + j));
+      }
+      vstore<V>(grad_unique + u * dim + j, acc);
+    }
+  }
+}
+
+/// grad_pos_weight[p] ← ⟨gout[bag(p)], row(p)⟩ / (mean ? len : 1): a warp per position.
+__global__ void pos_weight_grad_kernel(const float* __restrict__ gout, int64_t dim, int64_t n,
+                                       const int64_t* __restrict__ offsets, int64_t bags, bool mean,
+                                       const float* __restrict__ weight, const int32_t* __restrict__ urow,
+                                       const int32_t* __restrict__ inverse, const float* __restrict__ default_row,
+                                       float* __restrict__ grad_pos_weight) {
+  const Group g = group_of(32);
+  for (int64_t p = g.first; p < n; p += g.stride) {  // uniform per warp: every lane reaches warp_sum
+    const float* src = row_of(weight, dim, urow, inverse, p, default_row);
+    const int64_t b = offsets ? bag_of(offsets, bags, p) : p;
+    float dot = 0.0f;
+    if (src)
+      for (int64_t j = g.lane; j < dim; j += 32) dot += gout[b * dim + j] * src[j];
+    dot = gw::warp_sum(dot);
+    if (g.lane == 0) {
+      const int64_t len = offsets && mean ? bag_len(offsets, bags, n, b) : 1;
+      grad_pos_weight[p] = dot * (1.0f / static_cast<float>(len));
+    }
+  }
+}
+
+/// A warp per group s of entries; see emb_sparse_update in embedding.h.
+__global__ void sparse_update_kernel(TableView t, SparseOptParams o, int64_t step, const int32_t* __restrict__ rows,
+                                     const int64_t* __restrict__ keys, const float* __restrict__ grads,
+                                     const int32_t* __restrict__ perm, const int32_t* __restrict__ seg, int64_t nseg) {
+  const Group g = group_of(32);
+  const int64_t dim = t.dim;
+  for (int64_t s = g.first; s < nseg; s += g.stride) {  // uniform per warp
+    const int64_t k0 = perm ? seg[s] : s, k1 = perm ? seg[s + 1] : s + 1;
+    const int64_t j0 = perm ? perm[k0] : s;
+    const int32_t r = rows[j0];
+    if (r < 0 || t.last_step[r] == gw::kFreeRow || t.row_key[r] != keys[j0]) continue;
+    float bc1 = 1.0f, bc2 = 1.0f;
+    if (o.kind == gw::SparseOpt::kAdam) emb::adam_corrections(o, t.update_count[r], &bc1, &bc2);
+    float* w = t.weight + static_cast<int64_t>(r) * dim;
+    float* st = t.state ? t.state + static_cast<int64_t>(r) * t.state_width : nullptr;
+    for (int64_t j = g.lane; j < dim; j += 32) {
+      float gsum = 0.0f;
+      for (int64_t k = k0; k < k1; ++k) gsum += grads[(perm ? perm[k] : k) * dim + j];
+      emb::sparse_update_elem(o, w, st, dim, j, gsum, bc1, bc2);
+    }
+    __syncwarp();  // every lane has read update_count
+    if (g.lane == 0) {
+      t.update_count[r] += 1;
+      t.changed_step[r] = step;
+    }
+  }
+}
+
+/// A warp per imported row.
+__global__ void write_rows_kernel(TableView t, const int32_t* __restrict__ rows, int64_t n,
+                                  const float* __restrict__ weight, const float* __restrict__ state,
+                                  const int64_t* __restrict__ last_step, const double* __restrict__ last_time,
+                                  const int64_t* __restrict__ changed_step, const int32_t* __restrict__ update_count,
+                                  const float* __restrict__ freq, const float* __restrict__ score) {
+  const Group g = group_of(32);
+  for (int64_t i = g.first; i < n; i += g.stride) {
+    const int64_t r = rows[i];
+    for (int64_t j = g.lane; j < t.dim; j += 32) t.weight[r * t.dim + j] = weight[i * t.dim + j];
+    if (state)
+      for (int64_t j = g.lane; j < t.state_width; j += 32) t.state[r * t.state_width + j] = state[i * t.state_width + j];
+    if (g.lane == 0) {
+      t.last_step[r] = last_step[i];
+      t.last_time[r] = last_time[i];
+      t.changed_step[r] = changed_step[i];
+      t.update_count[r] = update_count[i];
+      t.freq[r] = freq[i];
+      t.score[r] = score[i];
+    }
+  }
+}
+
+}  // namespace
+
+// ---- launchers
+
+namespace gw::cuda {
+
+namespace {
+
+/// Runs a CUB device algorithm: the size query, then the call with scratch temp storage.
+template <typename F>
+void cub_call(F&& call) {
+  size_t bytes = 0;
+  GW_CUDA_CHECK(call(nullptr, bytes));
+  DeviceScratch<unsigned char> temp(bytes);
+  GW_CUDA_CHECK(call(temp.get(), bytes));
+}
+
+/// Stable sort of (key, value) pairs by key (all 64 bits).
+void sort_pairs(const uint64_t* kin, uint64_t* kout, const int32_t* vin, int32_t* vout, int64_t n, Stream stream) {
+  cub_call([&](void* tmp, size_t& bytes) {
+    return cub::DeviceRadixSort::SortPairs(tmp, bytes, kin, kout, vin, vout, n, 0, 64, stream);
+  });
+}
+
+/// N zeroed device counters; read() waits for the stream and returns them.
+template <int N>
+class Counters {
+ public:
+  explicit Counters(Stream s) : s_(s), p_(N) { cudart::memset_device(p_.get(), 0, sizeof(unsigned long long) * N, s); }
+  unsigned long long* get() const { return p_.get(); }
+  std::array<int64_t, N> read() const {
+    unsigned long long v[N];
+    cudart::memcpy_d2h(v, p_.get(), sizeof v, s_);
+    std::array<int64_t, N> out;
+    for (int i = 0; i < N; ++i) out[i] = static_cast<int64_t>(v[i]);
+    return out;
+  }
+
+ private:
+  Stream s_;
+  DeviceScratch<unsigned long long> p_;
+};
+
+/// 1 for a kNew entry: the scan of these numbers the entries emb_insert places.
+struct NewFlag {
+  __host__ __device__ int32_t operator()(uint8_t s) const { return s == kNew ? 1 : 0; }
+};
+
+/// Lanes per output row: the smallest power of two ≥ the row's units, at most a warp.
+int lanes_for(int64_t units) {
+  int size = 1;
+  while (size < 32 && size < units) size *= 2;
+  return size;
+}
+
+bool vec4_ok(int64_t dim, std::initializer_list<const void*> ptrs) {
+  if (dim % 4) return false;
+  for (const void* p : ptrs)
+    if (p && !is_aligned16(p)) return false;
+  return true;
+}
+
+/// Launches k4 (float4 units) when vec4, else k1, with a group of lanes per item (the kernels'
+/// last argument).
+template <typename... P, typename... A>
+void launch_rows(void (*k4)(P...), void (*k1)(P...), int64_t items, int64_t dim, bool vec4, Stream stream,
+                 A... args) {
+  const int size = lanes_for(vec4 ? dim / 4 : dim);
+  (vec4 ? k4 : k1)<<<grid_for(items * size), kBlock, 0, stream>>>(args..., size);
+  GW_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+int64_t emb_unique(const int64_t* keys, int64_t n, int64_t* ukeys, int32_t* inverse, int32_t* perm, int32_t* seg,
+                   Stream stream) {
+  if (n == 0) {
+    cudart::memset_device(seg, 0, sizeof(int32_t), stream);  // seg[0] = n = 0
+    return 0;
+  }
+  DeviceScratch<uint64_t> ord(n), sorted(n);
+  DeviceScratch<int32_t> a(n), b(n);
+  unique_prep_kernel<<<grid_for(n), kBlock, 0, stream>>>(keys, n, ord.get(), a.get());
+  GW_CUDA_CHECK_LAUNCH();
+  sort_pairs(ord.get(), sorted.get(), a.get(), perm, n, stream);
+  heads_kernel<<<grid_for(n), kBlock, 0, stream>>>(sorted.get(), n, a.get());
+  GW_CUDA_CHECK_LAUNCH();
+  const int32_t* heads = a.get();
+  int32_t* ids = b.get();
+  cub_call([&](void* tmp, size_t& bytes) { return cub::DeviceScan::InclusiveSum(tmp, bytes, heads, ids, n, stream); });
+  unique_write_kernel<<<grid_for(n), kBlock, 0, stream>>>(sorted.get(), perm, ids, n, ukeys, inverse, seg);
+  GW_CUDA_CHECK_LAUNCH();
+  int32_t U = 0;
+  cudart::memcpy_d2h(&U, ids + (n - 1), sizeof U, stream);
+  return U;
+}
+
+int64_t emb_find(const TableView& t, const int64_t* ukeys, const int32_t* seg, int64_t U, int64_t admit_after,
+                 bool train, const PolicyParams& p, const Clock& c, int32_t* urow, uint8_t* status, Stream stream) {
+  if (U == 0) return 0;
+  const bool admission = train && admit_after > 1 && t.sketch != nullptr;
+  Counters<1> news(stream);
+  find_kernel<<<grid_for(U), kBlock, 0, stream>>>(t, ukeys, seg, U, admission, train, p, c, urow, status, news.get());
+  GW_CUDA_CHECK_LAUNCH();
+  if (admission) {
+    admit_kernel<<<grid_for(U), kBlock, 0, stream>>>(t, ukeys, U, admit_after, urow, status, news.get());
+    GW_CUDA_CHECK_LAUNCH();
+  }
+  return news.read()[0];
+}
+
+void emb_touch(const TableView& t, const int32_t* urow, const uint8_t* status, const int32_t* seg, int64_t U,
+               uint32_t mask, const PolicyParams& p, const Clock& c, Stream stream) {
+  if (U == 0 || mask == 0) return;
+  touch_kernel<<<grid_for(U), kBlock, 0, stream>>>(t, urow, status, seg, U, mask, p, c);
+  GW_CUDA_CHECK_LAUNCH();
+}
+
+int64_t emb_select_victims(const TableView& t, const PolicyParams& p, const Clock& c, int64_t count,
+                           int32_t* victims, Stream stream) {
+  const int64_t cap = t.capacity;
+  if (count <= 0 || cap == 0) return 0;
+  DeviceScratch<uint64_t> ka(cap), kb(cap);
+  DeviceScratch<int32_t> ra(cap), rb(cap);
+  victim_prep_kernel<<<grid_for(cap), kBlock, 0, stream>>>(t, ka.get(), ra.get());
+  GW_CUDA_CHECK_LAUNCH();
+  sort_pairs(ka.get(), kb.get(), ra.get(), rb.get(), cap, stream);  // by key
+  victim_keys_kernel<<<grid_for(cap), kBlock, 0, stream>>>(t, p, c, rb.get(), ka.get());
+  GW_CUDA_CHECK_LAUNCH();
+  sort_pairs(ka.get(), kb.get(), rb.get(), ra.get(), cap, stream);  // stable: by (victim_key, key)
+  Counters<1> cand(stream);
+  prefix_end_kernel<<<grid_for(cap), kBlock, 0, stream>>>(kb.get(), cap, cand.get());
+  GW_CUDA_CHECK_LAUNCH();
+  const int64_t candidates = cand.read()[0];
+  const int64_t found = candidates < count ? candidates : count;
+  if (found > 0) cudart::memcpy_d2d(victims, ra.get(), sizeof(int32_t) * found, stream);
+  return found;
+}
+
+int64_t emb_sweep(const TableView& t, const PolicyParams& p, const Clock& c, bool expired, int32_t min_updates,
+                  int32_t* victims, Stream stream) {
+  const int64_t cap = t.capacity;
+  if (cap == 0 || (!expired && min_updates <= 0)) return 0;
+  DeviceScratch<uint8_t> flags(cap);
+  DeviceScratch<int64_t> selected(1);
+  sweep_flags_kernel<<<grid_for(cap), kBlock, 0, stream>>>(t, p, c, expired, min_updates, flags.get());
+  GW_CUDA_CHECK_LAUNCH();
+  const thrust::counting_iterator<int32_t> rows(0);
+  const uint8_t* f = flags.get();
+  int64_t* num = selected.get();
+  cub_call([&](void* tmp, size_t& bytes) {
+    return cub::DeviceSelect::Flagged(tmp, bytes, rows, f, victims, num, cap, stream);
+  });
+  int64_t found = 0;
+  cudart::memcpy_d2h(&found, num, sizeof found, stream);
+  return found;
+}
+
+void emb_remove(const TableView& t, const int32_t* rows, int64_t n, int64_t free_top, Stream stream) {
+  if (n == 0) return;
+  remove_kernel<<<grid_for(n), kBlock, 0, stream>>>(t, rows, n, free_top);
+  GW_CUDA_CHECK_LAUNCH();
+}
+
+int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t* status, int32_t* urow,
+                   int64_t free_top, int64_t avail, const InitParams& init, const Clock& c, int64_t* tombs_reused,
+                   Stream stream) {
+  if (tombs_reused) *tombs_reused = 0;
+  if (U == 0) return 0;
+  DeviceScratch<int32_t> incl(U);
+  int32_t* ord = incl.get();
+  const thrust::transform_iterator<NewFlag, const uint8_t*> flags(status, NewFlag{});
+  cub_call([&](void* tmp, size_t& bytes) { return cub::DeviceScan::InclusiveSum(tmp, bytes, flags, ord, U, stream); });
+  Counters<2> counts(stream);
+  insert_kernel<<<grid_for(U * 32), kBlock, 0, stream>>>(t, ukeys, U, status, urow, ord, free_top, avail, init, c,
+                                                         counts.get());
+  GW_CUDA_CHECK_LAUNCH();
+  const auto [tombs, news] = counts.read();
+  if (tombs_reused) *tombs_reused = tombs;
+  return news < avail ? news : avail;
+}
+
+void emb_rehash(const TableView& t, Stream stream) {
+  cudart::memset_device(t.slot_row, 0xFF, sizeof(int32_t) * t.slots, stream);  // every slot kSlotEmpty (−1)
+  if (t.capacity == 0) return;
+  rehash_kernel<<<grid_for(t.capacity), kBlock, 0, stream>>>(t);
+  GW_CUDA_CHECK_LAUNCH();
+}
+
+void emb_gather(const float* weight, int64_t dim, const int32_t* urow, const int32_t* inverse, int64_t n,
+                const float* default_row, float* out, Stream stream) {
+  if (n == 0 || dim == 0) return;
+  const bool vec4 = vec4_ok(dim, {weight, default_row, out});
+  launch_rows(gather_kernel<4>, gather_kernel<1>, n, dim, vec4, stream, weight, dim, urow, inverse, n, default_row, out);
+}
+
+void emb_bag_forward(const float* weight, int64_t dim, const int32_t* urow, const int32_t* inverse, int64_t n,
+                     const int64_t* offsets, int64_t bags, const float* pos_weight, bool mean,
+                     const float* default_row, float* out, Stream stream) {
+  if (bags == 0 || dim == 0) return;
+  const bool vec4 = vec4_ok(dim, {weight, default_row, out});
+  launch_rows(bag_forward_kernel<4>, bag_forward_kernel<1>, bags, dim, vec4, stream, weight, dim, urow, inverse, n,
+              offsets, bags, pos_weight, mean, default_row, out);
+}
+
+void emb_bag_backward(const float* gout, int64_t dim, const int32_t* perm, const int32_t* seg, int64_t U, int64_t n,
+                      const int64_t* offsets, int64_t bags, const float* pos_weight, bool mean, float* grad_unique,
+                      const float* weight, const int32_t* urow, const int32_t* inverse, const float* default_row,
+                      float* grad_pos_weight, Stream stream) {
+  if (U > 0 && dim > 0) {
+    const bool vec4 = vec4_ok(dim, {gout, grad_unique});
+    launch_rows(bag_backward_kernel<4>, bag_backward_kernel<1>, U, dim, vec4, stream, gout, dim, perm, seg, U, n,
+                offsets, bags, pos_weight, mean, grad_unique);
+  }
+  if (grad_pos_weight && n > 0) {
+    pos_weight_grad_kernel<<<grid_for(n * 32), kBlock, 0, stream>>>(gout, dim, n, offsets, bags, mean, weight, urow,
+                                                                     inverse, default_row, grad_pos_weight);
+    GW_CUDA_CHECK_LAUNCH();
+  }
+}
+
+void emb_sparse_update(const TableView& t, const SparseOptParams& o, int64_t step, const int32_t* rows,
+                       const int64_t* keys, const float* grads, const int32_t* perm, const int32_t* seg, int64_t nseg,
+                       Stream stream) {
+  if (nseg == 0) return;
+  sparse_update_kernel<<<grid_for(nseg * 32), kBlock, 0, stream>>>(t, o, step, rows, keys, grads, perm, seg, nseg);
+  GW_CUDA_CHECK_LAUNCH();
+}
+
+void emb_write_rows(const TableView& t, const int32_t* rows, int64_t n, const float* weight, const float* state,
+                    const int64_t* last_step, const double* last_time, const int64_t* changed_step,
+                    const int32_t* update_count, const float* freq, const float* score, Stream stream) {
+  if (n == 0) return;
+  write_rows_kernel<<<grid_for(n * 32), kBlock, 0, stream>>>(t, rows, n, weight, state, last_step, last_time,
+                                                             changed_step, update_count, freq, score);
+  GW_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace gw::cuda

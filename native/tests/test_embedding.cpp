@@ -1,0 +1,602 @@
+// embedding — the table phases. CPU: unique against a std::map reference and the table's
+// invariants along a stream of lookups with eviction. CUDA: the same streams through a CPU and
+// a CUDA table side by side, compared phase by phase — unique outputs and statuses exactly,
+// victims by key sequence, table contents by key (rows may differ between devices), lookup
+// outputs and gradients by position / unique id.
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "harness.h"
+#include "ops/embedding/embedding.h"
+
+namespace {
+
+using gw::Clock;
+using gw::EvictPolicy;
+using gw::InitKind;
+using gw::SparseOpt;
+
+/// One table configuration and the stream of lookups fed to it.
+struct Spec {
+  const char* name;
+  int64_t dim = 8, capacity = 48;
+  SparseOpt opt = SparseOpt::kAdagrad;
+  EvictPolicy policy = EvictPolicy::kScore;
+  int64_t admit_after = 1;
+  int32_t sketch_depth = 0;
+  int64_t sketch_width = 0;
+  int64_t ttl_steps = 0;
+  double ttl_seconds = 0;
+  InitKind init = InitKind::kNormal;
+  int steps = 12;
+  int64_t keys_per_step = 40;
+
+  int64_t state_width() const { return opt == SparseOpt::kSgd ? 0 : opt == SparseOpt::kAdagrad ? dim : 2 * dim; }
+  int64_t slots() const {
+    int64_t s = 1;
+    while (s < 2 * capacity) s *= 2;
+    return s;
+  }
+  gw::PolicyParams policy_params() const {
+    gw::PolicyParams p;
+    p.policy = policy;
+    p.log2_decay = -0.05f;
+    p.ttl_steps = ttl_steps;
+    p.ttl_seconds = ttl_seconds;
+    return p;
+  }
+  gw::InitParams init_params() const {
+    gw::InitParams i;
+    i.kind = init;
+    i.scale = 0.1f;
+    i.seed = 0x1234567890abcdefull;
+    i.state_init = opt == SparseOpt::kAdagrad ? 0.1f : 0.0f;
+    return i;
+  }
+  gw::SparseOptParams opt_params() const {
+    gw::SparseOptParams o;
+    o.kind = opt;
+    o.lr = 0.05f;
+    o.eps = 1e-8f;
+    o.weight_decay = opt == SparseOpt::kSgd ? 0.01f : 0.0f;
+    return o;
+  }
+};
+
+const std::vector<Spec>& specs() {
+  static const std::vector<Spec> all = [] {
+    std::vector<Spec> v;
+    const EvictPolicy policies[3] = {EvictPolicy::kLru, EvictPolicy::kLfu, EvictPolicy::kScore};
+    const SparseOpt opts[3] = {SparseOpt::kSgd, SparseOpt::kAdagrad, SparseOpt::kAdam};
+    const InitKind inits[3] = {InitKind::kNormal, InitKind::kUniform, InitKind::kZeros};
+    static const char* names[3][2] = {{"lru", "lru+admission"}, {"lfu", "lfu+admission"}, {"score", "score+admission"}};
+    for (int pi = 0; pi < 3; ++pi)
+      for (int adm = 0; adm < 2; ++adm) {
+        Spec s;
+        s.name = names[pi][adm];
+        s.policy = policies[pi];
+        s.opt = opts[(pi + adm) % 3];
+        s.init = inits[(pi + 2 * adm) % 3];
+        s.dim = adm ? 5 : (pi == 2 ? 36 : 8);  // 5: the scalar paths; 8, 36: float4
+        if (adm) {
+          s.admit_after = 2;
+          s.sketch_depth = 2;
+          s.sketch_width = 64;
+        }
+        v.push_back(s);
+      }
+    Spec ttl;
+    ttl.name = "lru+ttl_steps";
+    ttl.policy = EvictPolicy::kLru;
+    ttl.ttl_steps = 3;
+    ttl.opt = SparseOpt::kAdam;
+    v.push_back(ttl);
+    Spec ttls;
+    ttls.name = "score+ttl_seconds";
+    ttls.ttl_seconds = 1.2;  // the clock advances 0.25 s per step
+    ttls.init = InitKind::kUniform;
+    v.push_back(ttls);
+    return v;
+  }();
+  return all;
+}
+
+/// Keys of one lookup: mostly a power-law hot set (duplicates), the rest a wide range with
+/// negatives, so the table keeps missing and evicting.
+std::vector<int64_t> key_stream(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<int64_t> keys(n);
+  for (auto& k : keys) {
+    if (u(rng) < 0.65) {
+      const int64_t r = static_cast<int64_t>(std::exp(u(rng) * std::log(60.0)));  // 1..59, low ranks often
+      k = (r % 2 ? -r : r) * 1000003;
+    } else {
+      k = static_cast<int64_t>(rng() % 2000001) - 1000000;
+    }
+  }
+  if (n > 2) keys[n - 1] = INT64_MIN, keys[n - 2] = INT64_MAX;  // the extremes sort correctly
+  return keys;
+}
+
+/// Bag offsets over n positions: ascending from 0, with some empty bags.
+std::vector<int64_t> bag_offsets(int64_t n, int64_t bags, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> off(bags);
+  for (auto& o : off) o = static_cast<int64_t>(rng() % (n + 1));
+  std::sort(off.begin(), off.end());
+  off[0] = 0;
+  return off;
+}
+
+// ---- buffers on either device: one Table / Side template for both
+
+/// Every phase of embedding.h, for the backends' forwarding functions.
+#define GW_EMB_PHASES(X)                                                                                  \
+  X(unique) X(find) X(touch) X(select_victims) X(sweep) X(remove) X(insert) X(rehash) X(gather) X(bag_forward) \
+  X(bag_backward) X(sparse_update) X(write_rows)
+
+struct CpuBackend {
+  template <class T>
+  using Buf = std::vector<T>;
+  template <class T>
+  static T* ptr(Buf<T>& b) { return b.data(); }
+  template <class T>
+  static std::vector<T> host(const Buf<T>& b) { return b; }
+  template <class T>
+  static void poison(Buf<T>& b) {
+    if (!b.empty()) std::memset(static_cast<void*>(b.data()), 0xFF, b.size() * sizeof(T));
+  }
+#define GW_EMB_FORWARD(name) \
+  template <class... A>      \
+  static auto name(A... a) { return gw::cpu::emb_##name(a...); }
+  GW_EMB_PHASES(GW_EMB_FORWARD)
+#undef GW_EMB_FORWARD
+};
+
+#ifdef GW_WITH_CUDA
+struct CudaBackend {
+  template <class T>
+  using Buf = gwtest::DeviceArray<T>;
+  template <class T>
+  static T* ptr(Buf<T>& b) { return b.get(); }
+  template <class T>
+  static std::vector<T> host(const Buf<T>& b) { return b.download(); }
+  template <class T>
+  static void poison(Buf<T>& b) { b.poison(); }
+#define GW_EMB_FORWARD(name) \
+  template <class... A>      \
+  static auto name(A... a) { return gw::cuda::emb_##name(a..., gw::cudart::compute_stream()); }
+  GW_EMB_PHASES(GW_EMB_FORWARD)
+#undef GW_EMB_FORWARD
+};
+#endif
+
+/// A row's contents, for comparing tables by key.
+struct RowSnap {
+  std::vector<float> weight, state;
+  int64_t last_step, changed_step;
+  double last_time;
+  int32_t update_count;
+  float freq, score;
+};
+using Snapshot = std::map<int64_t, RowSnap>;
+
+/// One table and the buffers of the lookup in flight, on backend B.
+template <class B>
+struct Side {
+  template <class T>
+  using P = std::unique_ptr<typename B::template Buf<T>>;
+  template <class T>
+  static P<T> make(const std::vector<T>& v) { return std::make_unique<typename B::template Buf<T>>(v); }
+  template <class T>
+  static T* ptr(const P<T>& b) { return b ? B::ptr(*b) : nullptr; }
+  template <class T>
+  static std::vector<T> host(const P<T>& b) { return B::host(*b); }
+  /// A fresh output buffer of n elements, poisoned (NaN / −1) so unwritten elements show.
+  template <class T>
+  static P<T> out(size_t n) {
+    P<T> b = make(std::vector<T>(n));
+    B::poison(*b);
+    return b;
+  }
+
+  const Spec spec;
+  gw::TableView t;
+  int64_t free_top;
+  P<int64_t> slot_key, row_key, last_step, changed_step;
+  P<int32_t> slot_row, update_count, free_rows;
+  P<float> weight, state, freq, score;
+  P<double> last_time;
+  P<uint32_t> sketch;
+  // the lookup in flight
+  int64_t n = 0, U = 0;
+  P<int64_t> keys, ukeys;
+  P<int32_t> inverse, perm, seg, urow;
+  P<uint8_t> status;
+
+  explicit Side(const Spec& s) : spec(s), free_top(s.capacity) {
+    const int64_t cap = s.capacity, slots = s.slots();
+    slot_key = make(std::vector<int64_t>(slots, 0));
+    slot_row = make(std::vector<int32_t>(slots, gw::kSlotEmpty));
+    weight = make(std::vector<float>(cap * s.dim, 0.0f));
+    state = make(std::vector<float>(cap * s.state_width(), 0.0f));
+    row_key = make(std::vector<int64_t>(cap, 0));
+    last_step = make(std::vector<int64_t>(cap, gw::kFreeRow));
+    last_time = make(std::vector<double>(cap, 0.0));
+    changed_step = make(std::vector<int64_t>(cap, 0));
+    update_count = make(std::vector<int32_t>(cap, 0));
+    freq = make(std::vector<float>(cap, 0.0f));
+    score = make(std::vector<float>(cap, 0.0f));
+    std::vector<int32_t> stack(cap);
+    for (int64_t i = 0; i < cap; ++i) stack[i] = static_cast<int32_t>(cap - 1 - i);  // row 0 on top
+    free_rows = make(stack);
+    sketch = make(std::vector<uint32_t>(s.sketch_depth * s.sketch_width, 0u));
+    t.dim = s.dim;
+    t.state_width = s.state_width();
+    t.capacity = cap;
+    t.slots = slots;
+    t.slot_key = ptr(slot_key);
+    t.slot_row = ptr(slot_row);
+    t.weight = ptr(weight);
+    t.state = t.state_width ? ptr(state) : nullptr;
+    t.row_key = ptr(row_key);
+    t.last_step = ptr(last_step);
+    t.last_time = ptr(last_time);
+    t.changed_step = ptr(changed_step);
+    t.update_count = ptr(update_count);
+    t.freq = ptr(freq);
+    t.score = ptr(score);
+    t.free_rows = ptr(free_rows);
+    t.sketch = s.sketch_depth ? ptr(sketch) : nullptr;
+    t.sketch_width = s.sketch_width;
+    t.sketch_depth = s.sketch_depth;
+  }
+
+  int64_t unique(const std::vector<int64_t>& k) {
+    n = static_cast<int64_t>(k.size());
+    keys = make(k);
+    ukeys = out<int64_t>(n);
+    inverse = out<int32_t>(n);
+    perm = out<int32_t>(n);
+    seg = out<int32_t>(n + 1);
+    U = B::unique(ptr(keys), n, ptr(ukeys), ptr(inverse), ptr(perm), ptr(seg));
+    return U;
+  }
+  int64_t find(bool train, const Clock& c) {
+    urow = out<int32_t>(U);
+    status = out<uint8_t>(U);
+    return B::find(t, ptr(ukeys), ptr(seg), U, spec.admit_after, train, spec.policy_params(), c, ptr(urow),
+                   ptr(status));
+  }
+  void touch(uint32_t mask, const Clock& c) {
+    B::touch(t, ptr(urow), ptr(status), ptr(seg), U, mask, spec.policy_params(), c);
+  }
+  /// The keys of the rows removed, in the order chosen.
+  std::vector<int64_t> evict(int64_t count, const Clock& c) {
+    P<int32_t> victims = out<int32_t>(spec.capacity);
+    const int64_t found = B::select_victims(t, spec.policy_params(), c, count, ptr(victims));
+    return remove(victims, found);
+  }
+  std::vector<int64_t> sweep(bool expired, int32_t min_updates, const Clock& c) {
+    P<int32_t> victims = out<int32_t>(spec.capacity);
+    const int64_t found = B::sweep(t, spec.policy_params(), c, expired, min_updates, ptr(victims));
+    return remove(victims, found);
+  }
+  std::vector<int64_t> remove(const P<int32_t>& victims, int64_t found) {
+    const std::vector<int32_t> rows = host(victims);
+    const std::vector<int64_t> rk = host(row_key);
+    std::vector<int64_t> gone;
+    for (int64_t i = 0; i < found; ++i) gone.push_back(rk[rows[i]]);
+    B::remove(t, ptr(victims), found, free_top);
+    free_top += found;
+    return gone;
+  }
+  std::pair<int64_t, int64_t> insert(const Clock& c) {
+    int64_t tombs = -1;
+    const int64_t inserted =
+        B::insert(t, ptr(ukeys), U, ptr(status), ptr(urow), free_top, free_top, spec.init_params(), c, &tombs);
+    free_top -= inserted;
+    return {inserted, tombs};
+  }
+  void rehash() { B::rehash(t); }
+
+  /// The row every position reads (−1: the default), on the host.
+  std::vector<int32_t> position_rows() {
+    const std::vector<int32_t> ur = host(urow), inv = host(inverse);
+    std::vector<int32_t> r(n);
+    for (int64_t p = 0; p < n; ++p) r[p] = ur[inv[p]];
+    return r;
+  }
+
+  Snapshot snapshot() {
+    const auto w = host(weight), st = host(state), f = host(freq), sc = host(score);
+    const auto rk = host(row_key), ls = host(last_step), cs = host(changed_step);
+    const auto lt = host(last_time);
+    const auto uc = host(update_count);
+    const int64_t d = spec.dim, sw = spec.state_width();
+    Snapshot snap;
+    for (int64_t r = 0; r < spec.capacity; ++r) {
+      if (ls[r] == gw::kFreeRow) continue;
+      GW_EXPECT(snap.count(rk[r]) == 0, spec.name, ": key ", rk[r], " held by two rows");
+      snap[rk[r]] = RowSnap{{w.begin() + r * d, w.begin() + (r + 1) * d},
+                            {st.begin() + r * sw, st.begin() + (r + 1) * sw},
+                            ls[r], cs[r], lt[r], uc[r], f[r], sc[r]};
+    }
+    return snap;
+  }
+};
+
+template <class T>
+void expect_equal(const std::vector<T>& got, const std::vector<T>& want, const std::string& what) {
+  GW_EXPECT(got.size() == want.size(), what, ": size ", got.size(), " vs ", want.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    GW_EXPECT(got[i] == want[i], what, ": [", i, "] is ", +got[i], ", want ", +want[i]);
+}
+
+void close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  gwtest::expect_close(got, want, 1e-5, 1e-6, what.c_str());
+}
+
+/// Same keys, same metadata, values close.
+void expect_same_table(const Snapshot& got, const Snapshot& want, const std::string& what) {
+  GW_EXPECT(got.size() == want.size(), what, ": ", got.size(), " keys vs ", want.size());
+  for (const auto& [key, w] : want) {
+    auto it = got.find(key);
+    GW_EXPECT(it != got.end(), what, ": key ", key, " missing");
+    const RowSnap& g = it->second;
+    const std::string k = what + " key " + std::to_string(key);
+    GW_EXPECT(g.last_step == w.last_step && g.changed_step == w.changed_step && g.last_time == w.last_time &&
+                  g.update_count == w.update_count && g.freq == w.freq,
+              k, ": metadata differs");
+    close({g.score}, {w.score}, k + " score");
+    close(g.weight, w.weight, k + " weight");
+    close(g.state, w.state, k + " state");
+  }
+}
+
+/// The lookup phases of one training (or eval) step, in the documented order, on one side.
+/// Returns the inputs the caller compares: statuses, victims' keys, counts.
+struct StepLog {
+  int64_t U = 0, news = 0, inserted = 0, tombs = 0;
+  std::vector<int64_t> evicted;
+};
+
+template <class B>
+StepLog lookup_step(Side<B>& s, const std::vector<int64_t>& keys, bool train, const Clock& c) {
+  StepLog log;
+  log.U = s.unique(keys);
+  log.news = s.find(train, c);
+  if (!train) return log;
+  s.touch(gw::status_bit(gw::kHit) | gw::status_bit(gw::kReinit), c);  // as embedding_table.cpp
+  if (log.news > s.free_top) log.evicted = s.evict(log.news - s.free_top, c);
+  std::tie(log.inserted, log.tombs) = s.insert(c);
+  s.touch(gw::status_bit(gw::kNew) | gw::status_bit(gw::kReinit), c);
+  return log;
+}
+
+Clock clock_at(int64_t step) { return Clock{step, 0.25 * static_cast<double>(step)}; }
+
+}  // namespace
+
+// ---- CPU: the twin against references and the table's invariants
+
+GW_TEST(embedding_unique_cpu) {
+  for (int64_t n : {0, 1, 7, 300}) {
+    const auto keys = key_stream(n, 11 + n);
+    Side<CpuBackend> s(specs()[0]);
+    const int64_t U = s.unique(keys);
+    std::map<int64_t, std::vector<int32_t>> ref;
+    for (int64_t p = 0; p < n; ++p) ref[keys[p]].push_back(static_cast<int32_t>(p));
+    GW_EXPECT(U == static_cast<int64_t>(ref.size()), "U ", U, " vs ", ref.size());
+    const auto uk = Side<CpuBackend>::host(s.ukeys);
+    const auto inv = Side<CpuBackend>::host(s.inverse);
+    const auto perm = Side<CpuBackend>::host(s.perm), seg = Side<CpuBackend>::host(s.seg);
+    GW_EXPECT(seg[U] == n, "seg[U] = ", seg[U]);
+    int64_t u = 0;
+    for (const auto& [key, pos] : ref) {
+      GW_EXPECT(uk[u] == key, "ukeys[", u, "]");
+      expect_equal(std::vector<int32_t>(perm.begin() + seg[u], perm.begin() + seg[u + 1]), pos, "perm group");
+      for (int32_t p : pos) GW_EXPECT(inv[p] == u, "inverse[", p, "]");
+      ++u;
+    }
+  }
+}
+
+GW_TEST(embedding_table_invariants_cpu) {
+  for (const Spec& spec : specs()) {
+    Side<CpuBackend> s(spec);
+    int64_t evicted = 0, rejected = 0;
+    for (int step = 1; step <= spec.steps; ++step) {
+      const Clock c = clock_at(step);
+      const StepLog log = lookup_step(s, key_stream(spec.keys_per_step, 1000 * step + spec.dim), true, c);
+      const auto st = Side<CpuBackend>::host(s.status);
+      const auto ur = Side<CpuBackend>::host(s.urow);
+      const auto uk = Side<CpuBackend>::host(s.ukeys);
+      const auto rk = Side<CpuBackend>::host(s.row_key);
+      int64_t dropped = 0;
+      for (int64_t u = 0; u < log.U; ++u) {
+        if (st[u] == gw::kHit || st[u] == gw::kReinit || st[u] == gw::kNew) {
+          GW_EXPECT(ur[u] >= 0 && rk[ur[u]] == uk[u], spec.name, ": key ", uk[u], " lost its row");
+        } else {
+          GW_EXPECT(ur[u] == -1, spec.name, ": a rejected key has a row");
+          dropped += st[u] == gw::kDropped;
+          rejected += st[u] == gw::kReject;
+        }
+      }
+      evicted += static_cast<int64_t>(log.evicted.size());
+      GW_EXPECT(log.inserted + dropped == log.news, spec.name, ": ", log.inserted, " + ", dropped, " != ", log.news);
+      GW_EXPECT(static_cast<int64_t>(s.snapshot().size()) == spec.capacity - s.free_top, spec.name,
+                ": live rows and the free stack disagree");
+      // Every key the step holds is found again by an eval lookup at the same clock.
+      const auto held = s.snapshot();
+      std::vector<int64_t> again;
+      for (const auto& kv : held) again.push_back(kv.first);
+      lookup_step(s, again, false, c);
+      const auto st2 = Side<CpuBackend>::host(s.status);
+      for (size_t u = 0; u < again.size(); ++u)
+        GW_EXPECT(st2[u] == gw::kHit || (spec.ttl_steps > 0 || spec.ttl_seconds > 0), spec.name, ": held key ", again[u],
+                  " not found");
+    }
+    // The streams are meant to exercise eviction, and admission's rejections.
+    GW_EXPECT(evicted > 0, spec.name, ": nothing was evicted");
+    GW_EXPECT(rejected > 0 || spec.sketch_depth == 0, spec.name, ": admission rejected nothing");
+  }
+}
+
+// ---- CUDA against the CPU twin
+
+#ifdef GW_WITH_CUDA
+namespace {
+
+using CpuSide = Side<CpuBackend>;
+using CudaSide = Side<CudaBackend>;
+
+void compare_lookup(CpuSide& a, CudaSide& b, const StepLog& la, const StepLog& lb, const std::string& what) {
+  GW_EXPECT(la.U == lb.U && la.news == lb.news && la.inserted == lb.inserted, what, ": counts U ", la.U, "/", lb.U,
+            " new ", la.news, "/", lb.news, " inserted ", la.inserted, "/", lb.inserted);
+  expect_equal(CudaSide::host(b.ukeys), CpuSide::host(a.ukeys), what + " ukeys");
+  expect_equal(CudaSide::host(b.inverse), CpuSide::host(a.inverse), what + " inverse");
+  expect_equal(CudaSide::host(b.perm), CpuSide::host(a.perm), what + " perm");
+  expect_equal(CudaSide::host(b.seg), CpuSide::host(a.seg), what + " seg");
+  expect_equal(CudaSide::host(b.status), CpuSide::host(a.status), what + " status");
+  std::vector<int32_t> ha = CpuSide::host(a.urow), hb = CudaSide::host(b.urow);
+  for (auto* v : {&ha, &hb})
+    for (auto& r : *v) r = r >= 0;  // rows differ between devices; whether there is one does not
+  expect_equal(hb, ha, what + " urow >= 0");
+  expect_equal(lb.evicted, la.evicted, what + " evicted keys");
+  expect_equal(CudaSide::host(b.sketch), CpuSide::host(a.sketch), what + " sketch");
+  GW_EXPECT(lb.tombs >= 0 && lb.tombs <= lb.inserted, what, ": tombs_reused ", lb.tombs);
+}
+
+/// Lookup outputs (gather, bags) and backward on both sides, compared.
+void compare_outputs(CpuSide& a, CudaSide& b, uint64_t seed, const std::string& what) {
+  const Spec& spec = a.spec;
+  const int64_t d = spec.dim, n = a.n, U = a.U;
+  const auto default_row = gwtest::random_floats(d, seed);
+  const auto offsets = bag_offsets(n, std::max<int64_t>(1, n / 5), seed + 1);
+  const int64_t bags = static_cast<int64_t>(offsets.size());
+  const auto pos_weight = gwtest::random_floats(n, seed + 2, 0.5f, 1.5f);
+  const auto gout = gwtest::random_floats(std::max(n, bags) * d, seed + 3);
+  auto da = CpuSide::make(default_row), pa = CpuSide::make(pos_weight), ga = CpuSide::make(gout);
+  auto oa = CpuSide::make(offsets);
+  auto db = CudaSide::make(default_row), pb = CudaSide::make(pos_weight), gb = CudaSide::make(gout);
+  auto ob = CudaSide::make(offsets);
+  for (bool with_default : {false, true}) {
+    auto out_a = CpuSide::out<float>(n * d);
+    auto out_b = CudaSide::out<float>(n * d);
+    CpuBackend::gather(a.t.weight, d, CpuSide::ptr(a.urow), CpuSide::ptr(a.inverse), n,
+                       with_default ? CpuSide::ptr(da) : nullptr, CpuSide::ptr(out_a));
+    CudaBackend::gather(b.t.weight, d, CudaSide::ptr(b.urow), CudaSide::ptr(b.inverse), n,
+                        with_default ? CudaSide::ptr(db) : nullptr, CudaSide::ptr(out_b));
+    close(CudaSide::host(out_b), CpuSide::host(out_a), what + " gather");
+  }
+  for (int mode = 0; mode < 4; ++mode) {  // plain | bags × {sum, mean} × pos_weight
+    const bool bagged = mode > 0, mean = mode == 2, weighted = mode == 3;
+    const int64_t* off_a = bagged ? CpuSide::ptr(oa) : nullptr;
+    const int64_t* off_b = bagged ? CudaSide::ptr(ob) : nullptr;
+    const float* pw_a = weighted ? CpuSide::ptr(pa) : nullptr;
+    const float* pw_b = weighted ? CudaSide::ptr(pb) : nullptr;
+    const std::string m = what + " mode " + std::to_string(mode);
+    if (bagged) {
+      auto fa = CpuSide::out<float>(bags * d);
+      auto fb = CudaSide::out<float>(bags * d);
+      CpuBackend::bag_forward(a.t.weight, d, CpuSide::ptr(a.urow), CpuSide::ptr(a.inverse), n, off_a, bags, pw_a,
+                              mean, CpuSide::ptr(da), CpuSide::ptr(fa));
+      CudaBackend::bag_forward(b.t.weight, d, CudaSide::ptr(b.urow), CudaSide::ptr(b.inverse), n, off_b, bags, pw_b,
+                               mean, CudaSide::ptr(db), CudaSide::ptr(fb));
+      close(CudaSide::host(fb), CpuSide::host(fa), m + " bag_forward");
+    }
+    auto gua = CpuSide::out<float>(U * d), gpa = CpuSide::out<float>(n);
+    auto gub = CudaSide::out<float>(U * d), gpb = CudaSide::out<float>(n);
+    CpuBackend::bag_backward(CpuSide::ptr(ga), d, CpuSide::ptr(a.perm), CpuSide::ptr(a.seg), U, n, off_a, bags, pw_a,
+                             mean, CpuSide::ptr(gua), a.t.weight, CpuSide::ptr(a.urow), CpuSide::ptr(a.inverse),
+                             CpuSide::ptr(da), CpuSide::ptr(gpa));
+    CudaBackend::bag_backward(CudaSide::ptr(gb), d, CudaSide::ptr(b.perm), CudaSide::ptr(b.seg), U, n, off_b, bags,
+                              pw_b, mean, CudaSide::ptr(gub), b.t.weight, CudaSide::ptr(b.urow),
+                              CudaSide::ptr(b.inverse), CudaSide::ptr(db), CudaSide::ptr(gpb));
+    close(CudaSide::host(gub), CpuSide::host(gua), m + " grad_unique");
+    close(CudaSide::host(gpb), CpuSide::host(gpa), m + " grad_pos_weight");
+  }
+}
+
+/// The fused sparse step, once per position group (perm/seg) and once per unique key (perm null).
+template <class B>
+void sparse_step(Side<B>& s, const std::vector<float>& grads, bool grouped, int64_t step) {
+  using S = Side<B>;
+  const auto rows = grouped ? s.position_rows() : S::host(s.urow);
+  auto r = S::make(rows);
+  auto g = S::make(grads);
+  B::sparse_update(s.t, s.spec.opt_params(), step, S::ptr(r), grouped ? S::ptr(s.keys) : S::ptr(s.ukeys), S::ptr(g),
+                   grouped ? S::ptr(s.perm) : nullptr, grouped ? S::ptr(s.seg) : nullptr, s.U);
+}
+
+/// Import values for the first k held entries of the lookup (same values per key on both sides).
+template <class B>
+void import_rows(Side<B>& s, int64_t k, uint64_t seed) {
+  using S = Side<B>;
+  const auto ur = S::host(s.urow);
+  std::vector<int32_t> rows;
+  for (int64_t u = 0; u < s.U && static_cast<int64_t>(rows.size()) < k; ++u)
+    if (ur[u] >= 0) rows.push_back(ur[u]);
+  const size_t m = rows.size();
+  if (m == 0) return;
+  const auto w = gwtest::random_floats(m * s.spec.dim, seed), st = gwtest::random_floats(m * s.spec.state_width(), seed + 1, 0, 1);
+  const auto f = gwtest::random_floats(m, seed + 2, 0, 10);
+  std::vector<int64_t> ls(m, 3), cs(m, 2);
+  std::vector<double> lt(m, 0.75);
+  std::vector<int32_t> uc(m, 5);
+  auto pr = S::make(rows);
+  auto pw = S::make(w), pst = S::make(st), pf = S::make(f);
+  auto pls = S::make(ls), pcs = S::make(cs);
+  auto plt = S::make(lt);
+  auto puc = S::make(uc);
+  B::write_rows(s.t, S::ptr(pr), static_cast<int64_t>(m), S::ptr(pw), s.spec.state_width() ? S::ptr(pst) : nullptr,
+                S::ptr(pls), S::ptr(plt), S::ptr(pcs), S::ptr(puc), S::ptr(pf), S::ptr(pf));
+}
+
+}  // namespace
+
+GW_TEST(embedding_table_cuda_vs_cpu) {
+  GW_REQUIRE_CUDA();
+  for (const Spec& spec : specs()) {
+    CpuSide a(spec);
+    CudaSide b(spec);
+    for (int step = 1; step <= spec.steps; ++step) {
+      const std::string what = std::string(spec.name) + " step " + std::to_string(step);
+      const Clock c = clock_at(step);
+      const bool train = step % 5 != 0;  // every fifth step an eval lookup
+      const auto keys = key_stream(step == 3 ? 0 : spec.keys_per_step, 1000 * step + spec.dim);
+      const StepLog la = lookup_step(a, keys, train, c), lb = lookup_step(b, keys, train, c);
+      compare_lookup(a, b, la, lb, what);
+      expect_same_table(b.snapshot(), a.snapshot(), what + " table");
+      if (a.n == 0) continue;
+      compare_outputs(a, b, 77 + step, what);
+      if (!train) continue;
+      const auto grads = gwtest::random_floats(a.n * spec.dim, 99 + step);
+      const bool grouped = step % 2 == 1;
+      sparse_step(a, grads, grouped, step);
+      sparse_step(b, grads, grouped, step);
+      expect_same_table(b.snapshot(), a.snapshot(), what + " after sparse_update");
+      if (step % 4 == 0) {
+        import_rows(a, 3, step);
+        import_rows(b, 3, step);
+        expect_same_table(b.snapshot(), a.snapshot(), what + " after write_rows");
+      }
+      if (step % 3 == 0) {
+        auto ka = a.sweep(true, step % 2 ? 1 : 0, c), kb = b.sweep(true, step % 2 ? 1 : 0, c);
+        std::sort(ka.begin(), ka.end());  // sweep lists rows ascending: the keys' order differs
+        std::sort(kb.begin(), kb.end());
+        expect_equal(kb, ka, what + " swept keys");
+        a.rehash();
+        b.rehash();
+        expect_same_table(b.snapshot(), a.snapshot(), what + " after sweep + rehash");
+      }
+    }
+  }
+}
+#endif  // GW_WITH_CUDA
