@@ -57,7 +57,7 @@ export function report(r: Omit<Result, 'device'>): Result {
   const share = r.ceiling > 0 ? ` (${((100 * r.rate) / r.ceiling).toFixed(0)}% of ${r.ceiling.toFixed(1)} ${r.unit} ${r.ceilingSource})` : '';
   const keys = r.keysPerSec === undefined ? '' : ` ${formatKeysPerSec(r.keysPerSec).padStart(14)}`;
   const note = r.note ? ` · ${r.note}` : '';
-  console.log(`${r.bench.padEnd(12)} ${r.case.padEnd(26)} ${cfg.padEnd(40)} ${r.medianMs.toFixed(3).padStart(9)} ms${keys} ${r.rate.toFixed(1).padStart(9)} ${r.unit}${share}${note}`);
+  console.log(`${r.bench.padEnd(12)} ${r.case.padEnd(28)} ${cfg.padEnd(40)} ${r.medianMs.toFixed(3).padStart(9)} ms${keys} ${r.rate.toFixed(1).padStart(9)} ${r.unit}${share}${note}`);
   return full;
 }
 
