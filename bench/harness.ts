@@ -16,6 +16,10 @@ export interface Result {
   unit: 'GFLOP/s' | 'GB/s';
   ceiling: number;
   ceilingSource: string;
+  /** Keys per second, for benchmarks of keyed tables (printed beside the time). */
+  keysPerSec?: number;
+  /** A reference figure to print at the end of the line (e.g. a published result). */
+  note?: string;
 }
 
 export interface Options {
@@ -51,6 +55,13 @@ export function report(r: Omit<Result, 'device'>): Result {
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   const share = r.ceiling > 0 ? ` (${((100 * r.rate) / r.ceiling).toFixed(0)}% of ${r.ceiling.toFixed(1)} ${r.unit} ${r.ceilingSource})` : '';
-  console.log(`${r.bench.padEnd(12)} ${r.case.padEnd(26)} ${cfg.padEnd(40)} ${r.medianMs.toFixed(3).padStart(9)} ms ${r.rate.toFixed(1).padStart(9)} ${r.unit}${share}`);
+  const keys = r.keysPerSec === undefined ? '' : ` ${formatKeysPerSec(r.keysPerSec).padStart(14)}`;
+  const note = r.note ? ` · ${r.note}` : '';
+  console.log(`${r.bench.padEnd(12)} ${r.case.padEnd(28)} ${cfg.padEnd(40)} ${r.medianMs.toFixed(3).padStart(9)} ms${keys} ${r.rate.toFixed(1).padStart(9)} ${r.unit}${share}${note}`);
   return full;
+}
+
+/** 1.23 Gkeys/s, 45.6 Mkeys/s. */
+export function formatKeysPerSec(k: number): string {
+  return k >= 1e9 ? `${(k / 1e9).toFixed(2)} Gkeys/s` : `${(k / 1e6).toFixed(1)} Mkeys/s`;
 }

@@ -2,6 +2,7 @@
  * Runs the benchmarks on the current backend (GATEWISE_BACKEND=cpu|cuda to choose).
  *   npm run bench                 every benchmark
  *   npm run bench -- gemm         only those whose bench or case name contains "gemm"
+ *   npm run bench -- embedding    the embedding table; "find d32", d128, lf1.0 … pick its cases
  *   npm run bench -- --json out.json   also write the results as JSON
  */
 import * as fs from 'node:fs';
@@ -9,10 +10,11 @@ import { backend } from './lib-internal';
 import { cpuFmaPeak, memoryBandwidth } from './ceilings';
 import type { Result } from './harness';
 import * as elementwise from './elementwise';
+import * as embedding from './embedding';
 import * as gemm from './gemm';
 import * as optim from './optim';
 
-const benches: Record<string, { run(filter: (name: string) => boolean): Result[] }> = { gemm, elementwise, optim };
+const benches: Record<string, { run(filter: (name: string) => boolean): Result[] }> = { gemm, elementwise, optim, embedding };
 
 const args = process.argv.slice(2);
 let jsonPath: string | undefined;
