@@ -388,6 +388,7 @@ export class EmbeddingTable extends Module {
       if (result.requiresGrad) keep(t);
       else t.dispose();
     }
+    if (!result.requiresGrad) for (const h of [prep.ukeys, prep.urow, prep.inverse, prep.perm, prep.seg]) h.dispose();
     return result;
   }
 }

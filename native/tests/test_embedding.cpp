@@ -208,8 +208,8 @@ struct Side {
   const Spec spec;
   gw::TableView t;
   int64_t free_top;
-  P<int64_t> slot_key, row_key, last_step, changed_step;
-  P<int32_t> slot_row, update_count, free_rows;
+  P<int64_t> slot, row_key, last_step, changed_step;  // slot: Slot pairs of int64
+  P<int32_t> update_count, free_rows;
   P<float> weight, state, freq, score;
   P<double> last_time;
   P<uint32_t> sketch;
@@ -221,8 +221,7 @@ struct Side {
 
   explicit Side(const Spec& s) : spec(s), free_top(s.capacity) {
     const int64_t cap = s.capacity, slots = s.slots();
-    slot_key = make(std::vector<int64_t>(slots, 0));
-    slot_row = make(std::vector<int32_t>(slots, gw::kSlotEmpty));
+    slot = make(std::vector<int64_t>(2 * slots, -1));  // row (low half of word 1) = kSlotEmpty
     weight = make(std::vector<float>(cap * s.dim, 0.0f));
     state = make(std::vector<float>(cap * s.state_width(), 0.0f));
     row_key = make(std::vector<int64_t>(cap, 0));
@@ -240,8 +239,7 @@ struct Side {
     t.state_width = s.state_width();
     t.capacity = cap;
     t.slots = slots;
-    t.slot_key = ptr(slot_key);
-    t.slot_row = ptr(slot_row);
+    t.slot = reinterpret_cast<gw::Slot*>(ptr(slot));
     t.weight = ptr(weight);
     t.state = t.state_width ? ptr(state) : nullptr;
     t.row_key = ptr(row_key);
@@ -292,6 +290,7 @@ struct Side {
     const std::vector<int64_t> rk = host(row_key);
     std::vector<int64_t> gone;
     for (int64_t i = 0; i < found; ++i) gone.push_back(rk[rows[i]]);
+    std::sort(gone.begin(), gone.end());  // the set is the contract, not the order
     B::remove(t, ptr(victims), found, free_top);
     free_top += found;
     return gone;

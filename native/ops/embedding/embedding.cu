@@ -130,11 +130,11 @@ __device__ bool claim_slot(const gw::TableView& t, int64_t key, int32_t row, boo
   const int64_t mask = t.slots - 1;
   int64_t s = gw::emb::home_slot(key, t.slots);
   for (int64_t probes = 0; probes < t.slots; ++probes, s = (s + 1) & mask) {
-    int32_t cur = t.slot_row[s];
+    int32_t cur = t.slot[s].row;
     while (cur == gw::kSlotEmpty || (reuse_tombs && cur == gw::kSlotTomb)) {
-      const int32_t old = atomicCAS(t.slot_row + s, cur, row);
+      const int32_t old = atomicCAS(&t.slot[s].row, cur, row);
       if (old == cur) {
-        t.slot_key[s] = key;
+        t.slot[s].key = key;
         return cur == gw::kSlotTomb;
       }
       cur = old;  // taken meanwhile (a row now), or still open: try again
@@ -200,9 +200,9 @@ __global__ void find_kernel(TableView t, const int64_t* __restrict__ ukeys, cons
     int32_t row = -1;
     int64_t s = emb::home_slot(key, t.slots);
     for (int64_t probes = 0; probes < t.slots; ++probes, s = (s + 1) & mask) {
-      const int32_t r = t.slot_row[s];
+      const int32_t r = t.slot[s].row;
       if (r == gw::kSlotEmpty) break;
-      if (r >= 0 && t.slot_key[s] == key) {
+      if (r >= 0 && t.slot[s].key == key) {
         row = r;
         break;
       }
@@ -309,9 +309,9 @@ __global__ void remove_kernel(TableView t, const int32_t* __restrict__ rows, int
     int64_t s = emb::home_slot(t.row_key[row], t.slots);
     // Other removals only turn rows into tombstones, never into kSlotEmpty: the chain holds.
     for (int64_t probes = 0; probes < t.slots; ++probes, s = (s + 1) & mask) {
-      const int32_t r = t.slot_row[s];
+      const int32_t r = t.slot[s].row;
       if (r == row) {
-        t.slot_row[s] = gw::kSlotTomb;
+        t.slot[s].row = gw::kSlotTomb;
         break;
       }
       if (r == gw::kSlotEmpty) break;
@@ -672,7 +672,7 @@ int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t*
 }
 
 void emb_rehash(const TableView& t, Stream stream) {
-  cudart::memset_device(t.slot_row, 0xFF, sizeof(int32_t) * t.slots, stream);  // every slot kSlotEmpty (−1)
+  cudart::memset_device(t.slot, 0xFF, sizeof(Slot) * t.slots, stream);  // every slot kSlotEmpty (−1)
   if (t.capacity == 0) return;
   rehash_kernel<<<grid_for(t.capacity), kBlock, 0, stream>>>(t);
   GW_CUDA_CHECK_LAUNCH();

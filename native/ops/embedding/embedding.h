@@ -3,8 +3,8 @@
 // lookups, and the deduplicated backward with a fused sparse optimizer step.
 //
 // The table (TableView, all arrays on the op's device):
-//   index  slot_key (slots) int64, slot_row (slots) int32 ∈ {kSlotEmpty, kSlotTomb, row}
-//          open addressing, linear probing from home = hash_key(key) & (slots − 1);
+//   index  slot (slots) Slot {key int64, row int32 ∈ {kSlotEmpty, kSlotTomb, row}}: one 16-byte
+//          line part per probe; open addressing, linear probing from home = home_slot(key);
 //          slots is a power of two ≥ 2·capacity, so the index is at most half full.
 //   rows   weight (capacity, dim) f32 · state (capacity, state_width) f32 ·
 //          row_key, last_step (kFreeRow for a free row), last_time (s), changed_step,
@@ -49,13 +49,19 @@ enum EntryStatus : uint8_t {
 };
 constexpr uint32_t status_bit(EntryStatus s) { return 1u << s; }
 
+/// One index entry. Key and row share 16 bytes, so a probe touches one cache line.
+struct alignas(16) Slot {
+  int64_t key;
+  int32_t row;  ///< kSlotEmpty, kSlotTomb or the key's row
+  int32_t pad;
+};
+
 struct TableView {
   int64_t dim = 0;          ///< floats per embedding row
   int64_t state_width = 0;  ///< optimizer floats per row: 0 sgd, dim adagrad, 2·dim adam (m then v)
   int64_t capacity = 0;     ///< rows
   int64_t slots = 0;        ///< index slots, a power of two ≥ 2·capacity
-  int64_t* slot_key = nullptr;
-  int32_t* slot_row = nullptr;
+  Slot* slot = nullptr;  ///< (slots)
   float* weight = nullptr;
   float* state = nullptr;  ///< null when state_width == 0
   int64_t* row_key = nullptr;
@@ -113,7 +119,8 @@ struct SparseOptParams {
 //     nothing is written but urow/status; expired hits and misses are kReject. Returns #kNew.
 //   emb_touch: For each u whose status bit is in mask: the row is seen now (touch_row in embedding_math.h).
 //   emb_select_victims: Up to `count` victims among live rows not seen at c.step, the lowest by (victim_key,
-//     row_key). victims (count) ← their rows in that order. Returns how many were found.
+//     row_key). victims (count) ← their rows, in an order of the implementation's choosing (the set is
+//     what is specified). Returns how many were found.
 //   emb_sweep: Live rows that are expired at c (when expired) or have update_count < min_updates (when > 0).
 //     victims (capacity) ← their rows ascending. Returns how many.
 //   emb_remove: Removes rows (n, distinct, live): their slots become kSlotTomb, last_step kFreeRow, and

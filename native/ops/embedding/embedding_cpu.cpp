@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../../core/parallel.h"
+#include "../../core/simd.h"
 #include "embedding.h"
 #include "embedding_math.h"
 
@@ -21,13 +22,21 @@ constexpr int64_t kGrainElems = 1 << 14;  ///< floats per parallel chunk
 /// Rows-per-chunk grain for row-wise loops of `dim` floats.
 int64_t row_grain(int64_t dim) { return std::max<int64_t>(1, kGrainElems / std::max<int64_t>(dim, 1)); }
 
+constexpr int64_t kPrefetch = 8;  ///< keys ahead whose home slot is prefetched
+
+/// Starts loading the home slot of ukeys[u] when u < end: probes are cache misses, and
+/// overlapping them is most of the speed of a lookup.
+GW_ALWAYS_INLINE void prefetch_home(const TableView& t, const int64_t* ukeys, int64_t u, int64_t end) {
+  if (u < end) __builtin_prefetch(&t.slot[emb::home_slot(ukeys[u], t.slots)]);
+}
+
 /// The slot of `key` in the index, or −1.
 int64_t probe(const TableView& t, int64_t key) {
   const int64_t mask = t.slots - 1;
   for (int64_t s = emb::home_slot(key, t.slots), i = 0; i < t.slots; ++i, s = (s + 1) & mask) {
-    const int32_t r = t.slot_row[s];
+    const int32_t r = t.slot[s].row;
     if (r == kSlotEmpty) return -1;
-    if (r >= 0 && t.slot_key[s] == key) return s;
+    if (r >= 0 && t.slot[s].key == key) return s;
   }
   return -1;
 }
@@ -37,10 +46,10 @@ int64_t probe(const TableView& t, int64_t key) {
 bool place(const TableView& t, int64_t key, int32_t row) {
   const int64_t mask = t.slots - 1;
   for (int64_t s = emb::home_slot(key, t.slots);; s = (s + 1) & mask) {
-    const int32_t r = t.slot_row[s];
+    const int32_t r = t.slot[s].row;
     if (r == kSlotEmpty || r == kSlotTomb) {
-      t.slot_row[s] = row;
-      t.slot_key[s] = key;
+      t.slot[s].row = row;
+      t.slot[s].key = key;
       return r == kSlotTomb;
     }
   }
@@ -63,22 +72,46 @@ int64_t bag_of(const int64_t* offsets, int64_t bags, int64_t p) {
   return (std::upper_bound(offsets, offsets + bags, p) - offsets) - 1;
 }
 
+struct KeyPos {
+  uint64_t k;  ///< emb::key_order of the key
+  int32_t p;   ///< its position
+};
+
+/// Stable LSD radix sort by k, 11 bits a pass; passes where every k shares the digit are skipped.
+void radix_sort(std::vector<KeyPos>& a) {
+  constexpr int kBits = 11;
+  constexpr size_t kBuckets = size_t{1} << kBits;
+  std::vector<KeyPos> tmp(a.size());
+  std::vector<size_t> count(kBuckets);
+  for (int shift = 0; shift < 64; shift += kBits) {
+    std::fill(count.begin(), count.end(), 0);
+    for (const KeyPos& x : a) ++count[(x.k >> shift) & (kBuckets - 1)];
+    if (std::find(count.begin(), count.end(), a.size()) != count.end()) continue;  // one digit: nothing moves
+    size_t sum = 0;
+    for (size_t& c : count) sum += std::exchange(c, sum);
+    for (const KeyPos& x : a) tmp[count[(x.k >> shift) & (kBuckets - 1)]++] = x;
+    a.swap(tmp);
+  }
+}
+
 }  // namespace
 
 int64_t emb_unique(const int64_t* keys, int64_t n, int64_t* ukeys, int32_t* inverse, int32_t* perm,
                    int32_t* seg) {
-  std::vector<std::pair<int64_t, int32_t>> kp(static_cast<size_t>(n));
-  for (int64_t p = 0; p < n; ++p) kp[p] = {keys[p], static_cast<int32_t>(p)};
-  std::sort(kp.begin(), kp.end());
+  // (key order, position) pairs sorted by key with an LSD radix sort: stable, so positions
+  // stay ascending within a key.
+  std::vector<KeyPos> kp(static_cast<size_t>(n));
+  for (int64_t p = 0; p < n; ++p) kp[p] = {emb::key_order(keys[p]), static_cast<int32_t>(p)};
+  radix_sort(kp);
   int64_t u = -1;
   for (int64_t i = 0; i < n; ++i) {
-    if (i == 0 || kp[i].first != kp[i - 1].first) {
+    if (i == 0 || kp[i].k != kp[i - 1].k) {
       ++u;
-      ukeys[u] = kp[i].first;
+      ukeys[u] = keys[kp[i].p];
       seg[u] = static_cast<int32_t>(i);
     }
-    perm[i] = kp[i].second;
-    inverse[kp[i].second] = static_cast<int32_t>(u);
+    perm[i] = kp[i].p;
+    inverse[kp[i].p] = static_cast<int32_t>(u);
   }
   seg[u + 1] = static_cast<int32_t>(n);
   return u + 1;
@@ -86,11 +119,14 @@ int64_t emb_unique(const int64_t* keys, int64_t n, int64_t* ukeys, int32_t* inve
 
 int64_t emb_find(const TableView& t, const int64_t* ukeys, const int32_t* seg, int64_t U, int64_t admit_after,
                  bool train, const PolicyParams& p, const Clock& c, int32_t* urow, uint8_t* status) {
+  const bool ttl = p.ttl_steps > 0 || p.ttl_seconds > 0;  // else no metadata needs reading
   parallel_for(0, U, kGrainKeys, [&](int64_t lo, int64_t hi) {
+    for (int64_t u = lo; u < lo + kPrefetch; ++u) prefetch_home(t, ukeys, u, hi);
     for (int64_t u = lo; u < hi; ++u) {
+      prefetch_home(t, ukeys, u + kPrefetch, hi);
       const int64_t s = probe(t, ukeys[u]);
-      const int32_t r = s >= 0 ? t.slot_row[s] : -1;
-      const bool expired = r >= 0 && emb::is_expired(p, c, t.last_step[r], t.last_time[r]);
+      const int32_t r = s >= 0 ? t.slot[s].row : -1;
+      const bool expired = r >= 0 && ttl && emb::is_expired(p, c, t.last_step[r], t.last_time[r]);
       if (!train) {
         urow[u] = r >= 0 && !expired ? r : -1;
         status[u] = urow[u] >= 0 ? kHit : kReject;
@@ -142,22 +178,48 @@ void emb_touch(const TableView& t, const int32_t* urow, const uint8_t* status, c
 int64_t emb_select_victims(const TableView& t, const PolicyParams& p, const Clock& c, int64_t count,
                            int32_t* victims) {
   if (count <= 0) return 0;
-  struct Cand {
-    uint64_t v, k;
-    int32_t row;
-    bool operator<(const Cand& o) const { return v != o.v ? v < o.v : k < o.k; }
-  };
+  // Victim keys of every row, and their range among candidates.
   std::vector<uint64_t> vk(static_cast<size_t>(t.capacity));
   parallel_for(0, t.capacity, kGrainKeys, [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) vk[r] = emb::victim_key(t, r, p, c);
   });
-  std::vector<Cand> cands;
-  for (int64_t r = 0; r < t.capacity; ++r)
-    if (vk[r] != emb::kNotAVictim) cands.push_back({vk[r], emb::key_order(t.row_key[r]), static_cast<int32_t>(r)});
-  const int64_t k = std::min<int64_t>(count, static_cast<int64_t>(cands.size()));
-  if (k < static_cast<int64_t>(cands.size())) std::nth_element(cands.begin(), cands.begin() + k, cands.end());
-  std::sort(cands.begin(), cands.begin() + k);
-  for (int64_t i = 0; i < k; ++i) victims[i] = cands[i].row;
+  uint64_t lo = emb::kNotAVictim, hi = 0;
+  int64_t candidates = 0;
+  for (uint64_t v : vk) {
+    if (v == emb::kNotAVictim) continue;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    ++candidates;
+  }
+  const int64_t k = std::min(count, candidates);
+  if (k == 0) return 0;
+  // Radix select: a histogram of (v − lo) >> shift over at most 2^16 buckets finds the
+  // bucket holding the k-th smallest; rows below it are all victims, and that bucket's rows
+  // are ordered by (victim key, key) to take the rest.
+  int shift = 0;
+  while (((hi - lo) >> shift) >= (uint64_t{1} << 16)) ++shift;
+  std::vector<int64_t> hist((((hi - lo) >> shift) + 1), 0);
+  for (uint64_t v : vk)
+    if (v != emb::kNotAVictim) ++hist[(v - lo) >> shift];
+  size_t boundary = 0;
+  int64_t below = 0;
+  while (below + hist[boundary] < k) below += hist[boundary++];
+  struct Cand {
+    uint64_t v, key;
+    int32_t row;
+    bool operator<(const Cand& o) const { return v != o.v ? v < o.v : key < o.key; }
+  };
+  std::vector<Cand> edge;
+  int64_t out = 0;
+  for (int64_t r = 0; r < t.capacity; ++r) {
+    if (vk[r] == emb::kNotAVictim) continue;
+    const size_t b = (vk[r] - lo) >> shift;
+    if (b < boundary) victims[out++] = static_cast<int32_t>(r);
+    else if (b == boundary) edge.push_back({vk[r], emb::key_order(t.row_key[r]), static_cast<int32_t>(r)});
+  }
+  const auto take = static_cast<std::ptrdiff_t>(k - out);
+  std::nth_element(edge.begin(), edge.begin() + take - 1, edge.end());
+  for (std::ptrdiff_t i = 0; i < take; ++i) victims[out++] = edge[i].row;
   return k;
 }
 
@@ -177,7 +239,7 @@ void emb_remove(const TableView& t, const int32_t* rows, int64_t n, int64_t free
   for (int64_t i = 0; i < n; ++i) {
     const int32_t r = rows[i];
     const int64_t s = probe(t, t.row_key[r]);
-    if (s >= 0) t.slot_row[s] = kSlotTomb;
+    if (s >= 0) t.slot[s].row = kSlotTomb;
     t.last_step[r] = kFreeRow;
     t.free_rows[free_top + i] = r;
   }
@@ -206,7 +268,7 @@ int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t*
 }
 
 void emb_rehash(const TableView& t) {
-  std::fill(t.slot_row, t.slot_row + t.slots, kSlotEmpty);
+  std::memset(static_cast<void*>(t.slot), 0xff, t.slots * sizeof(Slot));  // every row kSlotEmpty (−1)
   for (int64_t r = 0; r < t.capacity; ++r)
     if (t.last_step[r] != kFreeRow) place(t, t.row_key[r], static_cast<int32_t>(r));
 }
@@ -215,10 +277,13 @@ void emb_gather(const float* weight, int64_t dim, const int32_t* urow, const int
                 const float* default_row, float* out) {
   parallel_for(0, n, row_grain(dim), [&](int64_t lo, int64_t hi) {
     for (int64_t p = lo; p < hi; ++p) {
-      const float* src = row_of(weight, dim, urow, inverse, p, default_row);
-      float* dst = out + p * dim;
-      if (src) std::memcpy(dst, src, dim * sizeof(float));
-      else std::fill(dst, dst + dim, 0.0f);
+      if (p + kPrefetch < hi) {
+        const int32_t r = urow[inverse[p + kPrefetch]];
+        if (r >= 0) __builtin_prefetch(weight + static_cast<int64_t>(r) * dim);
+      }
+      const float* GW_RESTRICT src = row_of(weight, dim, urow, inverse, p, default_row);
+      float* GW_RESTRICT dst = out + p * dim;
+      for (int64_t j = 0; j < dim; ++j) dst[j] = src ? src[j] : 0.0f;
     }
   });
 }

@@ -66,8 +66,7 @@ EmbeddingTable::EmbeddingTable(const TableConfig& cfg) : cfg_(cfg) {
   const int64_t cap = cfg.capacity;
   const int64_t sw = cfg.optim.kind == SparseOpt::kSgd ? 0 : cfg.optim.kind == SparseOpt::kAdagrad ? cfg.dim : 2 * cfg.dim;
   slots_ = next_pow2(2 * cap);
-  slot_key_ = Tensor::empty({slots_}, DType::kI64, d);
-  slot_row_ = Tensor::empty({slots_}, DType::kI32, d);
+  slot_ = Tensor::empty({slots_, 2}, DType::kI64, d);  // Slot: 16 bytes
   weight_ = Tensor::empty({cap, cfg.dim}, DType::kF32, d);
   state_ = Tensor::empty({cap, std::max<int64_t>(sw, 1)}, DType::kF32, d);
   row_key_ = Tensor::empty({cap}, DType::kI64, d);
@@ -77,9 +76,9 @@ EmbeddingTable::EmbeddingTable(const TableConfig& cfg) : cfg_(cfg) {
   update_count_ = Tensor::empty({cap}, DType::kI32, d);
   freq_ = Tensor::empty({cap}, DType::kF32, d);
   score_ = Tensor::empty({cap}, DType::kF32, d);
-  fill_bytes(slot_row_, 0xff);   // kSlotEmpty
+  fill_bytes(slot_, 0xff);       // kSlotEmpty
   fill_bytes(last_step_, 0xff);  // kFreeRow
-  for (const Tensor* t : {&slot_key_, &weight_, &state_, &row_key_, &last_time_, &changed_step_, &update_count_,
+  for (const Tensor* t : {&weight_, &state_, &row_key_, &last_time_, &changed_step_, &update_count_,
                           &freq_, &score_})
     zero_tensor(*t);
   // Free rows pop from the top: row 0 first.
@@ -102,8 +101,7 @@ TableView EmbeddingTable::view() const {
   t.state_width = cfg_.optim.kind == SparseOpt::kSgd ? 0 : state_.size(1);
   t.capacity = cfg_.capacity;
   t.slots = slots_;
-  t.slot_key = slot_key_.data<int64_t>();
-  t.slot_row = slot_row_.data<int32_t>();
+  t.slot = static_cast<Slot*>(slot_.raw());
   t.weight = weight_.data<float>();
   t.state = t.state_width ? state_.data<float>() : nullptr;
   t.row_key = row_key_.data<int64_t>();

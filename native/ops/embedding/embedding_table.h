@@ -93,7 +93,7 @@ class EmbeddingTable {
   std::recursive_mutex mu_;
   int64_t slots_ = 0, step_ = 0, size_ = 0, free_top_ = 0, tombstones_ = 0;
   TableStats stats_;
-  Tensor slot_key_, slot_row_, weight_, state_, row_key_, last_step_, last_time_, changed_step_, update_count_,
+  Tensor slot_, weight_, state_, row_key_, last_step_, last_time_, changed_step_, update_count_,
       freq_, score_, free_rows_, sketch_;
 };
 
