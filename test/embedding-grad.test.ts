@@ -154,6 +154,20 @@ describe('sparse optimizers against float64 references', () => {
   }
 });
 
+describe('learning rate', () => {
+  it('follows table.lr from the next step on', () => {
+    const t = sgd1(2);
+    const before = rowsOf(t, [1]);
+    t.lr = 0.5;
+    expect(t.lr).toBe(0.5);
+    t.lookup([1]).sum().backward();
+    new SparseOptimizer(t).step();
+    expectClose(rowsOf(t, [1]), [before[0].map((w) => w - 0.5)]);
+    expect(() => (t.lr = -1)).toThrow(/for lr/);
+    t.dispose();
+  });
+});
+
 describe('training with a table', () => {
   it('learns per-id targets with sparse AdaGrad beside Adam for a dense head', () => {
     const rng = new Rng(6);

@@ -17,7 +17,7 @@ import { Module } from '../nn/module';
 import { concat } from '../ops/layout';
 import { keep } from '../scope';
 import { Tensor, tensor, zeros } from '../tensor';
-import { checkBoolean, checkInt, checkKnownKeys, checkOneOf, checkOptions, invalid } from '../validate';
+import { checkBoolean, checkInt, checkKnownKeys, checkOneOf, checkOptions, checkRange, invalid } from '../validate';
 import { EmbeddingTableOptions, EvictionPolicy, ResolvedTableOptions, resolveTableOptions } from './options';
 
 /** Ids: a BigInt64Array, an int64 tensor, or an array of integers (numbers or bigints). */
@@ -218,6 +218,16 @@ export class EmbeddingTable extends Module {
     const minUpdates = o.minUpdates === undefined ? 0 : checkInt(o.minUpdates, 'options.minUpdates', 0, 2 ** 31 - 1);
     const toSize = o.toSize === undefined ? -1 : checkInt(o.toSize, 'options.toSize', 0);
     return native.embEvict(this._h, expired, minUpdates, toSize, this.now());
+  }
+
+  /** The learning rate of the rows' optimizer; set it to follow a schedule. */
+  get lr(): number {
+    return this._s.opts.optimizer.lr;
+  }
+  set lr(value: number) {
+    const lr = checkRange(value, 'lr', 0, Infinity, 'a non-negative learning rate');
+    native.embSetLr(this._h, lr);
+    this._s.opts.optimizer.lr = lr;
   }
 
   /** Advances the step without an update (the optimizer's step does this itself). */

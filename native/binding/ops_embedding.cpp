@@ -10,7 +10,7 @@
 //   embLookupAsync(table, ids, train, now, defaultRow | null) → Promise<{ out, prepared }>
 //   embBackward(table, prepared, gout, offsets | null, weights | null, mean, defaultRow | null,
 //               wantWeightGrad) → [gradUnique (U, dim), gradWeights (n)?]
-//   embApply(table, rows, keys, grads, dedup) · embAdvance(table)
+//   embApply(table, rows, keys, grads, dedup) · embAdvance(table) · embSetLr(table, lr)
 //   embEvict(table, expired, minUpdates, toSize, now) → rows removed
 //   embExport(table, sinceStep) → Uint8Array · embImport(table, bytes, now) → rows written
 //   embRelease(table): frees the rows now (later calls throw ERR_GATEWISE_DISPOSED)
@@ -303,6 +303,11 @@ GW_BINDING(emb_apply) {
   return info.Env().Undefined();
 }
 
+GW_BINDING(emb_set_lr) {
+  arg_table(info, 0)->set_lr(static_cast<float>(arg_number(info, 1, "lr")));
+  return info.Env().Undefined();
+}
+
 GW_BINDING(emb_advance) {
   arg_table(info, 0)->advance();
   return info.Env().Undefined();
@@ -342,6 +347,7 @@ void register_embedding(Napi::Env env, Napi::Object exports) {
   def(env, exports, "embLookupAsync", emb_lookup_async);
   def(env, exports, "embBackward", emb_backward);
   def(env, exports, "embApply", emb_apply);
+  def(env, exports, "embSetLr", emb_set_lr);
   def(env, exports, "embAdvance", emb_advance);
   def(env, exports, "embEvict", emb_evict);
   def(env, exports, "embExport", emb_export);

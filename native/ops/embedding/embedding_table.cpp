@@ -4,6 +4,7 @@
 #include "embedding_table.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -272,6 +273,12 @@ void EmbeddingTable::apply(const Tensor& rows, const Tensor& keys, const Tensor&
     }
   }
   step_ += 1;
+}
+
+void EmbeddingTable::set_lr(float lr) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  GW_CHECK(std::isfinite(lr) && lr >= 0, kArgument, "Expected a non-negative learning rate for lr but received ", lr);
+  cfg_.optim.lr = lr;
 }
 
 void EmbeddingTable::advance() {

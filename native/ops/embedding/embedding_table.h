@@ -71,6 +71,8 @@ class EmbeddingTable {
   /// The fused sparse step: rows (m) int32, keys (m) int64, grads (m, dim); entries with the
   /// same key are summed first when `dedup`. Then the step counter advances.
   void apply(const Tensor& rows, const Tensor& keys, const Tensor& grads, bool dedup);
+  /// The rows' learning rate from now on (schedules).
+  void set_lr(float lr);
   /// step += 1 without an update.
   void advance();
   /// Removes expired rows (if expired), rows with fewer than min_updates updates (if > 0),
