@@ -87,7 +87,13 @@ interface Internals {
   anchor: Tensor;
   defaultRow: Tensor | null;
   pending: PendingGrad[];
+  /** Recorded lookups whose bookkeeping waits for their graph to be released. */
+  recorded: { out: WeakRef<Tensor>; prep: Prepared }[];
   opts: ResolvedTableOptions;
+}
+
+function disposePrepared(p: Prepared): void {
+  for (const h of [p.ukeys, p.urow, p.inverse, p.perm, p.seg]) h.dispose();
 }
 
 export class EmbeddingTable extends Module {
@@ -109,7 +115,7 @@ export class EmbeddingTable extends Module {
     // The lookups' stand-in on the tape: a leaf that needs a gradient but never gets one.
     const anchor = keep(zeros([1], { device: opts.device })).requiresGrad_(true);
     const defaultRow = opts.defaultRow ? keep(tensor(opts.defaultRow, { device: opts.device })) : null;
-    this._s = { handle, anchor, defaultRow, pending: [], opts };
+    this._s = { handle, anchor, defaultRow, pending: [], recorded: [], opts };
   }
 
   /** lookup(ids). */
@@ -267,6 +273,8 @@ export class EmbeddingTable extends Module {
   dispose(): void {
     if (this._s.handle === null) return;
     this.clearGradients();
+    for (const { prep } of this._s.recorded) disposePrepared(prep);
+    this._s.recorded = [];
     native.embRelease(this._s.handle);
     this._s.handle = null;
     this._s.anchor.dispose();
@@ -294,7 +302,18 @@ export class EmbeddingTable extends Module {
     } finally {
       for (const p of pending) for (const t of [p.rows, p.keys, p.grads]) t.dispose();
     }
+    this.releaseRecorded();
     this.afterStep();
+  }
+
+  /** Frees the bookkeeping of recorded lookups whose graph is gone (backward ran without retainGraph, or the output was disposed). */
+  private releaseRecorded(): void {
+    this._s.recorded = this._s.recorded.filter(({ out, prep }) => {
+      const t = out.deref();
+      if (t && t._gradFn !== null && !t.disposed) return true;
+      disposePrepared(prep);
+      return false;
+    });
   }
 
   /** Drops the gradients not yet applied. */
@@ -398,7 +417,13 @@ export class EmbeddingTable extends Module {
       if (result.requiresGrad) keep(t);
       else t.dispose();
     }
-    if (!result.requiresGrad) for (const h of [prep.ukeys, prep.urow, prep.inverse, prep.perm, prep.seg]) h.dispose();
+    if (result.requiresGrad) {
+      // Released at the next step, or here when lookups pile up without steps (inference with grad on).
+      if (this._s.recorded.length >= 64) this.releaseRecorded();
+      this._s.recorded.push({ out: new WeakRef(result), prep });
+    } else {
+      disposePrepared(prep);
+    }
     return result;
   }
 }

@@ -209,7 +209,7 @@ __global__ void find_kernel(TableView t, const int64_t* __restrict__ ukeys, cons
     }
     uint8_t st;
     if (row >= 0) {
-      const bool expired = emb::is_expired(p, c, t.last_step[row], t.last_time[row]);
+      const bool expired = emb::has_ttl(p) && emb::is_expired(p, c, t.last_step[row], t.last_time[row]);
       st = expired ? (train ? gw::kReinit : gw::kReject) : gw::kHit;
       if (!train && expired) row = -1;
     } else if (!train) {

@@ -94,6 +94,28 @@ void radix_sort(std::vector<KeyPos>& a) {
   }
 }
 
+/// g[0..dim) += cf · src[0..dim)
+GW_CPU_CLONES void axpy_row(float* GW_RESTRICT g, const float* GW_RESTRICT src, float cf, int64_t dim) {
+  for (int64_t j = 0; j < dim; ++j) g[j] += cf * src[j];
+}
+
+/// One row's optimizer step from its reduced gradient g. `o` is a by-value copy, so each
+/// case below compiles to its own vectorized loop.
+GW_CPU_CLONES void update_row(const SparseOptParams o, float* GW_RESTRICT w, float* GW_RESTRICT st,
+                              const float* GW_RESTRICT g, int64_t dim, float bc1, float bc2) {
+  switch (o.kind) {
+    case SparseOpt::kSgd:
+      for (int64_t j = 0; j < dim; ++j) emb::sparse_update_elem(o, w, st, dim, j, g[j], bc1, bc2);
+      break;
+    case SparseOpt::kAdagrad:
+      for (int64_t j = 0; j < dim; ++j) emb::sparse_update_elem(o, w, st, dim, j, g[j], bc1, bc2);
+      break;
+    case SparseOpt::kAdam:
+      for (int64_t j = 0; j < dim; ++j) emb::sparse_update_elem(o, w, st, dim, j, g[j], bc1, bc2);
+      break;
+  }
+}
+
 }  // namespace
 
 int64_t emb_unique(const int64_t* keys, int64_t n, int64_t* ukeys, int32_t* inverse, int32_t* perm,
@@ -119,7 +141,7 @@ int64_t emb_unique(const int64_t* keys, int64_t n, int64_t* ukeys, int32_t* inve
 
 int64_t emb_find(const TableView& t, const int64_t* ukeys, const int32_t* seg, int64_t U, int64_t admit_after,
                  bool train, const PolicyParams& p, const Clock& c, int32_t* urow, uint8_t* status) {
-  const bool ttl = p.ttl_steps > 0 || p.ttl_seconds > 0;  // else no metadata needs reading
+  const bool ttl = emb::has_ttl(p);
   parallel_for(0, U, kGrainKeys, [&](int64_t lo, int64_t hi) {
     for (int64_t u = lo; u < lo + kPrefetch; ++u) prefetch_home(t, ukeys, u, hi);
     for (int64_t u = lo; u < hi; ++u) {
@@ -331,8 +353,7 @@ void emb_bag_backward(const float* gout, int64_t dim, const int32_t* perm, const
         int64_t b;
         const int64_t p = perm[i];
         const float cf = bag_scale(p, &b) * (pos_weight ? pos_weight[p] : 1.0f);
-        const float* src = gout + b * dim;
-        for (int64_t j = 0; j < dim; ++j) g[j] += cf * src[j];
+        axpy_row(g, gout + b * dim, cf, dim);
       }
     }
   });
@@ -354,23 +375,28 @@ void emb_sparse_update(const TableView& t, const SparseOptParams& o, int64_t ste
                        const int64_t* keys, const float* grads, const int32_t* perm, const int32_t* seg,
                        int64_t nseg) {
   const int64_t dim = t.dim;
+  auto row_of_group = [&](int64_t s) { return rows[perm ? perm[seg[s]] : s]; };
   parallel_for(0, nseg, row_grain(dim), [&](int64_t lo, int64_t hi) {
     std::vector<float> g(static_cast<size_t>(dim));
     for (int64_t s = lo; s < hi; ++s) {
+      if (s + kPrefetch < hi) {  // the rows are scattered: start loading a later group's
+        const int32_t ahead = row_of_group(s + kPrefetch);
+        if (ahead >= 0) {
+          __builtin_prefetch(t.weight + static_cast<int64_t>(ahead) * dim, 1);
+          if (t.state) __builtin_prefetch(t.state + static_cast<int64_t>(ahead) * t.state_width, 1);
+        }
+      }
       const int64_t first = perm ? seg[s] : s, last = perm ? seg[s + 1] : s + 1;
       const int64_t j0 = perm ? perm[first] : first;
       const int32_t r = rows[j0];
       if (r < 0 || t.last_step[r] == kFreeRow || t.row_key[r] != keys[j0]) continue;
       std::fill(g.begin(), g.end(), 0.0f);
-      for (int64_t i = first; i < last; ++i) {
-        const float* src = grads + (perm ? perm[i] : i) * dim;
-        for (int64_t j = 0; j < dim; ++j) g[j] += src[j];
-      }
+      for (int64_t i = first; i < last; ++i) axpy_row(g.data(), grads + (perm ? perm[i] : i) * dim, 1.0f, dim);
       float bc1 = 1.0f, bc2 = 1.0f;
       if (o.kind == SparseOpt::kAdam) emb::adam_corrections(o, t.update_count[r], &bc1, &bc2);
       float* w = t.weight + static_cast<int64_t>(r) * dim;
       float* st = t.state ? t.state + static_cast<int64_t>(r) * t.state_width : nullptr;
-      for (int64_t j = 0; j < dim; ++j) emb::sparse_update_elem(o, w, st, dim, j, g[j], bc1, bc2);
+      update_row(o, w, st, g.data(), dim, bc1, bc2);
       t.update_count[r] += 1;
       t.changed_step[r] = step;
     }

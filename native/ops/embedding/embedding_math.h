@@ -36,6 +36,9 @@ GW_HD int64_t sketch_col(int64_t key, int32_t d, int64_t width) {
 /// Keys as unsigned numbers in the same order as the signed ones (for radix sorts).
 GW_HD uint64_t key_order(int64_t key) { return static_cast<uint64_t>(key) ^ 0x8000000000000000ull; }
 
+/// Whether rows can expire at all (else no lookup needs to read their metadata).
+GW_HD bool has_ttl(const PolicyParams& p) { return p.ttl_steps > 0 || p.ttl_seconds > 0; }
+
 GW_HD bool is_expired(const PolicyParams& p, const Clock& c, int64_t last_step, double last_time) {
   return (p.ttl_steps > 0 && c.step - last_step > p.ttl_steps) ||
          (p.ttl_seconds > 0 && c.now - last_time > p.ttl_seconds);

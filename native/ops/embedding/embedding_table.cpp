@@ -11,6 +11,7 @@
 #include "../../core/cuda_runtime.h"
 #include "../../core/dispatch.h"
 #include "../layout/layout.h"
+#include "embedding_math.h"
 #include "table_format.h"
 
 namespace gw {
@@ -178,7 +179,7 @@ void EmbeddingTable::place_keys(Prepared& pr, bool train, bool force_admit, cons
   stats_.inserts += inserted;
   stats_.dropped += fresh - inserted;
   GW_DISPATCH(d, emb_touch, view(), urow, st, seg, U, status_bit(kNew) | status_bit(kReinit), cfg_.policy, c);
-  if (cfg_.admit_after > 1 || cfg_.policy.ttl_steps > 0 || cfg_.policy.ttl_seconds > 0) {
+  if (cfg_.admit_after > 1 || emb::has_ttl(cfg_.policy)) {
     // Only these options make rejections or re-initializations possible: count them.
     const Tensor h = to_host(status);
     const uint8_t* s = h.data<uint8_t>();
@@ -292,7 +293,7 @@ int64_t EmbeddingTable::evict(bool expired, int32_t min_updates, int64_t to_size
   const Clock c{step_, now};
   Tensor victims = scratch(cfg_.capacity, DType::kI32);
   int64_t removed = 0;
-  if (expired && (cfg_.policy.ttl_steps > 0 || cfg_.policy.ttl_seconds > 0)) {
+  if (expired && emb::has_ttl(cfg_.policy)) {
     const int64_t k = GW_DISPATCH(d, emb_sweep, view(), cfg_.policy, c, true, 0, victims.data<int32_t>());
     remove_rows(victims, k);
     stats_.expired += k;
