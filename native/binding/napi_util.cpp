@@ -7,12 +7,14 @@
 
 namespace gw::binding {
 
-void throw_js(Napi::Env env, const gw::Error& e) {
+Napi::Error js_error(Napi::Env env, const gw::Error& e) {
   Napi::Error err = Napi::Error::New(env, e.what());
   err.Set("code", Napi::String::New(env, error_code_name(e.code())));
   err.Set("nativeLocation", Napi::String::New(env, e.where()));
-  err.ThrowAsJavaScriptException();
+  return err;
 }
+
+void throw_js(Napi::Env env, const gw::Error& e) { js_error(env, e).ThrowAsJavaScriptException(); }
 
 Napi::Value arg_at(const Napi::CallbackInfo& info, size_t i) {
   return i < info.Length() ? info[i] : info.Env().Undefined();

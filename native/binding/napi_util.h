@@ -13,6 +13,8 @@
 
 namespace gw::binding {
 
+/// A JS Error carrying `code` (ERR_GATEWISE_*) and `nativeLocation` (file:line), e.g. to reject a promise.
+Napi::Error js_error(Napi::Env env, const gw::Error& e);
 /// Throws a JS Error carrying `code` (ERR_GATEWISE_*) and the native file:line.
 void throw_js(Napi::Env env, const gw::Error& e);
 

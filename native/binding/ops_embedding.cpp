@@ -194,11 +194,7 @@ class LookupWorker : public Napi::AsyncWorker {
     deferred_.Resolve(r);
   }
   void OnError(const Napi::Error&) override {
-    Napi::Env env = Env();
-    Napi::Error err = Napi::Error::New(env, error_->what());
-    err.Set("code", Napi::String::New(env, error_code_name(error_->code())));
-    err.Set("nativeLocation", Napi::String::New(env, error_->where()));
-    deferred_.Reject(err.Value());
+    deferred_.Reject(js_error(Env(), *error_).Value());
   }
 
  private:

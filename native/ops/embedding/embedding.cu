@@ -101,28 +101,6 @@ __device__ __forceinline__ void count_if(bool pred, unsigned long long* counter)
   if (votes && static_cast<int>(threadIdx.x & 31) == __ffs(active) - 1) atomicAdd(counter, __popc(votes));
 }
 
-/// The row a lookup position reads: its table row, else default_row (null: zeros → nullptr).
-__device__ __forceinline__ const float* row_of(const float* weight, int64_t dim, const int32_t* urow,
-                                               const int32_t* inverse, int64_t p, const float* default_row) {
-  const int32_t r = urow[inverse[p]];
-  return r >= 0 ? weight + static_cast<int64_t>(r) * dim : default_row;
-}
-
-/// The bag holding position p: the last b with offsets[b] ≤ p (upper_bound − 1).
-__device__ __forceinline__ int64_t bag_of(const int64_t* offsets, int64_t bags, int64_t p) {
-  int64_t lo = 0, hi = bags;  // first b with offsets[b] > p lies in [lo, hi]
-  while (lo < hi) {
-    const int64_t mid = (lo + hi) >> 1;
-    if (offsets[mid] <= p) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
-}
-
-__device__ __forceinline__ int64_t bag_len(const int64_t* offsets, int64_t bags, int64_t n, int64_t b) {
-  return (b + 1 < bags ? offsets[b + 1] : n) - offsets[b];
-}
-
 /// Claims a free index slot for (key, row), probing from the key's home; a slot is free when it
 /// holds one of the two `open` values (kSlotEmpty, and kSlotTomb when tombs may be reused).
 /// Returns whether the claimed slot was a tombstone.
@@ -364,7 +342,7 @@ __global__ void gather_kernel(const float* __restrict__ weight, int64_t dim, con
                               float* __restrict__ out, int size) {
   const Group g = group_of(size);
   for (int64_t p = g.first; p < n; p += g.stride) {
-    const float* src = row_of(weight, dim, urow, inverse, p, default_row);
+    const float* src = emb::row_of(weight, dim, urow, inverse, p, default_row);
     float* dst = out + p * dim;
     for (int64_t j = static_cast<int64_t>(g.lane) * V; j < dim; j += static_cast<int64_t>(size) * V)
       vstore<V>(dst + j, src ? vload<V>(src + j) : vzero<V>());
@@ -384,7 +362,7 @@ __global__ void bag_forward_kernel(const float* __restrict__ weight, int64_t dim
     for (int64_t j = static_cast<int64_t>(g.lane) * V; j < dim; j += static_cast<int64_t>(size) * V) {
       Vec<V> acc = vzero<V>();
       for (int64_t p = start; p < end; ++p) {
-        const float* src = row_of(weight, dim, urow, inverse, p, default_row);
+        const float* src = emb::row_of(weight, dim, urow, inverse, p, default_row);
         if (src) vaxpy<V>(acc, pos_weight ? pos_weight[p] : 1.0f, vload<V>(src + j));
       }
       if (mean && end > start) {
@@ -413,8 +391,8 @@ __global__ void bag_backward_kernel(const float* __restrict__ gout, int64_t dim,
         int64_t b = p;
         float coef = 1.0f;
         if (offsets) {
-          b = bag_of(offsets, bags, p);
-          if (mean) coef = 1.0f / static_cast<float>(bag_len(offsets, bags, n, b));
+          b = emb::bag_of(offsets, bags, p);
+          if (mean) coef = 1.0f / static_cast<float>(emb::bag_len(offsets, bags, n, b));
           if (pos_weight) coef *= pos_weight[p];
         }
         vaxpy<V>(acc, coef, vload<V>(gout + b * dim + j));
@@ -432,14 +410,14 @@ __global__ void pos_weight_grad_kernel(const float* __restrict__ gout, int64_t d
                                        float* __restrict__ grad_pos_weight) {
   const Group g = group_of(32);
   for (int64_t p = g.first; p < n; p += g.stride) {  // uniform per warp: every lane reaches warp_sum
-    const float* src = row_of(weight, dim, urow, inverse, p, default_row);
-    const int64_t b = offsets ? bag_of(offsets, bags, p) : p;
+    const float* src = emb::row_of(weight, dim, urow, inverse, p, default_row);
+    const int64_t b = offsets ? emb::bag_of(offsets, bags, p) : p;
     float dot = 0.0f;
     if (src)
       for (int64_t j = g.lane; j < dim; j += 32) dot += gout[b * dim + j] * src[j];
     dot = gw::warp_sum(dot);
     if (g.lane == 0) {
-      const int64_t len = offsets && mean ? bag_len(offsets, bags, n, b) : 1;
+      const int64_t len = offsets && mean ? emb::bag_len(offsets, bags, n, b) : 1;
       grad_pos_weight[p] = dot * (1.0f / static_cast<float>(len));
     }
   }

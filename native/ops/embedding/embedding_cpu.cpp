@@ -55,23 +55,6 @@ bool place(const TableView& t, int64_t key, int32_t row) {
   }
 }
 
-/// The row read at position p: the table's, the default row, or null for zeros.
-const float* row_of(const float* weight, int64_t dim, const int32_t* urow, const int32_t* inverse, int64_t p,
-                    const float* default_row) {
-  const int32_t r = urow[inverse[p]];
-  return r >= 0 ? weight + static_cast<int64_t>(r) * dim : default_row;
-}
-
-/// End of bag b (exclusive).
-int64_t bag_end(const int64_t* offsets, int64_t bags, int64_t n, int64_t b) {
-  return b + 1 < bags ? offsets[b + 1] : n;
-}
-
-/// The bag holding position p (offsets ascending, offsets[0] = 0).
-int64_t bag_of(const int64_t* offsets, int64_t bags, int64_t p) {
-  return (std::upper_bound(offsets, offsets + bags, p) - offsets) - 1;
-}
-
 struct KeyPos {
   uint64_t k;  ///< emb::key_order of the key
   int32_t p;   ///< its position
@@ -303,7 +286,7 @@ void emb_gather(const float* weight, int64_t dim, const int32_t* urow, const int
         const int32_t r = urow[inverse[p + kPrefetch]];
         if (r >= 0) __builtin_prefetch(weight + static_cast<int64_t>(r) * dim);
       }
-      const float* GW_RESTRICT src = row_of(weight, dim, urow, inverse, p, default_row);
+      const float* GW_RESTRICT src = emb::row_of(weight, dim, urow, inverse, p, default_row);
       float* GW_RESTRICT dst = out + p * dim;
       for (int64_t j = 0; j < dim; ++j) dst[j] = src ? src[j] : 0.0f;
     }
@@ -317,9 +300,9 @@ void emb_bag_forward(const float* weight, int64_t dim, const int32_t* urow, cons
     for (int64_t b = lo; b < hi; ++b) {
       float* dst = out + b * dim;
       std::fill(dst, dst + dim, 0.0f);
-      const int64_t begin = offsets[b], end = bag_end(offsets, bags, n, b);
+      const int64_t begin = offsets[b], end = begin + emb::bag_len(offsets, bags, n, b);
       for (int64_t p = begin; p < end; ++p) {
-        const float* src = row_of(weight, dim, urow, inverse, p, default_row);
+        const float* src = emb::row_of(weight, dim, urow, inverse, p, default_row);
         if (!src) continue;
         const float w = pos_weight ? pos_weight[p] : 1.0f;
         for (int64_t j = 0; j < dim; ++j) dst[j] += w * src[j];
@@ -342,8 +325,8 @@ void emb_bag_backward(const float* gout, int64_t dim, const int32_t* perm, const
       *bag = p;
       return 1.0f;
     }
-    *bag = bag_of(offsets, bags, p);
-    return mean ? 1.0f / static_cast<float>(bag_end(offsets, bags, n, *bag) - offsets[*bag]) : 1.0f;
+    *bag = emb::bag_of(offsets, bags, p);
+    return mean ? 1.0f / static_cast<float>(emb::bag_len(offsets, bags, n, *bag)) : 1.0f;
   };
   parallel_for(0, U, row_grain(dim), [&](int64_t lo, int64_t hi) {
     for (int64_t u = lo; u < hi; ++u) {
@@ -362,7 +345,7 @@ void emb_bag_backward(const float* gout, int64_t dim, const int32_t* perm, const
     for (int64_t p = lo; p < hi; ++p) {
       int64_t b;
       const float scale = bag_scale(p, &b);
-      const float* row = row_of(weight, dim, urow, inverse, p, default_row);
+      const float* row = emb::row_of(weight, dim, urow, inverse, p, default_row);
       float dot = 0.0f;
       if (row)
         for (int64_t j = 0; j < dim; ++j) dot += gout[b * dim + j] * row[j];

@@ -126,6 +126,29 @@ GW_HD void reset_meta(const TableView& t, int64_t row, int64_t key, const Clock&
   t.score[row] = 0.0f;
 }
 
+/// The row a lookup position p reads: its table row, else default_row (null: zeros).
+GW_HD const float* row_of(const float* weight, int64_t dim, const int32_t* urow, const int32_t* inverse, int64_t p,
+                          const float* default_row) {
+  const int32_t r = urow[inverse[p]];
+  return r >= 0 ? weight + static_cast<int64_t>(r) * dim : default_row;
+}
+
+/// The bag holding position p: the last b with offsets[b] ≤ p (offsets ascending from 0).
+GW_HD int64_t bag_of(const int64_t* offsets, int64_t bags, int64_t p) {
+  int64_t lo = 0, hi = bags;  // the first b with offsets[b] > p lies in [lo, hi]
+  while (lo < hi) {
+    const int64_t mid = (lo + hi) >> 1;
+    if (offsets[mid] <= p) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/// Positions in bag b (the last bag runs to n).
+GW_HD int64_t bag_len(const int64_t* offsets, int64_t bags, int64_t n, int64_t b) {
+  return (b + 1 < bags ? offsets[b + 1] : n) - offsets[b];
+}
+
 /// Initializes a row for `key` at clock c, shared by `size` lanes (lane = 0..size−1; the CPU
 /// passes 0, 1): weight from init_quad; state: AdaGrad's accumulator (state_width == dim)
 /// starts at state_init, Adam's moments (state_width == 2·dim) at 0; metadata by reset_meta.
