@@ -15,6 +15,7 @@ export * from './ops/matmul';
 export * from './ops/layout';
 export * from './ops/nn';
 export * from './ops/loss';
+export * from './ops/gated-fc';
 export * as init from './nn/init';
 export { Module } from './nn/module';
 export type { StateDict } from './nn/module';
