@@ -1,0 +1,58 @@
+/**
+ * GatedLinear: a fully-connected layer whose units are scaled per sample by a gate that
+ * another network computes (see gatedLinear in lib/ops/gated-fc.ts):
+ *   lazy  (default): y = C · gate ⊙ act(x·Wᵀ + b)      gate (B, out)
+ *   eager:           y = act((C · gate ⊙ x)·Wᵀ + b)    gate (B, in)
+ */
+import { Activation, ACTIVATIONS } from '../ops/activation';
+import { GATE_PLACEMENTS, gatedLinear, GatePlacement } from '../ops/gated-fc';
+import { constant, heUniform, xavierUniform } from '../nn/init';
+import { Module } from '../nn/module';
+import { Rng } from '../random';
+import { Tensor } from '../tensor';
+import { checkInt, checkNumber, checkOneOf, checkOptions } from '../validate';
+
+export interface GatedLinearLayerOptions {
+  /** Activation (default 'relu'). */
+  activation?: Activation;
+  /** C, the correction factor on the gate (default 1). */
+  scale?: number;
+  /** 'lazy' gates the outputs, 'eager' the inputs (default 'lazy'). */
+  placement?: GatePlacement;
+  rng?: Rng;
+}
+
+export class GatedLinear extends Module {
+  /** (outFeatures, inFeatures). */
+  weight: Tensor;
+  /** (outFeatures). */
+  bias: Tensor;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly activation: Activation;
+  readonly scale: number;
+  readonly placement: GatePlacement;
+
+  constructor(inFeatures: number, outFeatures: number, options: GatedLinearLayerOptions = {}) {
+    super();
+    const o = checkOptions(options, 'options');
+    this.inFeatures = checkInt(inFeatures, 'inFeatures', 1);
+    this.outFeatures = checkInt(outFeatures, 'outFeatures', 1);
+    this.activation = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
+    this.scale = checkNumber(o.scale ?? 1, 'options.scale');
+    this.placement = checkOneOf(o.placement ?? 'lazy', 'options.placement', GATE_PLACEMENTS);
+    const relu = this.activation === 'relu' || this.activation === 'leaky_relu';
+    this.weight = relu ? heUniform([outFeatures, inFeatures], { rng: o.rng }) : xavierUniform([outFeatures, inFeatures], { rng: o.rng });
+    this.bias = constant([outFeatures], 0);
+  }
+
+  /** Width the gate must have: outFeatures (lazy) or inFeatures (eager). */
+  get gateFeatures(): number {
+    return this.placement === 'lazy' ? this.outFeatures : this.inFeatures;
+  }
+
+  /** x (..., in), gate (..., gateFeatures) → (..., out). */
+  forward(x: Tensor, gate: Tensor, scale = this.scale): Tensor {
+    return gatedLinear(x, gate, this.weight, this.bias, { activation: this.activation, scale, placement: this.placement });
+  }
+}
