@@ -146,8 +146,15 @@ export class EmbeddingTable extends Module {
     return { size: i.size, capacity: i.capacity, loadFactor: i.size / i.capacity, step: i.step, ...i.stats };
   }
 
-  /** One row per id: (n, dim). Training mode inserts missing ids; eval mode reads the default row for them. */
+  /**
+   * One row per id: (n, dim), or ids.shape ++ [dim] for an int64 tensor of any shape (as
+   * torch.nn.Embedding). Training mode inserts missing ids; eval mode reads the default
+   * row for them.
+   */
   lookup(ids: Ids): Tensor {
+    if (ids instanceof Tensor && ids.dtype === 'int64' && ids.ndim !== 1) {
+      return this.lookup(ids.reshape(ids.size)).reshape(...ids.shape, this.dim);
+    }
     return this.withIds(ids, (idsT) => {
       const prep: Prepared = native.embPrepare(this._h, idsT._h, this.training, this.now());
       const out = new Tensor(native.embGather(this._h, prep, this._s.defaultRow?._h ?? null));
