@@ -34,6 +34,15 @@ describe('EmbeddingTable lookups', () => {
     t.dispose();
   });
 
+  it('takes an int64 id tensor of any shape and returns ids.shape ++ [dim]', () => {
+    const t = new EmbeddingTable({ dim: 3, capacity: 16, seed: 3, device: 'cpu' });
+    const flat = t.lookup([4, 5, 6, 7, 4, 9]).values();
+    const grid = t.lookup(tensor(BigInt64Array.from([4n, 5n, 6n, 7n, 4n, 9n]), { shape: [2, 3] }));
+    expect(grid.shape).toEqual([2, 3, 3]);
+    expect(Array.from(grid.values())).toEqual(Array.from(flat));
+    t.dispose();
+  });
+
   it('starts a row from (seed, id) alone: another table with the same seed agrees, another seed does not', () => {
     const a = new EmbeddingTable({ dim: 8, capacity: 8, seed: 11, device: 'cpu' });
     const b = new EmbeddingTable({ dim: 8, capacity: 8, seed: 11, device: 'cpu' });
