@@ -38,3 +38,8 @@ export { EmbeddingTable } from './embedding/table';
 export type { Ids, LookupBagOptions, EvictOptions, TableStats } from './embedding/table';
 export { SparseOptimizer } from './embedding/sparse-optimizer';
 export type { EmbeddingTableOptions, EvictionPolicy, SparseOptimizerKind, SparseOptimizerOptions } from './embedding/options';
+export { auc } from './metrics/auc';
+export { groupedAuc, gauc } from './metrics/grouped-auc';
+export type { GroupAuc } from './metrics/grouped-auc';
+export { logloss, LOGLOSS_EPS } from './metrics/logloss';
+export type { NumberArray, GroupArray } from './metrics/inputs';
