@@ -43,3 +43,7 @@ export { groupedAuc, gauc } from './metrics/grouped-auc';
 export type { GroupAuc } from './metrics/grouped-auc';
 export { logloss, LOGLOSS_EPS } from './metrics/logloss';
 export type { NumberArray, GroupArray } from './metrics/inputs';
+export { stratifiedSplit } from './data/split';
+export type { SplitFractions, RowSplit } from './data/split';
+export { CensusIncome, loadCensusIncome, loadCensusIncomeSync, censusIncomePath, CENSUS_COLUMNS, CENSUS_TASKS, CENSUS_DOMAINS } from './data/census-income';
+export type { CensusIncomeOptions, CensusSplitOptions, CensusBatchOptions, CensusBatch, CategoricalField, CensusDomainIds, CensusTask, CensusDomain } from './data/census-income';
