@@ -67,3 +67,5 @@ export { stratifiedSplit } from './data/split';
 export type { SplitFractions, RowSplit } from './data/split';
 export { CensusIncome, loadCensusIncome, loadCensusIncomeSync, censusIncomePath, CENSUS_COLUMNS, CENSUS_TASKS, CENSUS_DOMAINS } from './data/census-income';
 export type { CensusIncomeOptions, CensusSplitOptions, CensusBatchOptions, CensusBatch, CategoricalField, CensusDomainIds, CensusTask, CensusDomain } from './data/census-income';
+export { syntheticGroups } from './data/synthetic-groups';
+export type { SyntheticGroups, SyntheticGroupsOptions } from './data/synthetic-groups';

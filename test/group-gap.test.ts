@@ -6,21 +6,21 @@
  * Three seeds; the README's table is the same experiment over more seeds.
  */
 import { describe, expect, it } from 'vitest';
-import { GroupAuc, runGroupGap } from '../lib/examples/group-gap';
+import { GroupGapResult, runGroupGap } from '../lib/examples/group-gap';
 
 describe('minority-group gain', () => {
   it('POSO-MLP and PEPNet beat a plain MLP on the minority group', () => {
     const seeds = [1, 2, 3];
     const runs = seeds.map((seed) => runGroupGap({ seed }));
-    const mean = (model: string, key: keyof Omit<GroupAuc, 'model'>) =>
-      runs.reduce((s, r) => s + (r.find((x) => x.model === model) as GroupAuc)[key], 0) / runs.length;
+    const mean = (model: string, key: keyof Omit<GroupGapResult, 'model'>) =>
+      runs.reduce((s, r) => s + (r.find((x) => x.model === model) as GroupGapResult)[key], 0) / runs.length;
     const mlp = mean('mlp', 'minority');
     for (const model of ['poso-mlp', 'pepnet']) {
       // Stated effect: ≥ 0.03 AUC on the minority (measured 0.04–0.06), the majority within 0.01.
       expect(mean(model, 'minority') - mlp, model).toBeGreaterThan(0.03);
       expect(mean(model, 'majority') - mean('mlp', 'majority'), model).toBeGreaterThan(-0.01);
       // And no seed where the gated model is worse on the minority.
-      for (const r of runs) expect((r.find((x) => x.model === model) as GroupAuc).minority).toBeGreaterThan((r.find((x) => x.model === 'mlp') as GroupAuc).minority);
+      for (const r of runs) expect((r.find((x) => x.model === model) as GroupGapResult).minority).toBeGreaterThan((r.find((x) => x.model === 'mlp') as GroupGapResult).minority);
     }
     // The gap is real: the oracle (true probabilities) is far above the plain MLP.
     expect(mean('oracle', 'minority') - mlp).toBeGreaterThan(0.1);

@@ -4,7 +4,7 @@
  *   npx tsx lib/examples/group-gap-report.ts [--seeds 5] [--samples 40000] [--epochs 2]
  */
 import { backend } from '../backend';
-import { GroupAuc, GroupGapRow, runGroupGap } from './group-gap';
+import { GroupGapResult, GroupGapRow, runGroupGap } from './group-gap';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,10 +17,10 @@ const epochs = arg('epochs', 2);
 const b = backend();
 console.log(`synthetic groups: ${samples} training samples (5% minority), ${epochs} epochs, ${seeds} seeds; ${b.kind} (${b.deviceName})`);
 const t0 = Date.now();
-const runs: GroupAuc[][] = [];
+const runs: GroupGapResult[][] = [];
 for (let seed = 1; seed <= seeds; ++seed) runs.push(runGroupGap({ seed, samples, epochs }));
 const stat = (model: GroupGapRow, key: 'majority' | 'minority' | 'overall') => {
-  const v = runs.map((r) => (r.find((x) => x.model === model) as GroupAuc)[key]);
+  const v = runs.map((r) => (r.find((x) => x.model === model) as GroupGapResult)[key]);
   const m = v.reduce((s, x) => s + x, 0) / v.length;
   const sd = Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / Math.max(1, v.length - 1));
   return `${m.toFixed(4)} ± ${sd.toFixed(4)}`;

@@ -20,7 +20,7 @@ import { PosoMLP } from '../personalize/poso-mlp';
 import { manualSeed, Rng } from '../random';
 import { tidy } from '../scope';
 import { Tensor, tensor } from '../tensor';
-import { auc } from './auc-local';
+import { auc } from '../metrics/auc';
 
 export type GroupGapModel = 'mlp' | 'poso-mlp' | 'pepnet';
 
@@ -44,7 +44,7 @@ export interface GroupGapOptions {
   models?: GroupGapModel[];
 }
 
-export interface GroupAuc {
+export interface GroupGapResult {
   model: GroupGapRow;
   majority: number;
   minority: number;
@@ -110,7 +110,7 @@ function build(kind: GroupGapModel, data: SyntheticGroups, hidden: number[], rng
 }
 
 /** Trains each model on the same data and order; returns per-group test AUCs. */
-export function runGroupGap(options: GroupGapOptions): GroupAuc[] {
+export function runGroupGap(options: GroupGapOptions): GroupGapResult[] {
   const seed = options.seed;
   const samples = options.samples ?? 40_000;
   const epochs = options.epochs ?? 2;
@@ -119,7 +119,7 @@ export function runGroupGap(options: GroupGapOptions): GroupAuc[] {
   const share = options.minorityShare ?? 0.05;
   const train = syntheticGroups({ samples, minorityShare: share, seed, sampleSeed: seed * 2 + 1 });
   const test = syntheticGroups({ samples: Math.ceil(samples / 4), minorityShare: share, seed, sampleSeed: seed * 2 + 2 });
-  const results: GroupAuc[] = [];
+  const results: GroupGapResult[] = [];
   const groupAuc = (scores: ArrayLike<number>, g: number) => {
     const idx = [...test.group.keys()].filter((i) => test.group[i] === g);
     return auc(idx.map((i) => scores[i]), idx.map((i) => test.label[i]));
