@@ -167,6 +167,23 @@ Reference reference(const Problem& p, const std::vector<float>& zf) {
   return r;
 }
 
+/// The CPU backward into r's gradients from the saved z and xg given (r.z and r.xg when
+/// the forward ran here; the device's in the parity test, so that both backward passes see
+/// the same z: a z within rounding of relu's kink cannot then pick different sides).
+void run_cpu_backward(const Problem& p, const std::vector<float>& z, const std::vector<float>& xg, Result& r) {
+  const Spec& s = p.s;
+  const gw::GatedFcArgs a = p.args(p.x.data(), p.gate.data(), p.w.data(), p.bias.data());
+  r.dx = gwtest::poisoned(size_t(s.rows * s.in));
+  r.dgate = gwtest::poisoned(size_t(s.rows * gate_cols(s)));
+  r.dw = p.dw0, r.db = p.db0;
+  gw::GatedFcGrads g;
+  g.dy = p.dy.data(), g.z = s.save_z ? z.data() : nullptr;
+  g.xg = s.placement == GatePlacement::kEager ? xg.data() : nullptr;
+  g.dx = s.dx ? r.dx.data() : nullptr, g.dgate = s.dgate ? r.dgate.data() : nullptr;
+  g.dweight = s.dweight ? r.dw.data() : nullptr, g.dbias = s.dbias ? r.db.data() : nullptr;
+  gw::cpu::gated_fc_backward(a, g);
+}
+
 /// Runs forward then backward on the CPU twin, every output poisoned first.
 Result run_cpu(const Problem& p) {
   const Spec& s = p.s;
@@ -179,14 +196,7 @@ Result run_cpu(const Problem& p) {
   gw::GatedFcOut o;
   o.y = r.y.data(), o.z = s.save_z ? r.z.data() : nullptr, o.xg = eager ? r.xg.data() : nullptr;
   gw::cpu::gated_fc_forward(a, o);
-  r.dx = gwtest::poisoned(size_t(s.rows * s.in));
-  r.dgate = gwtest::poisoned(size_t(s.rows * gate_cols(s)));
-  r.dw = p.dw0, r.db = p.db0;
-  gw::GatedFcGrads g;
-  g.dy = p.dy.data(), g.z = s.save_z ? r.z.data() : nullptr, g.xg = eager ? r.xg.data() : nullptr;
-  g.dx = s.dx ? r.dx.data() : nullptr, g.dgate = s.dgate ? r.dgate.data() : nullptr;
-  g.dweight = s.dweight ? r.dw.data() : nullptr, g.dbias = s.dbias ? r.db.data() : nullptr;
-  gw::cpu::gated_fc_backward(a, g);
+  run_cpu_backward(p, r.z, r.xg, r);
   return r;
 }
 
@@ -195,6 +205,11 @@ void expect_untouched(const std::vector<float>& v, const std::vector<float>& ini
   GW_EXPECT(v.size() == init.size(), what);
   for (size_t i = 0; i < v.size(); ++i)
     GW_EXPECT(std::memcmp(&v[i], &init[i], sizeof(float)) == 0, what, ": element ", i, " was written");
+}
+
+/// Every element still NaN (a device buffer poisoned with 0xFF bytes that was not written).
+void expect_all_nan(const std::vector<float>& v, const std::string& what) {
+  for (size_t i = 0; i < v.size(); ++i) GW_EXPECT(std::isnan(v[i]), what, ": element ", i, " was written");
 }
 
 void check_against_reference(const Problem& p, const Result& r, const std::string& what) {
@@ -320,7 +335,7 @@ namespace {
 void check_cuda(const Spec& s, uint64_t seed) {
   using gwtest::DeviceArray;
   Problem p(s, seed);
-  const Result want = run_cpu(p);
+  Result want = run_cpu(p);
   const bool eager = s.placement == GatePlacement::kEager;
   DeviceArray<float> x(p.x), gate(p.gate), w(p.w), bias(p.bias), dy(p.dy), dw(p.dw0), db(p.db0);
   DeviceArray<float> y(want.y.size()), z(want.z.size()), xg(want.xg.size()), dx(want.dx.size()),
@@ -330,19 +345,22 @@ void check_cuda(const Spec& s, uint64_t seed) {
   gw::GatedFcOut o;
   o.y = y.get(), o.z = s.save_z ? z.get() : nullptr, o.xg = eager ? xg.get() : nullptr;
   gw::cuda::gated_fc_forward(a, o, gw::cudart::compute_stream());
+  const std::string what = "cuda " + describe(s);
+  const std::vector<float> zd = z.download(), xgd = xg.download();
+  gwtest::expect_close(y.download(), want.y, 1e-5, p.fwd_atol(), (what + " y").c_str());
+  if (s.save_z) gwtest::expect_close(zd, want.z, 1e-5, p.fwd_atol(), (what + " z").c_str());
+  if (eager) gwtest::expect_close(xgd, want.xg, 1e-6, 1e-6, (what + " xg").c_str());
+
+  run_cpu_backward(p, zd, xgd, want);  // the same saved z and xg on both sides
   gw::GatedFcGrads g;
   g.dy = dy.get(), g.z = o.z, g.xg = o.xg;
   g.dx = s.dx ? dx.get() : nullptr, g.dgate = s.dgate ? dgate.get() : nullptr;
   g.dweight = s.dweight ? dw.get() : nullptr, g.dbias = s.dbias ? db.get() : nullptr;
   gw::cuda::gated_fc_backward(a, g, gw::cudart::compute_stream());
-  const std::string what = "cuda " + describe(s);
-  gwtest::expect_close(y.download(), want.y, 1e-5, p.fwd_atol(), (what + " y").c_str());
-  if (s.save_z) gwtest::expect_close(z.download(), want.z, 1e-5, p.fwd_atol(), (what + " z").c_str());
-  if (eager) gwtest::expect_close(xg.download(), want.xg, 1e-6, 1e-6, (what + " xg").c_str());
   if (s.dx) gwtest::expect_close(dx.download(), want.dx, 1e-5, p.dx_atol(), (what + " dx").c_str());
-  else expect_untouched(dx.download(), gwtest::poisoned(want.dx.size()), what + " dx");
+  else expect_all_nan(dx.download(), what + " dx");
   if (s.dgate) gwtest::expect_close(dgate.download(), want.dgate, 1e-5, p.dx_atol(), (what + " dgate").c_str());
-  else expect_untouched(dgate.download(), gwtest::poisoned(want.dgate.size()), what + " dgate");
+  else expect_all_nan(dgate.download(), what + " dgate");
   gwtest::expect_close(dw.download(), want.dw, 1e-5, p.dw_atol(), (what + " dweight").c_str());
   gwtest::expect_close(db.download(), want.db, 1e-5, p.dw_atol(), (what + " dbias").c_str());
 }
