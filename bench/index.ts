@@ -3,6 +3,7 @@
  *   npm run bench                 every benchmark
  *   npm run bench -- gemm         only those whose bench or case name contains "gemm"
  *   npm run bench -- embedding    the embedding table; "find d32", d128, lf1.0 … pick its cases
+ *   npm run bench -- gated-fc     the fused gated FC against the unfused sequence
  *   npm run bench -- --json out.json   also write the results as JSON
  */
 import * as fs from 'node:fs';
@@ -11,10 +12,11 @@ import { cpuFmaPeak, memoryBandwidth } from './ceilings';
 import type { Result } from './harness';
 import * as elementwise from './elementwise';
 import * as embedding from './embedding';
+import * as gatedFc from './gated-fc';
 import * as gemm from './gemm';
 import * as optim from './optim';
 
-const benches: Record<string, { run(filter: (name: string) => boolean): Result[] }> = { gemm, elementwise, optim, embedding };
+const benches: Record<string, { run(filter: (name: string) => boolean): Result[] }> = { gemm, 'gated-fc': gatedFc, elementwise, optim, embedding };
 
 const args = process.argv.slice(2);
 let jsonPath: string | undefined;

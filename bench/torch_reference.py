@@ -1,4 +1,4 @@
-"""PyTorch reference for bench/gemm.ts and bench/elementwise.ts on the same shapes.
+"""PyTorch reference for bench/gemm.ts, bench/elementwise.ts and bench/gated-fc.ts on the same shapes.
 
 Run on a GPU machine beside `GATEWISE_BACKEND=cuda npm run bench` (PyTorch is the eager
 baseline to beat; add --compile for torch.compile). Prints the same columns as bench/.
@@ -21,6 +21,60 @@ def timed(fn, sync, min_ms=300.0, max_reps=200):
         samples.append((time.perf_counter() - t0) * 1e3)
     samples.sort()
     return samples[len(samples) // 2]
+
+
+# bench/gated-fc.ts: (B, in, out, act, placement), scale 1; the same rate columns (GFLOP/s of
+# the GEMMs: 2·B·in·out forward, 3× that forward + backward; epilogue GB/s as counted there).
+GATED_FC_CASES = [
+    (16384, 64, 64, "relu", "lazy"),
+    (16384, 256, 256, "sigmoid", "lazy"),
+    (4096, 256, 256, "relu", "lazy"),
+    (4096, 512, 512, "gelu", "lazy"),
+    (1024, 1024, 1024, "relu", "lazy"),
+    (16384, 64, 64, "relu", "eager"),
+    (4096, 256, 256, "sigmoid", "eager"),
+]
+
+
+def gated_fc_epilogue_bytes(b, i, o, placement, backward):
+    if placement == "lazy":
+        return (32 if backward else 8) * b * o
+    return 32 * b * i + 20 * b * o if backward else 12 * b * i + 4 * b * o
+
+
+def gated_fc(dev, sync, wrap):
+    """The gated FC layer: lazy y = C·gate ⊙ act(x·Wᵀ + b); eager y = act((C·gate ⊙ x)·Wᵀ + b)."""
+    F = torch.nn.functional
+    acts = {"identity": lambda z: z, "relu": torch.relu, "leaky_relu": lambda z: F.leaky_relu(z, 0.01),
+            "sigmoid": torch.sigmoid, "tanh": torch.tanh, "gelu": F.gelu}
+    scale = 1.0
+    for b, i, o, act_name, placement in GATED_FC_CASES:
+        act = acts[act_name]
+        if placement == "lazy":
+            layer = wrap(lambda x, g, w, bias, act=act: scale * g * act(F.linear(x, w, bias)))
+        else:
+            layer = wrap(lambda x, g, w, bias, act=act: act(F.linear(scale * g * x, w, bias)))
+        x = (torch.rand(b, i, device=dev) * 2 - 1).requires_grad_()
+        g = (torch.rand(b, o if placement == "lazy" else i, device=dev) * 2).requires_grad_()
+        w = ((torch.rand(o, i, device=dev) * 2 - 1) / i ** 0.5).requires_grad_()
+        bias = ((torch.rand(o, device=dev) * 2 - 1) * 0.1).requires_grad_()
+        dy = torch.rand(b, o, device=dev) * 2 - 1
+
+        def fwd():
+            with torch.no_grad():
+                layer(x, g, w, bias)
+
+        def fwd_bwd():
+            layer(x, g, w, bias).backward(dy)
+            for t in (x, g, w, bias):
+                t.grad = None
+
+        for backward, fn in ((False, fwd), (True, fwd_bwd)):
+            ms = timed(fn, sync)
+            flops = (6 if backward else 2) * b * i * o
+            epi = gated_fc_epilogue_bytes(b, i, o, placement, backward) / (ms * 1e6)
+            label = f"gated-fc     {placement} {act_name} {'fwd+bwd' if backward else 'fwd'} B={b} in={i} out={o}"
+            print(label.ljust(56), f"{ms:9.3f} ms {flops / (ms * 1e6):9.1f} GFLOP/s · epilogue {epi:.1f} GB/s")
 
 
 def main():
@@ -48,6 +102,8 @@ def main():
         x, w, bias = torch.rand(m, k, device=dev), torch.rand(n, k, device=dev), torch.rand(n, device=dev)
         ms = timed(lambda: lin(x, w, bias), sync)
         print(f"gemm         linear+bias+relu m={m} k={k} n={n}".ljust(40), f"{ms:9.3f} ms {2 * m * n * k / (ms * 1e6):9.1f} GFLOP/s")
+
+    gated_fc(dev, sync, wrap)
 
     rows, cols = 1 << 15, 1024
     a = torch.rand(rows, cols, device=dev) * 4 - 2

@@ -111,6 +111,13 @@ Device arg_device(const Napi::CallbackInfo& info, size_t i, const char* name) {
   GW_THROW(kDevice, "Expected 'cpu' or 'cuda' for ", name, " but received ", s);
 }
 
+void check_no_overlap(const Tensor& out, const char* out_name, const Tensor& in, const char* in_name) {
+  const char* o = static_cast<const char*>(out.raw());
+  const char* i = static_cast<const char*>(in.raw());
+  bool overlap = out.nbytes() && in.nbytes() && o < i + in.nbytes() && i < o + out.nbytes();
+  GW_CHECK(!overlap, kArgument, "Expected ", out_name, " not to share memory with ", in_name);
+}
+
 Act arg_act(const Napi::CallbackInfo& info, size_t i, const char* name) {
   std::string s = arg_string(info, i, name);
   if (s == "identity") return Act::kIdentity;

@@ -63,6 +63,9 @@ DType arg_dtype(const Napi::CallbackInfo& info, size_t i, const char* name);
 Device arg_device(const Napi::CallbackInfo& info, size_t i, const char* name);
 Act arg_act(const Napi::CallbackInfo& info, size_t i, const char* name);
 
+/// Throws ERR_GATEWISE_ARGUMENT when the output `out` shares memory with `in`.
+void check_no_overlap(const Tensor& out, const char* out_name, const Tensor& in, const char* in_name);
+
 /// A JS handle for a new tensor (shares nothing with the caller's objects).
 Napi::Value wrap(Napi::Env env, Tensor t);
 

@@ -15,13 +15,6 @@ static Shape matrix_shape(bool batched, int64_t batch, int64_t rows, int64_t col
   return batched ? Shape{batch, rows, cols} : Shape{rows, cols};
 }
 
-static void check_no_overlap(const Tensor& out, const char* out_name, const Tensor& in, const char* in_name) {
-  const char* o = static_cast<const char*>(out.raw());
-  const char* i = static_cast<const char*>(in.raw());
-  bool overlap = out.nbytes() && in.nbytes() && o < i + in.nbytes() && i < o + out.nbytes();
-  GW_CHECK(!overlap, kArgument, "Expected ", out_name, " not to share memory with ", in_name);
-}
-
 // gemm(a, b, c, bias|null, pre|null, transA, transB, alpha, beta, act, leakySlope):
 //   pre = alpha·op(a)·op(b) + beta·c + bias;  c = act(pre)   (c written in place)
 // a (M, K) | (batch, M, K), (K, M) forms when transA; b (K, N) | (batch, K, N), (N, K) forms

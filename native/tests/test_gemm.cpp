@@ -1,7 +1,7 @@
 // gemm — the CPU twin (every micro-kernel this CPU supports) against a float64 reference;
 // CUDA against the CPU twin. Shapes cover edges of every tile and block size (1, 7, 33,
 // ~1000, sizes past KC/NC/MC), all transpose combinations, batches with shared operands,
-// beta ≠ 0, bias, pre and every activation.
+// beta ≠ 0, bias, pre, every activation and the gated epilogue (C = gate_scale·gate ⊙ act).
 #include <cmath>
 #include <string>
 
@@ -19,12 +19,15 @@ struct Spec {
   bool bias = false, pre = false;
   gw::Act act = gw::Act::kIdentity;
   bool shared_a = false, shared_b = false;  ///< stride 0: one matrix for every batch item
+  bool gate = false, shared_gate = false;   ///< gated epilogue; shared: stride_gate 0
+  float gate_scale = 1.f;
 };
 
 std::string describe(const Spec& s) {
   return gw::detail::cat("batch ", s.batch, " m ", s.m, " n ", s.n, " k ", s.k, " ta ", s.ta, " tb ", s.tb,
                          " alpha ", s.alpha, " beta ", s.beta, " bias ", s.bias, " pre ", s.pre, " act ",
-                         int(s.act), " shared ", s.shared_a, s.shared_b);
+                         int(s.act), " shared ", s.shared_a, s.shared_b, " gate ", s.gate, s.shared_gate, " scale ",
+                         s.gate_scale);
 }
 
 double act_ref(double x, gw::Act act, double slope) {
@@ -42,8 +45,8 @@ double act_ref(double x, gw::Act act, double slope) {
 // Inputs for one spec, host side; C holds NaN when beta == 0 (it must not be read).
 struct Problem {
   Spec s;
-  std::vector<float> a, b, c, bias;
-  int64_t sa, sb, sc;
+  std::vector<float> a, b, c, bias, gate;
+  int64_t sa, sb, sc, sg;
   explicit Problem(const Spec& spec, uint64_t seed) : s(spec) {
     sa = s.shared_a ? 0 : s.m * s.k;
     sb = s.shared_b ? 0 : s.k * s.n;
@@ -52,8 +55,11 @@ struct Problem {
     b = gwtest::random_floats(size_t(s.shared_b ? 1 : s.batch) * s.k * s.n, seed + 1);
     c = s.beta == 0.f ? gwtest::poisoned(size_t(s.batch * sc)) : gwtest::random_floats(size_t(s.batch * sc), seed + 2);
     bias = gwtest::random_floats(size_t(s.n), seed + 3);
+    sg = s.shared_gate ? 0 : sc;
+    gate = gwtest::random_floats(size_t(s.shared_gate ? 1 : s.batch) * sc, seed + 4, -2.f, 2.f);
   }
-  gw::GemmArgs args(const float* a_, const float* b_, float* c_, const float* bias_, float* pre_) const {
+  gw::GemmArgs args(const float* a_, const float* b_, float* c_, const float* bias_, float* pre_,
+                    const float* gate_ = nullptr) const {
     gw::GemmArgs g;
     g.batch = s.batch, g.m = s.m, g.n = s.n, g.k = s.k, g.trans_a = s.ta, g.trans_b = s.tb;
     g.alpha = s.alpha, g.beta = s.beta;
@@ -62,6 +68,7 @@ struct Problem {
     g.pre = s.pre ? pre_ : nullptr;
     g.act = s.act;
     g.leaky_slope = 0.05f;
+    if (s.gate) g.gate = gate_, g.stride_gate = sg, g.gate_scale = s.gate_scale;
     return g;
   }
   // float64 reference: (C after, pre)
@@ -80,6 +87,7 @@ struct Problem {
           double v = s.alpha * acc + (s.beta != 0.f ? double(s.beta) * c[o] : 0.0) + (s.bias ? bias[size_t(j)] : 0.0);
           pre[o] = v;
           out[o] = act_ref(v, s.act, 0.05);
+          if (s.gate) out[o] *= double(s.gate_scale) * gate[size_t(t * sg + i * s.n + j)];
         }
     }
   }
@@ -91,7 +99,7 @@ void check_cpu(const Spec& s, gw::CpuIsa isa, uint64_t seed) {
   std::vector<double> want, want_pre;
   p.reference(want, want_pre);
   std::vector<float> c = p.c, pre = gwtest::poisoned(p.c.size());
-  gw::cpu::gemm_with_isa(p.args(p.a.data(), p.b.data(), c.data(), p.bias.data(), pre.data()), isa);
+  gw::cpu::gemm_with_isa(p.args(p.a.data(), p.b.data(), c.data(), p.bias.data(), pre.data(), p.gate.data()), isa);
   std::string what = gw::detail::cat("cpu ", gw::cpu_isa_name(isa), " ", describe(s));
   gwtest::expect_close(c, want, 1e-5, p.atol(), what.c_str());
   if (s.pre) gwtest::expect_close(pre, want_pre, 1e-5, p.atol(), (what + " pre").c_str());
@@ -146,6 +154,27 @@ std::vector<Spec> epilogue_specs() {
   Spec k0_nan{1, 5, 6, 0};  // beta = 0 must not read the NaN in C
   k0_nan.bias = true;
   v.push_back(k0_nan);
+  // Gated epilogue (the gated FC's lazy form): C = gate_scale·gate ⊙ act(v), every activation,
+  // through the blocked path (ragged tiles, float4 and scalar C), the skinny paths and K == 0.
+  i = 0;
+  for (gw::Act act : acts) {
+    Spec s{1, 45 + i, 68 - (i % 2), 300};
+    s.act = act, s.bias = i % 2 == 0, s.pre = i % 3 != 2, s.gate = true, s.gate_scale = i == 0 ? 1.f : 1.75f;
+    s.beta = i == 4 ? 0.5f : 0.f, s.tb = i % 2 == 0;
+    v.push_back(s);
+    ++i;
+  }
+  Spec g_skinny_n{1, 700, 3, 50};
+  g_skinny_n.act = gw::Act::kTanh, g_skinny_n.bias = true, g_skinny_n.pre = true, g_skinny_n.gate = true;
+  g_skinny_n.gate_scale = -0.5f, g_skinny_n.tb = true;
+  v.push_back(g_skinny_n);
+  Spec g_skinny_m{1, 2, 1500, 50};
+  g_skinny_m.act = gw::Act::kGelu, g_skinny_m.bias = true, g_skinny_m.gate = true, g_skinny_m.gate_scale = 2.f;
+  g_skinny_m.ta = true;
+  v.push_back(g_skinny_m);
+  Spec g_k0{2, 9, 21, 0};
+  g_k0.bias = true, g_k0.pre = true, g_k0.act = gw::Act::kSigmoid, g_k0.gate = true, g_k0.gate_scale = 3.f;
+  v.push_back(g_k0);
   return v;
 }
 
@@ -164,6 +193,14 @@ std::vector<Spec> batch_specs() {
   Spec many{64, 6, 5, 4};  // many tiny items: threads across the batch
   many.beta = 0.25f;
   v.push_back(many);
+  Spec gated{4, 33, 72, 65};  // a gate per item, then one gate for every item
+  gated.gate = true, gated.gate_scale = 0.5f, gated.act = gw::Act::kRelu, gated.bias = true, gated.pre = true;
+  v.push_back(gated);
+  gated.shared_gate = true, gated.shared_b = true, gated.tb = true;
+  v.push_back(gated);
+  Spec gated_many{40, 6, 8, 5};
+  gated_many.gate = true, gated_many.gate_scale = 1.5f, gated_many.act = gw::Act::kLeakyRelu;
+  v.push_back(gated_many);
   return v;
 }
 
@@ -223,10 +260,10 @@ namespace {
 void check_cuda(const Spec& s, uint64_t seed) {
   Problem p(s, seed);
   std::vector<float> want = p.c, want_pre = gwtest::poisoned(p.c.size());
-  gw::cpu::gemm(p.args(p.a.data(), p.b.data(), want.data(), p.bias.data(), want_pre.data()));
-  gwtest::DeviceArray<float> a(p.a), b(p.b), c(p.c), bias(p.bias), pre(p.c.size());
+  gw::cpu::gemm(p.args(p.a.data(), p.b.data(), want.data(), p.bias.data(), want_pre.data(), p.gate.data()));
+  gwtest::DeviceArray<float> a(p.a), b(p.b), c(p.c), bias(p.bias), pre(p.c.size()), gate(p.gate);
   pre.poison();
-  gw::cuda::gemm(p.args(a.get(), b.get(), c.get(), bias.get(), pre.get()), gw::cudart::compute_stream());
+  gw::cuda::gemm(p.args(a.get(), b.get(), c.get(), bias.get(), pre.get(), gate.get()), gw::cudart::compute_stream());
   std::string what = gw::detail::cat("cuda ", describe(s));
   gwtest::expect_close(c.download(), want, 1e-5, p.atol(), what.c_str());
   if (s.pre) gwtest::expect_close(pre.download(), want_pre, 1e-5, p.atol(), (what + " pre").c_str());

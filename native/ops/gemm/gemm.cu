@@ -8,7 +8,7 @@
 // Global loads are one float4 per thread per operand and K slice when the operand's inner
 // dimension is a multiple of 4 and its pointer 16-byte aligned, four bounds-checked scalar
 // loads otherwise. Out-of-range rows/columns/k load as zero. The epilogue (alpha, beta,
-// bias, pre, act) is applied in registers before the single store of C.
+// bias, pre, act, gate) is applied in registers before the single store of C.
 
 #include <algorithm>
 #include <cstdint>
@@ -29,10 +29,13 @@ struct Params {
   int64_t stride_c;
   const float* bias;
   float* pre;
+  const float* gate;
+  int64_t stride_gate;
+  float gate_scale;
   float alpha, beta;
   gw::Act act;
   float slope;
-  bool vec_a, vec_b, vec_c;  ///< float4 loads of A / B, float4 load-store of C (and pre)
+  bool vec_a, vec_b, vec_c;  ///< float4 loads of A / B, float4 load-store of C (and pre, gate)
   int64_t z0;                ///< first batch item of this launch
 };
 
@@ -168,9 +171,10 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p
     __syncthreads();
   }
 
-  // ---- epilogue: v = alpha·acc + beta·C + bias; pre = v; C = act(v)
+  // ---- epilogue: v = alpha·acc + beta·C + bias; pre = v; C = act(v) or gate_scale·gate ⊙ act(v)
   float* c = p.c + z * p.stride_c;
   float* pre = p.pre ? p.pre + z * p.m * p.n : nullptr;
+  const float* gate = p.gate ? p.gate + z * p.stride_gate : nullptr;
 #pragma unroll
   for (int gi = 0; gi < TM / 4; ++gi)
 #pragma unroll
@@ -192,6 +196,11 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p
           if (pre) *reinterpret_cast<float4*>(pre + i * p.n + j) = make_float4(v[0], v[1], v[2], v[3]);
 #pragma unroll
           for (int e = 0; e < 4; ++e) v[e] = gw::act_apply(p.act, p.slope, v[e]);
+          if (gate) {
+            const float4 gv = *reinterpret_cast<const float4*>(gate + i * p.n + j);
+            v[0] = p.gate_scale * gv.x * v[0], v[1] = p.gate_scale * gv.y * v[1];
+            v[2] = p.gate_scale * gv.z * v[2], v[3] = p.gate_scale * gv.w * v[3];
+          }
           *reinterpret_cast<float4*>(c + i * p.n + j) = make_float4(v[0], v[1], v[2], v[3]);
         } else {
 #pragma unroll
@@ -201,7 +210,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p
             const float old = p.beta != 0.f ? p.beta * c[o] : 0.f;  // beta == 0: C is never read
             const float x = p.alpha * acc[gi * 4 + ri][gj * 4 + e] + old + (p.bias ? p.bias[j + e] : 0.f);
             if (pre) pre[o] = x;
-            c[o] = gw::act_apply(p.act, p.slope, x);
+            const float y = gw::act_apply(p.act, p.slope, x);
+            c[o] = gate ? p.gate_scale * gate[o] * y : y;
           }
         }
       }
@@ -258,11 +268,13 @@ void gemm(const GemmArgs& g, Stream stream) {
   p.m = g.m, p.n = g.n, p.k = g.k;
   p.a = g.a, p.stride_a = g.stride_a, p.b = g.b, p.stride_b = g.stride_b, p.c = g.c, p.stride_c = g.stride_c;
   p.bias = g.bias, p.pre = g.pre, p.alpha = g.alpha, p.beta = g.beta, p.act = g.act, p.slope = g.leaky_slope;
+  p.gate = g.gate, p.stride_gate = g.stride_gate, p.gate_scale = g.gate_scale;
   // float4 along each operand's contiguous dimension: (M, K) → K, (K, M) → M, (K, N) → N, (N, K) → K.
   const int64_t a_inner = g.trans_a ? g.m : g.k, b_inner = g.trans_b ? g.k : g.n;
   p.vec_a = a_inner % 4 == 0 && g.stride_a % 4 == 0 && gw::is_aligned16(g.a);
   p.vec_b = b_inner % 4 == 0 && g.stride_b % 4 == 0 && gw::is_aligned16(g.b);
-  p.vec_c = g.n % 4 == 0 && g.stride_c % 4 == 0 && gw::is_aligned16(g.c) && (!g.pre || gw::is_aligned16(g.pre));
+  p.vec_c = g.n % 4 == 0 && g.stride_c % 4 == 0 && gw::is_aligned16(g.c) && (!g.pre || gw::is_aligned16(g.pre)) &&
+            (!g.gate || (gw::is_aligned16(g.gate) && g.stride_gate % 4 == 0));
 
   const int64_t big_tiles = ((g.m + 127) / 128) * ((g.n + 127) / 128) * g.batch;
   if (big_tiles >= sm_count()) launch_transposed<128, 128, 8, 8, 8>(p, g.trans_a, g.trans_b, g.batch, stream);

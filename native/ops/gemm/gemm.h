@@ -1,14 +1,18 @@
 // gemm — batched fp32 matrix product with a fused epilogue.
 //   for every batch item b:
 //     pre = alpha · op(A_b) · op(B_b) + beta · C_b + bias        (bias broadcast over rows)
-//     C_b = act(pre)
+//     C_b = act(pre)                                   without a gate
+//     C_b = gate_scale · gate_b ⊙ act(pre)              with one (the gated FC's lazy form)
 //   op(A) (M, K): A stored (M, K), or (K, M) when trans_a
 //   op(B) (K, N): B stored (K, N), or (N, K) when trans_b
 //   C     (M, N), overwritten (beta = 1 accumulates into it, e.g. for parameter gradients)
 //   bias  (N) or null;  pre (batch, M, N) contiguous or null, receives the value before act.
+//   gate  (M, N) per batch item or null, item b at gate + b·stride_gate (0: one for all).
 // Every matrix is contiguous row-major float32 on the op's device; batch item b of A starts
 // at a + b·stride_a (stride 0: every item uses the same matrix), likewise B and C.
-// When beta == 0, C is never read (it may hold NaN). C must not overlap A, B, bias or pre.
+// When beta == 0, C is never read (it may hold NaN). C must not overlap A, B, bias, pre or gate.
+// The whole epilogue (beta, bias, pre, act, gate) runs on the tile in registers / L1 before
+// the single store of C: no extra pass over memory.
 // act: identity, relu, leaky_relu (slope leaky_slope), sigmoid, tanh, gelu (exact erf form),
 // the same math on CPU and CUDA (activation/act_math.h).
 //
@@ -40,8 +44,11 @@ struct GemmArgs {
   int64_t stride_c = 0;          ///< elements between batch items of C (m·n when contiguous)
   const float* bias = nullptr;   ///< (n), added before the activation; may be null
   float* pre = nullptr;          ///< optional (batch, m, n) contiguous: the value before act
-  Act act = Act::kIdentity;      ///< activation applied last
+  Act act = Act::kIdentity;      ///< activation applied after bias (and pre)
   float leaky_slope = 0.01f;     ///< negative-side slope of leaky_relu
+  const float* gate = nullptr;   ///< optional (m, n) per item, like C: C = gate_scale·gate ⊙ act(v)
+  int64_t stride_gate = 0;       ///< elements between batch items of gate; 0 = one gate for every item
+  float gate_scale = 1.f;        ///< scales the gate (used only with gate)
 };
 
 }  // namespace gw

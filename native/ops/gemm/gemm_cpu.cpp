@@ -3,7 +3,7 @@
 //     for each task = (M block of MC rows, slice of the N block), on the pool:
 //       pack the A block (thread-local) · for each MR row panel · for each NR column panel:
 //         micro-kernel (alpha, beta folded into its store; later K blocks accumulate)
-//         after the last K block: bias, pre, activation on the tile while it is in L1
+//         after the last K block: bias, pre, activation, gate on the tile while it is in L1
 // Items with M or N ≤ kSkinnyMax take the skinny path instead (gemm_skinny.h), on every ISA.
 // Every output element is written by one task in a fixed order: results do not depend on
 // the thread count or scheduling.
@@ -100,23 +100,38 @@ float* scratch_a(size_t n) {
   return s.get(n);
 }
 
-// ---- epilogue: v = C + bias; pre = v; C = act(v), on an m×n tile of C
+// ---- epilogue: v = C + bias; pre = v; C = act(v), or C = gate_scale·gate ⊙ act(v), on an
+// m×n tile of C (in L1: the micro-kernel has just stored it)
 
 template <Act A>
 GW_CPU_CLONES void act_row(float* GW_RESTRICT row, int64_t n, float slope) {
   for (int64_t j = 0; j < n; ++j) row[j] = act_apply(A, slope, row[j]);
 }
 
+template <Act A>
+GW_CPU_CLONES void act_gate_row(float* GW_RESTRICT row, const float* GW_RESTRICT gate, float scale, int64_t n,
+                                float slope) {
+  for (int64_t j = 0; j < n; ++j) row[j] = scale * gate[j] * act_apply(A, slope, row[j]);
+}
+
 struct Epilogue {
   const float* bias;  ///< (N) or null
   float* pre;         ///< this item's (M, N) or null
+  const float* gate;  ///< this item's (M, N) or null
+  float gate_scale;
   Act act;
   float slope;
-  bool active() const { return bias || pre || act != Act::kIdentity; }
+  bool active() const { return bias || pre || gate || act != Act::kIdentity; }
 };
 
 GW_CPU_CLONES void add_bias_row(float* GW_RESTRICT row, const float* GW_RESTRICT bias, int64_t n) {
   for (int64_t j = 0; j < n; ++j) row[j] += bias[j];
+}
+
+template <Act A>
+void act_tile_row(const Epilogue& e, float* row, const float* gate, int64_t n) {
+  if (gate) act_gate_row<A>(row, gate, e.gate_scale, n, e.slope);
+  else if (A != Act::kIdentity) act_row<A>(row, n, e.slope);
 }
 
 void epilogue_tile(const Epilogue& e, float* c, int64_t ldc, int64_t i0, int64_t j0, int64_t m, int64_t n) {
@@ -124,18 +139,19 @@ void epilogue_tile(const Epilogue& e, float* c, int64_t ldc, int64_t i0, int64_t
     float* row = c + (i0 + r) * ldc + j0;
     if (e.bias) add_bias_row(row, e.bias + j0, n);
     if (e.pre) std::copy(row, row + n, e.pre + (i0 + r) * ldc + j0);
+    const float* gate = e.gate ? e.gate + (i0 + r) * ldc + j0 : nullptr;
     switch (e.act) {
-      case Act::kIdentity: break;
-      case Act::kRelu: act_row<Act::kRelu>(row, n, e.slope); break;
-      case Act::kLeakyRelu: act_row<Act::kLeakyRelu>(row, n, e.slope); break;
-      case Act::kSigmoid: act_row<Act::kSigmoid>(row, n, e.slope); break;
-      case Act::kTanh: act_row<Act::kTanh>(row, n, e.slope); break;
-      case Act::kGelu: act_row<Act::kGelu>(row, n, e.slope); break;
+      case Act::kIdentity: act_tile_row<Act::kIdentity>(e, row, gate, n); break;
+      case Act::kRelu: act_tile_row<Act::kRelu>(e, row, gate, n); break;
+      case Act::kLeakyRelu: act_tile_row<Act::kLeakyRelu>(e, row, gate, n); break;
+      case Act::kSigmoid: act_tile_row<Act::kSigmoid>(e, row, gate, n); break;
+      case Act::kTanh: act_tile_row<Act::kTanh>(e, row, gate, n); break;
+      case Act::kGelu: act_tile_row<Act::kGelu>(e, row, gate, n); break;
     }
   }
 }
 
-// K == 0: C = act(beta·C + bias) (alpha·op(A)·op(B) is an empty sum).
+// K == 0: C = act(beta·C + bias), gated when a gate is given (alpha·op(A)·op(B) is an empty sum).
 void gemm_empty_k(const GemmArgs& g, float* c, const Epilogue& e) {
   parallel_for(0, g.m, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.n)), [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
@@ -154,7 +170,7 @@ void gemm_one(const GemmArgs& g, const float* a, const float* b, float* c, const
               const KernelDesc& kd) {
   const int64_t M = g.m, N = g.n, K = g.k;
   if (K == 0) return gemm_empty_k(g, c, e);
-  if (std::min(M, N) <= kSkinnyMax) return gemm_skinny(g, a, b, c, e.pre);
+  if (std::min(M, N) <= kSkinnyMax) return gemm_skinny(g, a, b, c, e.pre, e.gate);
   const int64_t T = num_threads();
   const int mr = kd.mr, nr = kd.nr;
 
@@ -216,7 +232,8 @@ void gemm_with_isa(const GemmArgs& g, CpuIsa isa) {
   GW_CHECK(g.c && (g.k == 0 || (g.a && g.b)), kArgument, "gemm: null matrix pointer");
   const KernelDesc kd = kernel_for(isa);
   auto item = [&](int64_t i) {
-    Epilogue e{g.bias, g.pre ? g.pre + i * g.m * g.n : nullptr, g.act, g.leaky_slope};
+    Epilogue e{g.bias, g.pre ? g.pre + i * g.m * g.n : nullptr, g.gate ? g.gate + i * g.stride_gate : nullptr,
+               g.gate_scale, g.act, g.leaky_slope};
     gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c, e, kd);
   };
   // Many small products: one per thread at a time (the inner parallel_for runs inline).

@@ -44,7 +44,7 @@ struct View {
 
 }  // namespace
 
-void gemm_skinny(const GemmArgs& g, const float* a, const float* b, float* c, float* pre) {
+void gemm_skinny(const GemmArgs& g, const float* a, const float* b, float* c, float* pre, const float* gate) {
   const int64_t M = g.m, N = g.n, K = g.k;
   View v;
   v.k = K;
@@ -65,7 +65,8 @@ void gemm_skinny(const GemmArgs& g, const float* a, const float* b, float* c, fl
     float x = g.alpha * sum + (g.beta != 0.f ? g.beta * c[o] : 0.f);
     if (g.bias) x += g.bias[v.bias_on_r ? r : s];
     if (pre) pre[o] = x;
-    c[o] = act_apply(g.act, g.leaky_slope, x);
+    const float y = act_apply(g.act, g.leaky_slope, x);
+    c[o] = gate ? g.gate_scale * gate[o] * y : y;  // gate is laid out like C
   };
 
   const int64_t R = v.r_count, S = v.s_count;
