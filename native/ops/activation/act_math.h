@@ -72,6 +72,18 @@ struct Gelu {
 
 namespace gw {
 
+/// Expands CALL(Functor) for the functor of a runtime `act`: for loops that must be compiled
+/// once per activation (so each vectorizes), e.g. `#define GW_CALL(F) run<F>(...)`.
+#define GW_ACT_SWITCH(act, CALL)                        \
+  switch (act) {                                        \
+    case Act::kIdentity: CALL(actf::Identity); break;   \
+    case Act::kRelu: CALL(actf::Relu); break;           \
+    case Act::kLeakyRelu: CALL(actf::LeakyRelu); break; \
+    case Act::kSigmoid: CALL(actf::Sigmoid); break;     \
+    case Act::kTanh: CALL(actf::Tanh); break;           \
+    case Act::kGelu: CALL(actf::Gelu); break;           \
+  }
+
 /// Calls f(functor) for act, the functor carrying slope.
 template <typename F>
 inline void with_act(Act act, float slope, F&& f) {

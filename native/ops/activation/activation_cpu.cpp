@@ -17,15 +17,6 @@ GW_ALWAYS_INLINE void grad_run(A f, const float* g, const float* x, const float*
     for (int64_t i = 0; i < n; ++i) gx[i] = f.grad_x(g[i], x[i]);
 }
 
-#define GW_ACT_SWITCH(act, CALL)                        \
-  switch (act) {                                        \
-    case Act::kIdentity: CALL(actf::Identity); break;   \
-    case Act::kRelu: CALL(actf::Relu); break;           \
-    case Act::kLeakyRelu: CALL(actf::LeakyRelu); break; \
-    case Act::kSigmoid: CALL(actf::Sigmoid); break;     \
-    case Act::kTanh: CALL(actf::Tanh); break;           \
-    case Act::kGelu: CALL(actf::Gelu); break;           \
-  }
 
 GW_CPU_CLONES static void fwd_range(Act act, float slope, const float* x, float* y, int64_t n) {
 #define GW_CALL(A) map_run(A{slope}, x, y, n)

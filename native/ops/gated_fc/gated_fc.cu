@@ -241,22 +241,15 @@ void rows_pass(const gw::GatedFcArgs& a, const float* dy, const float* z, const 
 namespace gw::cuda {
 
 void gated_fc_forward(const GatedFcArgs& a, const GatedFcOut& o, Stream stream) {
-  gfc::check_args(a, "gated_fc_forward");
+  gfc::check_forward(a, o);
   const bool eager = a.placement == GatePlacement::kEager;
-  GW_CHECK((a.rows * a.out == 0 || o.y) && (!eager || a.rows * a.in == 0 || o.xg), kArgument,
-           "gated_fc_forward: null y, or null xg for the eager placement");
   if (eager) scaled_product(a.scale, a.gate, a.x, o.xg, a.rows * a.in, stream);
   gemm(gfc::forward_gemm(a, eager ? o.xg : a.x, o.y, o.z), stream);
 }
 
 void gated_fc_backward(const GatedFcArgs& a, const GatedFcGrads& g, Stream stream) {
-  gfc::check_args(a, "gated_fc_backward");
+  const bool identity_dz = gfc::check_backward(a, g);  // dz is dy itself
   const bool eager = a.placement == GatePlacement::kEager;
-  const bool identity_dz = eager && a.act == Act::kIdentity;  // dz is dy itself
-  GW_CHECK(a.rows * a.out == 0 || (g.dy && (g.z || identity_dz)), kArgument,
-           "gated_fc_backward: null dy, or null z (needed unless eager with identity)");
-  GW_CHECK(!(eager && g.dweight) || a.rows * a.in == 0 || g.xg, kArgument,
-           "gated_fc_backward: the eager weight gradient needs xg");
   const bool want_dz = g.dx || g.dweight || g.dgate;  // eager: dgate comes from dz·W
   if (!want_dz && !g.dbias) return;
   DeviceScratch<float> dz_buf(identity_dz ? 0 : static_cast<size_t>(a.rows * a.out));

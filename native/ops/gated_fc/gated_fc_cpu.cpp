@@ -43,15 +43,6 @@ class HostScratch {
   float* p_;
 };
 
-#define GW_GFC_ACT_SWITCH(act, CALL)                    \
-  switch (act) {                                        \
-    case Act::kIdentity: CALL(actf::Identity); break;   \
-    case Act::kRelu: CALL(actf::Relu); break;           \
-    case Act::kLeakyRelu: CALL(actf::LeakyRelu); break; \
-    case Act::kSigmoid: CALL(actf::Sigmoid); break;     \
-    case Act::kTanh: CALL(actf::Tanh); break;           \
-    case Act::kGelu: CALL(actf::Gelu); break;           \
-  }
 
 // ---- element-wise loops (inlined into the cloned functions below, so they vectorize per ISA)
 
@@ -76,7 +67,7 @@ GW_CPU_CLONES void lazy_elems(Act act, float slope, float s, const float* GW_RES
                               const float* GW_RESTRICT z, const float* GW_RESTRICT gate, float* GW_RESTRICT dz,
                               float* GW_RESTRICT dgate, int64_t n) {
 #define GW_CALL(A) lazy_run(A{slope}, s, dy, z, gate, dz, dgate, n)
-  GW_GFC_ACT_SWITCH(act, GW_CALL)
+  GW_ACT_SWITCH(act, GW_CALL)
 #undef GW_CALL
 }
 
@@ -84,7 +75,7 @@ GW_CPU_CLONES void lazy_elems(Act act, float slope, float s, const float* GW_RES
 GW_CPU_CLONES void eager_elems(Act act, float slope, const float* GW_RESTRICT dy, const float* GW_RESTRICT z,
                                float* GW_RESTRICT dz, int64_t n) {
 #define GW_CALL(A) eager_run(A{slope}, dy, z, dz, n)
-  GW_GFC_ACT_SWITCH(act, GW_CALL)
+  GW_ACT_SWITCH(act, GW_CALL)
 #undef GW_CALL
 }
 
@@ -156,23 +147,16 @@ void rows_pass(const GatedFcArgs& a, const float* dy, const float* z, const floa
 }  // namespace
 
 void gated_fc_forward(const GatedFcArgs& a, const GatedFcOut& o) {
-  gfc::check_args(a, "gated_fc_forward");
+  gfc::check_forward(a, o);
   const bool eager = a.placement == GatePlacement::kEager;
-  GW_CHECK((a.rows * a.out == 0 || o.y) && (!eager || a.rows * a.in == 0 || o.xg), kArgument,
-           "gated_fc_forward: null y, or null xg for the eager placement");
   if (eager)
     flat(a.rows * a.in, [&](int64_t lo, int64_t hi) { scaled_product(a.scale, a.gate + lo, a.x + lo, o.xg + lo, hi - lo); });
   gemm(gfc::forward_gemm(a, eager ? o.xg : a.x, o.y, o.z));
 }
 
 void gated_fc_backward(const GatedFcArgs& a, const GatedFcGrads& g) {
-  gfc::check_args(a, "gated_fc_backward");
+  const bool identity_dz = gfc::check_backward(a, g);  // dz is dy itself
   const bool eager = a.placement == GatePlacement::kEager;
-  const bool identity_dz = eager && a.act == Act::kIdentity;  // dz is dy itself
-  GW_CHECK(a.rows * a.out == 0 || (g.dy && (g.z || identity_dz)), kArgument,
-           "gated_fc_backward: null dy, or null z (needed unless eager with identity)");
-  GW_CHECK(!(eager && g.dweight) || a.rows * a.in == 0 || g.xg, kArgument,
-           "gated_fc_backward: the eager weight gradient needs xg");
   const bool want_dz = g.dx || g.dweight || g.dgate;  // eager: dgate comes from dz·W
   if (!want_dz && !g.dbias) return;
   HostScratch dz_buf(identity_dz ? 0 : a.rows * a.out);  // lazy: the rows pass always writes dz

@@ -58,6 +58,26 @@ inline void check_args(const GatedFcArgs& a, const char* fn) {
            kArgument, fn, ": null x, gate or weight");
 }
 
+/// gated_fc_forward's preconditions (both devices).
+inline void check_forward(const GatedFcArgs& a, const GatedFcOut& o) {
+  check_args(a, "gated_fc_forward");
+  const bool eager = a.placement == GatePlacement::kEager;
+  GW_CHECK((a.rows * a.out == 0 || o.y) && (!eager || a.rows * a.in == 0 || o.xg), kArgument,
+           "gated_fc_forward: null y, or null xg for the eager placement");
+}
+
+/// gated_fc_backward's preconditions (both devices); true when dz is dy itself (eager identity).
+inline bool check_backward(const GatedFcArgs& a, const GatedFcGrads& g) {
+  check_args(a, "gated_fc_backward");
+  const bool eager = a.placement == GatePlacement::kEager;
+  const bool identity_dz = eager && a.act == Act::kIdentity;
+  GW_CHECK(a.rows * a.out == 0 || (g.dy && (g.z || identity_dz)), kArgument,
+           "gated_fc_backward: null dy, or null z (needed unless eager with identity)");
+  GW_CHECK(!(eager && g.dweight) || a.rows * a.in == 0 || g.xg, kArgument,
+           "gated_fc_backward: the eager weight gradient needs xg");
+  return identity_dz;
+}
+
 /// y = [C·gate ⊙] act(src·Wᵀ + b), pre = z: src (B, in) is x (lazy, gated epilogue) or xg (eager).
 inline GemmArgs forward_gemm(const GatedFcArgs& a, const float* src, float* y, float* z) {
   GemmArgs g;
