@@ -67,6 +67,12 @@ export function checkShape(value: unknown, name: string): number[] {
   return value as number[];
 }
 
+/** Layer widths: a non-empty array of positive integers (e.g. an MLP's `hidden`). */
+export function checkWidths(value: unknown, name: string): number[] {
+  if (!Array.isArray(value) || value.length === 0) throw invalid('a non-empty array of layer widths', name, value);
+  return value.map((h, i) => checkInt(h, `${name}[${i}]`, 1));
+}
+
 export function checkFunction(value: unknown, name: string): (...args: never[]) => unknown {
   if (typeof value !== 'function') throw invalid('a function', name, value);
   return value as (...args: never[]) => unknown;

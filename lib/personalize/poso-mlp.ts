@@ -12,7 +12,7 @@ import { Linear } from '../nn/linear';
 import { Module } from '../nn/module';
 import { Rng } from '../random';
 import { Tensor } from '../tensor';
-import { checkInt, checkOneOf, checkOptions, checkPositive, invalid } from '../validate';
+import { checkInt, checkOneOf, checkOptions, checkPositive, checkWidths } from '../validate';
 import { checkRows } from './field-input';
 import { GateNU } from './gate-nu';
 import { GatedLinear } from './gated-linear';
@@ -47,8 +47,7 @@ export class PosoMLP extends Module {
     const o = checkOptions(options, 'options');
     this.inFeatures = checkInt(inFeatures, 'inFeatures', 1);
     this.pcFeatures = checkInt(o.pcFeatures, 'options.pcFeatures', 1);
-    if (!Array.isArray(o.hidden) || o.hidden.length === 0) throw invalid('a non-empty array of layer widths', 'options.hidden', o.hidden);
-    o.hidden.forEach((h, i) => checkInt(h, `options.hidden[${i}]`, 1));
+    const hidden = checkWidths(o.hidden, 'options.hidden');
     const activation = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
     const scale = checkPositive(o.scale ?? 2, 'options.scale');
     const placement = checkOneOf(o.placement ?? 'lazy', 'options.placement', GATE_PLACEMENTS);
@@ -56,7 +55,7 @@ export class PosoMLP extends Module {
     this.layers = [];
     this.gates = [];
     let width = this.inFeatures;
-    for (const h of o.hidden) {
+    for (const h of hidden) {
       const layer = new GatedLinear(width, h, { activation, scale, placement, rng: o.rng });
       this.layers.push(layer);
       this.gates.push(new GateNU({ inFeatures: this.pcFeatures, outFeatures: layer.gateFeatures, hidden: o.gateHidden, gamma: scale, rng: o.rng }));

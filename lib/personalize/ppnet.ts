@@ -14,7 +14,7 @@ import { Linear } from '../nn/linear';
 import { Module } from '../nn/module';
 import { Rng } from '../random';
 import { Tensor } from '../tensor';
-import { checkInt, checkOneOf, checkOptions, checkPositive, invalid } from '../validate';
+import { checkInt, checkOneOf, checkOptions, checkPositive, checkWidths } from '../validate';
 import { checkRows } from './field-input';
 import { GateNU } from './gate-nu';
 import { GatedLinear } from './gated-linear';
@@ -70,8 +70,7 @@ export class PPNet extends Module {
     this.inFeatures = checkInt(inFeatures, 'inFeatures', 1);
     this.priorFeatures = checkInt(o.priorFeatures, 'options.priorFeatures', 1);
     this.tasks = checkInt(o.tasks, 'options.tasks', 1);
-    if (!Array.isArray(o.hidden) || o.hidden.length === 0) throw invalid('a non-empty array of layer widths', 'options.hidden', o.hidden);
-    const hidden = o.hidden.map((h, i) => checkInt(h, `options.hidden[${i}]`, 1));
+    const hidden = checkWidths(o.hidden, 'options.hidden');
     const activation = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
     const placement = checkOneOf(o.placement ?? 'lazy', 'options.placement', GATE_PLACEMENTS);
     this.gamma = checkPositive(o.gamma ?? 2, 'options.gamma');
