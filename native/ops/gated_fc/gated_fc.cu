@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "../../core/cuda_map.cuh"
 #include "../../core/cuda_check.h"
 #include "../activation/act_math.h"
 #include "../gemm/gemm.h"
@@ -32,45 +33,35 @@ constexpr int64_t kTargetBlocks = 2048;  ///< rows_kernel: chunks are sized for 
 
 __global__ void scaled_product_kernel(float s, const float* __restrict__ g, const float* __restrict__ x,
                                       float* __restrict__ out, int64_t n, bool vec4) {
-  const int64_t tid = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  int64_t head = 0;
-  if (vec4) {
-    const int64_t n4 = n / 4;
-    for (int64_t i = tid; i < n4; i += stride) {
-      const float4 gv = reinterpret_cast<const float4*>(g)[i];
-      const float4 xv = reinterpret_cast<const float4*>(x)[i];
-      reinterpret_cast<float4*>(out)[i] =
-          make_float4(s * gv.x * xv.x, s * gv.y * xv.y, s * gv.z * xv.z, s * gv.w * xv.w);
-    }
-    head = n4 * 4;
-  }
-  for (int64_t i = head + tid; i < n; i += stride) out[i] = s * g[i] * x[i];
+  gw::grid_stride_vec4(
+      n, vec4,
+      [&](int64_t i) {
+        const float4 gv = reinterpret_cast<const float4*>(g)[i];
+        const float4 xv = reinterpret_cast<const float4*>(x)[i];
+        reinterpret_cast<float4*>(out)[i] =
+            make_float4(s * gv.x * xv.x, s * gv.y * xv.y, s * gv.z * xv.z, s * gv.w * xv.w);
+      },
+      [&](int64_t i) { out[i] = s * g[i] * x[i]; });
 }
 
 __global__ void gate_input_bwd_kernel(float s, const float* __restrict__ gate, const float* __restrict__ x,
                                       const float* __restrict__ dxg, float* __restrict__ dx,
                                       float* __restrict__ dgate, int64_t n, bool vec4) {
-  const int64_t tid = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  int64_t head = 0;
-  if (vec4) {
-    const int64_t n4 = n / 4;
-    for (int64_t i = tid; i < n4; i += stride) {
-      const float4 d = reinterpret_cast<const float4*>(dxg)[i];
-      const float4 g = reinterpret_cast<const float4*>(gate)[i];
-      const float4 xv = reinterpret_cast<const float4*>(x)[i];
-      reinterpret_cast<float4*>(dx)[i] = make_float4(s * g.x * d.x, s * g.y * d.y, s * g.z * d.z, s * g.w * d.w);
-      reinterpret_cast<float4*>(dgate)[i] =
-          make_float4(s * xv.x * d.x, s * xv.y * d.y, s * xv.z * d.z, s * xv.w * d.w);
-    }
-    head = n4 * 4;
-  }
-  for (int64_t i = head + tid; i < n; i += stride) {
-    const float d = dxg[i];
-    dx[i] = s * gate[i] * d;
-    dgate[i] = s * x[i] * d;
-  }
+  gw::grid_stride_vec4(
+      n, vec4,
+      [&](int64_t i) {
+        const float4 d = reinterpret_cast<const float4*>(dxg)[i];
+        const float4 g = reinterpret_cast<const float4*>(gate)[i];
+        const float4 xv = reinterpret_cast<const float4*>(x)[i];
+        reinterpret_cast<float4*>(dx)[i] = make_float4(s * g.x * d.x, s * g.y * d.y, s * g.z * d.z, s * g.w * d.w);
+        reinterpret_cast<float4*>(dgate)[i] =
+            make_float4(s * xv.x * d.x, s * xv.y * d.y, s * xv.z * d.z, s * xv.w * d.w);
+      },
+      [&](int64_t i) {
+        const float d = dxg[i];
+        dx[i] = s * gate[i] * d;
+        dgate[i] = s * x[i] * d;
+      });
 }
 
 struct RowsParams {
