@@ -16,6 +16,8 @@ export * from './ops/layout';
 export * from './ops/nn';
 export * from './ops/loss';
 export * from './ops/gated-fc';
+export * from './ops/poso-attention';
+export * from './ops/poso-attention-reference';
 export * as init from './nn/init';
 export { Module } from './nn/module';
 export type { StateDict } from './nn/module';

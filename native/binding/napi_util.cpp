@@ -118,6 +118,24 @@ void check_no_overlap(const Tensor& out, const char* out_name, const Tensor& in,
   GW_CHECK(!overlap, kArgument, "Expected ", out_name, " not to share memory with ", in_name);
 }
 
+void check_operand(const Tensor& t, const Shape& shape, const Tensor& ref, const char* name,
+                   const char* ref_name, DType dtype) {
+  check_dtype(t, dtype, name);
+  check_shape(t, shape, name);
+  check_same_device(t, ref, name, ref_name);
+}
+
+void check_disjoint(std::initializer_list<std::pair<const Tensor*, const char*>> outs,
+                    std::initializer_list<std::pair<const Tensor*, const char*>> ins) {
+  for (auto o = outs.begin(); o != outs.end(); ++o) {
+    if (!o->first) continue;
+    for (const auto& i : ins)
+      if (i.first) check_no_overlap(*o->first, o->second, *i.first, i.second);
+    for (auto p = o + 1; p != outs.end(); ++p)
+      if (p->first) check_no_overlap(*o->first, o->second, *p->first, p->second);
+  }
+}
+
 Act arg_act(const Napi::CallbackInfo& info, size_t i, const char* name) {
   std::string s = arg_string(info, i, name);
   if (s == "identity") return Act::kIdentity;

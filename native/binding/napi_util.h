@@ -5,7 +5,9 @@
 #pragma once
 #include <napi.h>
 
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "../core/dispatch.h"
 #include "../core/error.h"
@@ -65,6 +67,14 @@ Act arg_act(const Napi::CallbackInfo& info, size_t i, const char* name);
 
 /// Throws ERR_GATEWISE_ARGUMENT when the output `out` shares memory with `in`.
 void check_no_overlap(const Tensor& out, const char* out_name, const Tensor& in, const char* in_name);
+
+/// A tensor of exactly `dtype` and `shape` on ref's device (errors name `name`, `ref_name`).
+void check_operand(const Tensor& t, const Shape& shape, const Tensor& ref, const char* name,
+                   const char* ref_name, DType dtype = DType::kF32);
+
+/// Each output against each input and each other output (null entries are skipped).
+void check_disjoint(std::initializer_list<std::pair<const Tensor*, const char*>> outs,
+                    std::initializer_list<std::pair<const Tensor*, const char*>> ins);
 
 /// A JS handle for a new tensor (shares nothing with the caller's objects).
 Napi::Value wrap(Napi::Env env, Tensor t);

@@ -1,9 +1,7 @@
 // gatewise binding — the fused gated FC (native/ops/gated_fc). The caller (lib/ops/gated-fc.ts)
 // has validated everything and allocates every output; here only shapes, dtypes, devices
 // and overlaps are re-checked, naming the bad argument.
-#include <initializer_list>
 #include <string>
-#include <utility>
 
 #include "../ops/gated_fc/gated_fc.h"
 #include "napi_util.h"
@@ -18,13 +16,6 @@ GatePlacement arg_placement(const Napi::CallbackInfo& info, size_t i, const char
   if (s == "lazy") return GatePlacement::kLazy;
   if (s == "eager") return GatePlacement::kEager;
   GW_THROW(kArgument, "Expected 'lazy' or 'eager' for ", name, " but received '", s, "'");
-}
-
-/// A float32 tensor of exactly `shape` on ref's device.
-void check_operand(const Tensor& t, const Shape& shape, const Tensor& ref, const char* name) {
-  check_dtype(t, DType::kF32, name);
-  check_shape(t, shape, name);
-  check_same_device(t, ref, name, "x");
 }
 
 /// The shared arguments of both calls: x, gate, weight (indices ix, ix+1, ix+2), then the
@@ -44,22 +35,10 @@ GatedFcArgs common_args(const Napi::CallbackInfo& info, size_t ix, size_t is, co
   GW_CHECK(weight.dim() == 2, kShape, "Expected a 2-D tensor (out, in) for weight but received ",
            shape_str(weight.shape()));
   a.rows = x->size(0), a.in = x->size(1), a.out = weight.size(0);
-  check_operand(weight, {a.out, a.in}, *x, "weight");
-  check_operand(*gate, {a.rows, a.placement == GatePlacement::kLazy ? a.out : a.in}, *x, "gate");
+  check_operand(weight, {a.out, a.in}, *x, "weight", "x");
+  check_operand(*gate, {a.rows, a.placement == GatePlacement::kLazy ? a.out : a.in}, *x, "gate", "x");
   a.x = x->data<float>(), a.gate = gate->data<float>(), a.weight = weight.data<float>();
   return a;
-}
-
-/// Each output against each input and each other output.
-void check_disjoint(std::initializer_list<std::pair<const Tensor*, const char*>> outs,
-                    std::initializer_list<std::pair<const Tensor*, const char*>> ins) {
-  for (auto o = outs.begin(); o != outs.end(); ++o) {
-    if (!o->first) continue;
-    for (const auto& i : ins)
-      if (i.first) check_no_overlap(*o->first, o->second, *i.first, i.second);
-    for (auto p = o + 1; p != outs.end(); ++p)
-      if (p->first) check_no_overlap(*o->first, o->second, *p->first, p->second);
-  }
 }
 
 }  // namespace
@@ -78,12 +57,12 @@ GW_BINDING(gated_fc) {
   const Tensor* z = arg_opt_tensor(info, 5, "z");
   const Tensor* xg = arg_opt_tensor(info, 6, "xg");
   const bool eager = a.placement == GatePlacement::kEager;
-  if (bias) check_operand(*bias, {a.out}, *x, "bias");
-  check_operand(y, {a.rows, a.out}, *x, "y");
-  if (z) check_operand(*z, {a.rows, a.out}, *x, "z");
+  if (bias) check_operand(*bias, {a.out}, *x, "bias", "x");
+  check_operand(y, {a.rows, a.out}, *x, "y", "x");
+  if (z) check_operand(*z, {a.rows, a.out}, *x, "z", "x");
   GW_CHECK(!eager || xg, kArgument, "Expected a tensor for xg (the eager placement writes it) but received null");
   if (!eager) xg = nullptr;
-  if (xg) check_operand(*xg, {a.rows, a.in}, *x, "xg");
+  if (xg) check_operand(*xg, {a.rows, a.in}, *x, "xg", "x");
   check_disjoint({{&y, "y"}, {z, "z"}, {xg, "xg"}}, {{x, "x"}, {gate, "gate"}, {&weight, "weight"}, {bias, "bias"}});
 
   a.bias = bias ? bias->data<float>() : nullptr;
@@ -112,17 +91,17 @@ GW_BINDING(gated_fc_backward) {
   const Tensor* dweight = arg_opt_tensor(info, 8, "dweight");
   const Tensor* dbias = arg_opt_tensor(info, 9, "dbias");
   const bool eager = a.placement == GatePlacement::kEager;
-  check_operand(dy, {a.rows, a.out}, *x, "dy");
+  check_operand(dy, {a.rows, a.out}, *x, "dy", "x");
   GW_CHECK(z || (eager && a.act == Act::kIdentity), kArgument,
            "Expected a tensor for z (the forward's pre-activation) but received null");
-  if (z) check_operand(*z, {a.rows, a.out}, *x, "z");
+  if (z) check_operand(*z, {a.rows, a.out}, *x, "z", "x");
   GW_CHECK(!(eager && dweight) || xg, kArgument,
            "Expected a tensor for xg (the eager forward's gated input) but received null");
-  if (xg) check_operand(*xg, {a.rows, a.in}, *x, "xg");
-  if (dx) check_operand(*dx, {a.rows, a.in}, *x, "dx");
-  if (dgate) check_operand(*dgate, gate->shape(), *x, "dgate");
-  if (dweight) check_operand(*dweight, {a.out, a.in}, *x, "dweight");
-  if (dbias) check_operand(*dbias, {a.out}, *x, "dbias");
+  if (xg) check_operand(*xg, {a.rows, a.in}, *x, "xg", "x");
+  if (dx) check_operand(*dx, {a.rows, a.in}, *x, "dx", "x");
+  if (dgate) check_operand(*dgate, gate->shape(), *x, "dgate", "x");
+  if (dweight) check_operand(*dweight, {a.out, a.in}, *x, "dweight", "x");
+  if (dbias) check_operand(*dbias, {a.out}, *x, "dbias", "x");
   check_disjoint({{dx, "dx"}, {dgate, "dgate"}, {dweight, "dweight"}, {dbias, "dbias"}},
                  {{&dy, "dy"}, {x, "x"}, {gate, "gate"}, {&weight, "weight"}, {z, "z"}, {xg, "xg"}});
 
