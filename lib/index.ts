@@ -71,3 +71,5 @@ export { CensusIncome, loadCensusIncome, loadCensusIncomeSync, censusIncomePath,
 export type { CensusIncomeOptions, CensusSplitOptions, CensusBatchOptions, CensusBatch, CategoricalField, CensusDomainIds, CensusTask, CensusDomain } from './data/census-income';
 export { syntheticGroups } from './data/synthetic-groups';
 export type { SyntheticGroups, SyntheticGroupsOptions } from './data/synthetic-groups';
+export { syntheticSequences, padHistories, sliceHistories } from './data/synthetic-sequences';
+export type { SyntheticSequences, SyntheticSequencesOptions, SequenceHistories } from './data/synthetic-sequences';
