@@ -1,4 +1,4 @@
-"""PyTorch reference for bench/gemm.ts, bench/elementwise.ts and bench/gated-fc.ts on the same shapes.
+"""PyTorch reference for bench/gemm.ts, bench/elementwise.ts, bench/gated-fc.ts and bench/poso-mha.ts on the same shapes.
 
 Run on a GPU machine beside `GATEWISE_BACKEND=cuda npm run bench` (PyTorch is the eager
 baseline to beat; add --compile for torch.compile). Prints the same columns as bench/.
@@ -77,6 +77,105 @@ def gated_fc(dev, sync, wrap):
             print(label.ljust(56), f"{ms:9.3f} ms {flops / (ms * 1e6):9.1f} GFLOP/s · epilogue {epi:.1f} GB/s")
 
 
+# bench/poso-mha.ts: (B, L, D, heads), target attention (Lq = 1), N = 4 value folds, gates
+# (B, D) and (B, N), lengths in [L/2, L]; the same rate columns (GB/s and GFLOP/s of the fused
+# op's traffic and work over the K = Σ lengths valid keys, as counted there).
+POSO_MHA_FOLDS = 4
+POSO_MHA_CPU_CASES = [
+    (1024, 50, 64, 4),
+    (1024, 200, 64, 1),
+    (1024, 200, 64, 4),
+    (1024, 200, 64, 8),
+    (1024, 1000, 64, 4),
+    (8192, 50, 64, 4),
+]
+POSO_MHA_CUDA_CASES = [
+    (1024, 200, 64, 4),
+    (8192, 50, 64, 4),
+    (8192, 200, 64, 4),
+    (8192, 500, 64, 4),
+    (4096, 1000, 64, 4),
+    (8192, 200, 128, 8),
+    (1024, 1000, 128, 8),
+    (1024, 200, 256, 1),
+    (1024, 1000, 256, 4),
+]
+
+
+def poso_mha_bytes(b, l, d, h, n, k, backward):
+    inputs = 2 * b * d + b * n + b + k * d + k * n * d
+    fwd = inputs + b * d
+    if not backward:
+        return 4 * fwd
+    bwd = inputs + 2 * b * d + h * b + 2 * b * d + b * n + b * l * d + b * l * n * d
+    return 4 * (fwd + h * b + bwd)
+
+
+def poso_mha_flops(d, n, k, backward):
+    attention, mixing = 4 * k * d, 2 * k * n * d
+    return 3.5 * attention + 3 * mixing if backward else attention + mixing
+
+
+def poso_mha(dev, sync, wrap, cases):
+    """POSO attention, out = Σ_i g_i · softmax(q·(g_k ⊙ K)ᵀ/√dh over the valid keys) · V⁽ⁱ⁾, two ways:
+    naive: N scaled_dot_product_attention calls (one per value fold, on the gated K), summed with the
+    fold gates; mixed: the folds mixed first (einsum), then one call. The same function of the inputs."""
+    F = torch.nn.functional
+    n = POSO_MHA_FOLDS
+
+    def heads_first(x, h):  # (B, T, H·dh) → (B, H, T, dh)
+        b, t, d = x.shape
+        return x.view(b, t, h, d // h).transpose(1, 2)
+
+    def naive(q, k, v, gk, gv, mask, h):
+        b, d = q.shape
+        qh, kh = heads_first(q[:, None], h), heads_first(k * gk[:, None], h)
+        folds = v.view(b, -1, n, d)
+        out = 0
+        for i in range(n):
+            o = F.scaled_dot_product_attention(qh, kh, heads_first(folds[:, :, i], h), attn_mask=mask)
+            out = out + gv[:, i, None, None, None] * o
+        return out.transpose(1, 2).reshape(b, d)
+
+    def mixed(q, k, v, gk, gv, mask, h):
+        b, d = q.shape
+        vmix = torch.einsum("blnd,bn->bld", v.view(b, -1, n, d), gv)
+        o = F.scaled_dot_product_attention(heads_first(q[:, None], h), heads_first(k * gk[:, None], h), heads_first(vmix, h), attn_mask=mask)
+        return o.transpose(1, 2).reshape(b, d)
+
+    gen = torch.Generator().manual_seed(11)
+    for b, l, d, h in cases:
+        if wrap is torch.compile:
+            torch._dynamo.reset()  # a fresh compile per shape, within the recompile limit
+        q = (torch.rand(b, d, device=dev) * 2 - 1).requires_grad_()
+        k = (torch.rand(b, l, d, device=dev) * 2 - 1).requires_grad_()
+        v = (torch.rand(b, l, n * d, device=dev) * 2 - 1).requires_grad_()
+        gk = (torch.rand(b, d, device=dev) * 2).requires_grad_()
+        gv = (torch.rand(b, n, device=dev) * 2).requires_grad_()
+        dy = torch.rand(b, d, device=dev) * 2 - 1
+        lengths = l - torch.randint(0, l // 2 + 1, (b,), generator=gen)
+        mask = (torch.arange(l)[None] < lengths[:, None]).view(b, 1, 1, l).to(dev)  # True: the key takes part
+        keys = int(lengths.sum())
+        for name, f in (("naive", wrap(naive)), ("mixed", wrap(mixed))):
+
+            def fwd():
+                with torch.no_grad():
+                    f(q, k, v, gk, gv, mask, h)
+
+            def fwd_bwd():
+                f(q, k, v, gk, gv, mask, h).backward(dy)
+                for t in (q, k, v, gk, gv):
+                    t.grad = None
+
+            for backward, fn in ((False, fwd), (True, fwd_bwd)):
+                ms = timed(fn, sync)
+                gbs = poso_mha_bytes(b, l, d, h, n, keys, backward) / (ms * 1e6)
+                gflops = poso_mha_flops(d, n, keys, backward) / (ms * 1e6)
+                label = f"poso-mha     {name} {'fwd+bwd' if backward else 'fwd'} B={b} L={l} Lq=1 D={d} heads={h} N={n}"
+                print(label.ljust(72), f"{ms:9.3f} ms {gbs:9.1f} GB/s · {gflops:.1f} GFLOP/s")
+        del q, k, v, gk, gv, dy
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--compile", action="store_true", help="wrap each op in torch.compile")
@@ -104,6 +203,7 @@ def main():
         print(f"gemm         linear+bias+relu m={m} k={k} n={n}".ljust(40), f"{ms:9.3f} ms {2 * m * n * k / (ms * 1e6):9.1f} GFLOP/s")
 
     gated_fc(dev, sync, wrap)
+    poso_mha(dev, sync, wrap, POSO_MHA_CUDA_CASES if dev == "cuda" else POSO_MHA_CPU_CASES)
 
     rows, cols = 1 << 15, 1024
     a = torch.rand(rows, cols, device=dev) * 4 - 2
