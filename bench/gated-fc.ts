@@ -16,10 +16,10 @@
  *   eager forward   x, gate read, xg written; y written                      12·B·in + 4·B·out
  *         fwd+bwd   + z; dz pass: dy, z, dz; gate pass: dxg, gate, x, dx, dgate  32·B·in + 20·B·out
  */
-import { activation, add, defaultDevice, gatedLinear, init, linear, mul, noGrad, Rng, Tensor, tidy } from './lib-internal';
+import { activation, add, defaultDevice, gatedLinear, init, linear, mul, Rng, Tensor, tidy } from './lib-internal';
 import type { Activation, GatePlacement } from './lib-internal';
 import { cpuFmaPeak, memoryBandwidth } from './ceilings';
-import { report, Result, time } from './harness';
+import { report, Result, timeVariants } from './harness';
 
 interface Case {
   rows: number;
@@ -81,22 +81,7 @@ export function run(filter: (name: string) => boolean): Result[] {
       for (const backward of [false, true]) {
         const flops = (backward ? 6 : 2) * c.rows * c.inF * c.outF;
         const bytes = epilogueBytes(c, backward);
-        const ms: Record<string, number> = { fused: Infinity, unfused: Infinity };
-        for (let round = 0; round < ROUNDS; ++round) {
-          for (const [name, fwd] of variants) {
-            const step = backward
-              ? () =>
-                  tidy(() => {
-                    fwd().backward(dy);
-                    for (const t of leaves) {
-                      t.grad?.dispose();
-                      t.grad = null;
-                    }
-                  })
-              : () => tidy(() => void noGrad(fwd));
-            ms[name] = Math.min(ms[name], time(step, TIMING));
-          }
-        }
+        const ms = timeVariants(variants, backward, dy, leaves, ROUNDS, TIMING);
         for (const [name] of variants) {
           const epi = bytes / (ms[name] * 1e6);
           const vs = name === 'fused' ? ` · ${(ms.unfused / ms.fused).toFixed(2)}× faster than unfused` : '';

@@ -3,7 +3,8 @@
  * reports the median, and prints one line per case with the achieved rate next to the
  * ceiling it is measured against.
  */
-import { backend, synchronize } from '../lib';
+import { backend, noGrad, synchronize, tidy } from '../lib';
+import type { Tensor } from '../lib';
 
 export interface Result {
   bench: string;
@@ -64,4 +65,29 @@ export function report(r: Omit<Result, 'device'>): Result {
 /** 1.23 Gkeys/s, 45.6 Mkeys/s. */
 export function formatKeysPerSec(k: number): string {
   return k >= 1e9 ? `${(k / 1e9).toFixed(2)} Gkeys/s` : `${(k / 1e6).toFixed(1)} Mkeys/s`;
+}
+
+/**
+ * Times forward variants of one op, forward only (under noGrad) or forward + backward into
+ * `dy` (the leaves' gradients freed after each step). A shared VM drifts between runs, so
+ * the variants are timed in `rounds` alternating rounds and each keeps its best median (ms).
+ */
+export function timeVariants(variants: [string, () => Tensor][], backward: boolean, dy: Tensor, leaves: Tensor[], rounds: number, options: Options): Record<string, number> {
+  const ms: Record<string, number> = Object.fromEntries(variants.map(([name]) => [name, Infinity]));
+  for (let round = 0; round < rounds; ++round) {
+    for (const [name, fwd] of variants) {
+      const step = backward
+        ? () =>
+            tidy(() => {
+              fwd().backward(dy);
+              for (const t of leaves) {
+                t.grad?.dispose();
+                t.grad = null;
+              }
+            })
+        : () => tidy(() => void noGrad(fwd));
+      ms[name] = Math.min(ms[name], time(step, options));
+    }
+  }
+  return ms;
 }

@@ -21,9 +21,9 @@
  * bench/torch_reference.py times the same shapes in PyTorch (naive: N SDPA calls; mixed: the
  * folds mixed first, then one SDPA call).
  */
-import { defaultDevice, noGrad, posoAttention, posoAttentionReference, Rng, Tensor, tensor, tidy } from './lib-internal';
+import { defaultDevice, posoAttention, posoAttentionReference, Rng, Tensor, tensor, tidy } from './lib-internal';
 import { cpuFmaPeak, memoryBandwidth } from './ceilings';
-import { report, Result, time } from './harness';
+import { report, Result, timeVariants } from './harness';
 
 interface Case {
   B: number;
@@ -119,22 +119,7 @@ export function run(filter: (name: string) => boolean): Result[] {
         ['naive', () => posoAttentionReference(q, k, v, naiveOptions)],
       ];
       for (const backward of [false, true]) {
-        const ms: Record<string, number> = { fused: Infinity, naive: Infinity };
-        for (let round = 0; round < ROUNDS; ++round) {
-          for (const [name, fwd] of variants) {
-            const step = backward
-              ? () =>
-                  tidy(() => {
-                    fwd().backward(dy);
-                    for (const t of leaves) {
-                      t.grad?.dispose();
-                      t.grad = null;
-                    }
-                  })
-              : () => tidy(() => void noGrad(fwd));
-            ms[name] = Math.min(ms[name], time(step, TIMING));
-          }
-        }
+        const ms = timeVariants(variants, backward, dy, leaves, ROUNDS, TIMING);
         for (const [name] of variants) {
           const gflops = flops(c, K, backward) / (ms[name] * 1e6);
           const ofPeak = peak > 0 ? ` (${((100 * gflops) / peak).toFixed(0)}% of FMA peak ${peak.toFixed(1)})` : '';
