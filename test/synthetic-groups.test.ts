@@ -1,6 +1,7 @@
 /** The synthetic imbalanced-group generator: determinism, the minority share, and labels drawn from the stated probability. */
 import { describe, expect, it } from 'vitest';
 import { syntheticGroups } from '../lib';
+import { expectCalibrated } from './calibration';
 
 describe('syntheticGroups', () => {
   it('is a function of its seeds and honours the minority share', () => {
@@ -17,20 +18,7 @@ describe('syntheticGroups', () => {
   });
   it('draws labels with the stated probability, differently per group', () => {
     const d = syntheticGroups({ samples: 40_000, seed: 2, minorityShare: 0.5, similarity: -1 });
-    // Calibration: within probability deciles, the click rate matches the mean probability.
-    for (let lo = 0; lo < 1; lo += 0.2) {
-      let n = 0;
-      let clicks = 0;
-      let p = 0;
-      d.probability.forEach((v, i) => {
-        if (v >= lo && v < lo + 0.2) {
-          n += 1;
-          clicks += d.label[i];
-          p += v;
-        }
-      });
-      if (n > 500) expect(Math.abs(clicks / n - p / n)).toBeLessThan(0.03);
-    }
+    expectCalibrated(d.probability, d.label);
     // similarity −1: the same item pushes the two groups in opposite directions.
     const itemMean = (g: number) => {
       let s = 0;

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { auc, padHistories, sliceHistories, syntheticSequences } from '../lib';
 import type { SyntheticSequences } from '../lib';
+import { expectCalibrated } from './calibration';
 
 /** The history of sample b as numbers. */
 const historyOf = (d: SyntheticSequences, b: number) => Array.from(d.history.subarray(d.offsets[b], d.offsets[b + 1]), Number);
@@ -65,20 +66,7 @@ describe('syntheticSequences', () => {
     const rate = d.label.reduce((s, y) => s + y, 0) / d.samples;
     expect(rate).toBeGreaterThan(0.2);
     expect(rate).toBeLessThan(0.4);
-    // Calibration: within probability bins, the click rate matches the mean probability.
-    for (let lo = 0; lo < 1; lo += 0.2) {
-      let n = 0;
-      let clicks = 0;
-      let p = 0;
-      d.probability.forEach((v, i) => {
-        if (v >= lo && v < lo + 0.2) {
-          n += 1;
-          clicks += d.label[i];
-          p += v;
-        }
-      });
-      if (n > 500) expect(Math.abs(clicks / n - p / n)).toBeLessThan(0.03);
-    }
+    expectCalibrated(d.probability, d.label);
     // The majority clicks on matches of the candidate's category, the minority on matches of π(category).
     for (const g of [0, 1]) {
       const rows = [...d.group.keys()].filter((b) => d.group[b] === g);
