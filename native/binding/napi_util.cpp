@@ -67,6 +67,21 @@ int64_t arg_int(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return static_cast<int64_t>(d);
 }
 
+uint64_t arg_u64(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Value v = i < info.Length() ? info[i] : info.Env().Undefined();
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    uint64_t u = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    GW_CHECK(lossless, kArgument, "Expected a BigInt in [0, 2^64) for ", name);
+    return u;
+  }
+  GW_CHECK(v.IsNumber(), kArgument, "Expected a BigInt or a non-negative integer for ", name);
+  double d = v.As<Napi::Number>().DoubleValue();
+  GW_CHECK(d >= 0 && d == std::floor(d) && d <= 9007199254740991.0, kArgument,
+           "Expected a BigInt or a non-negative safe integer for ", name, " but received ", d);
+  return static_cast<uint64_t>(d);
+}
+
 bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* name) {
   Napi::Value v = arg_at(info, i);
   GW_CHECK(v.IsBoolean(), kArgument, "Expected a boolean for ", name);

@@ -59,6 +59,8 @@ const Tensor* arg_opt_tensor(const Napi::CallbackInfo& info, size_t i, const cha
 double arg_number(const Napi::CallbackInfo& info, size_t i, const char* name);
 int64_t arg_int(const Napi::CallbackInfo& info, size_t i, const char* name);
 bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* name);
+/// A Philox seed or offset: a BigInt in [0, 2^64) or a non-negative safe integer.
+uint64_t arg_u64(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* name);
 Shape arg_shape(const Napi::CallbackInfo& info, size_t i, const char* name);
 DType arg_dtype(const Napi::CallbackInfo& info, size_t i, const char* name);

@@ -19,7 +19,7 @@ static Shape matrix_shape(bool batched, int64_t batch, int64_t rows, int64_t col
 //   pre = alpha·op(a)·op(b) + beta·c + bias;  c = act(pre)   (c written in place)
 // a (M, K) | (batch, M, K), (K, M) forms when transA; b (K, N) | (batch, K, N), (N, K) forms
 // when transB; a 2-D operand is shared by every batch item. c (M, N) | (batch, M, N);
-// bias (N) or null; pre shaped like c or null. All float32 on c's device.
+// bias (N), (batch, N) (one per item) or null; pre shaped like c or null. All float32 on c's device.
 GW_BINDING(gemm) {
   const Tensor& a = arg_tensor(info, 0, "a");
   const Tensor& b = arg_tensor(info, 1, "b");
@@ -55,7 +55,7 @@ GW_BINDING(gemm) {
   check_no_overlap(c, "c", b, "b");
   if (bias) {
     check_dtype(*bias, DType::kF32, "bias");
-    check_shape(*bias, {n}, "bias");
+    check_shape(*bias, bias->dim() == 2 && batched ? Shape{batch, n} : Shape{n}, "bias");
     check_same_device(*bias, c, "bias", "c");
     check_no_overlap(c, "c", *bias, "bias");
   }
@@ -72,7 +72,7 @@ GW_BINDING(gemm) {
   g.a = a.data<float>(), g.stride_a = a.dim() == 3 ? m * k : 0;
   g.b = b.data<float>(), g.stride_b = b.dim() == 3 ? k * n : 0;
   g.c = c.data<float>(), g.stride_c = m * n;
-  g.bias = bias ? bias->data<float>() : nullptr;
+  g.bias = bias ? bias->data<float>() : nullptr, g.stride_bias = bias && bias->dim() == 2 ? n : 0;
   g.pre = pre ? pre->data<float>() : nullptr;
   g.act = act, g.leaky_slope = static_cast<float>(slope);
   GW_DISPATCH(c.device(), gemm, g);

@@ -15,21 +15,6 @@ namespace gw::binding {
 
 namespace {
 
-uint64_t arg_u64(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = i < info.Length() ? info[i] : info.Env().Undefined();
-  if (v.IsBigInt()) {
-    bool lossless = false;
-    uint64_t u = v.As<Napi::BigInt>().Uint64Value(&lossless);
-    GW_CHECK(lossless, kArgument, "Expected a BigInt in [0, 2^64) for ", name);
-    return u;
-  }
-  GW_CHECK(v.IsNumber(), kArgument, "Expected a BigInt or a non-negative integer for ", name);
-  double d = v.As<Napi::Number>().DoubleValue();
-  GW_CHECK(d >= 0 && d == std::floor(d) && d <= 9007199254740991.0, kArgument,
-           "Expected a BigInt or a non-negative safe integer for ", name, " but received ", d);
-  return static_cast<uint64_t>(d);
-}
-
 float arg_probability(const Napi::CallbackInfo& info, size_t i, const char* name) {
   double p = arg_number(info, i, name);
   GW_CHECK(p >= 0 && p <= 1, kArgument, "Expected a probability in [0, 1] for ", name, " but received ", p);

@@ -17,6 +17,7 @@ struct Spec {
   bool ta = false, tb = false;
   float alpha = 1.f, beta = 0.f;
   bool bias = false, pre = false;
+  bool item_bias = false;                   ///< one bias per batch item (stride_bias n)
   gw::Act act = gw::Act::kIdentity;
   bool shared_a = false, shared_b = false;  ///< stride 0: one matrix for every batch item
   bool gate = false, shared_gate = false;   ///< gated epilogue; shared: stride_gate 0
@@ -25,7 +26,7 @@ struct Spec {
 
 std::string describe(const Spec& s) {
   return gw::detail::cat("batch ", s.batch, " m ", s.m, " n ", s.n, " k ", s.k, " ta ", s.ta, " tb ", s.tb,
-                         " alpha ", s.alpha, " beta ", s.beta, " bias ", s.bias, " pre ", s.pre, " act ",
+                         " alpha ", s.alpha, " beta ", s.beta, " bias ", s.bias, s.item_bias, " pre ", s.pre, " act ",
                          int(s.act), " shared ", s.shared_a, s.shared_b, " gate ", s.gate, s.shared_gate, " scale ",
                          s.gate_scale);
 }
@@ -54,7 +55,7 @@ struct Problem {
     a = gwtest::random_floats(size_t(s.shared_a ? 1 : s.batch) * s.m * s.k, seed);
     b = gwtest::random_floats(size_t(s.shared_b ? 1 : s.batch) * s.k * s.n, seed + 1);
     c = s.beta == 0.f ? gwtest::poisoned(size_t(s.batch * sc)) : gwtest::random_floats(size_t(s.batch * sc), seed + 2);
-    bias = gwtest::random_floats(size_t(s.n), seed + 3);
+    bias = gwtest::random_floats(size_t(s.item_bias ? s.batch : 1) * s.n, seed + 3);
     sg = s.shared_gate ? 0 : sc;
     gate = gwtest::random_floats(size_t(s.shared_gate ? 1 : s.batch) * sc, seed + 4, -2.f, 2.f);
   }
@@ -64,7 +65,7 @@ struct Problem {
     g.batch = s.batch, g.m = s.m, g.n = s.n, g.k = s.k, g.trans_a = s.ta, g.trans_b = s.tb;
     g.alpha = s.alpha, g.beta = s.beta;
     g.a = a_, g.stride_a = sa, g.b = b_, g.stride_b = sb, g.c = c_, g.stride_c = sc;
-    g.bias = s.bias ? bias_ : nullptr;
+    g.bias = s.bias ? bias_ : nullptr, g.stride_bias = s.item_bias ? s.n : 0;
     g.pre = s.pre ? pre_ : nullptr;
     g.act = s.act;
     g.leaky_slope = 0.05f;
@@ -84,7 +85,7 @@ struct Problem {
           for (int64_t p = 0; p < s.k; ++p)
             acc += double(s.ta ? A[p * s.m + i] : A[i * s.k + p]) * double(s.tb ? B[j * s.k + p] : B[p * s.n + j]);
           size_t o = size_t(t * sc + i * s.n + j);
-          double v = s.alpha * acc + (s.beta != 0.f ? double(s.beta) * c[o] : 0.0) + (s.bias ? bias[size_t(j)] : 0.0);
+          double v = s.alpha * acc + (s.beta != 0.f ? double(s.beta) * c[o] : 0.0) + (s.bias ? bias[size_t((s.item_bias ? t * s.n : 0) + j)] : 0.0);
           pre[o] = v;
           out[o] = act_ref(v, s.act, 0.05);
           if (s.gate) out[o] *= double(s.gate_scale) * gate[size_t(t * sg + i * s.n + j)];
@@ -198,6 +199,14 @@ std::vector<Spec> batch_specs() {
   v.push_back(gated);
   gated.shared_gate = true, gated.shared_b = true, gated.tb = true;
   v.push_back(gated);
+  // One bias per item (MMoE's experts as one batched launch): shared A, the skinny path too.
+  Spec experts{8, 70, 33, 41};
+  experts.shared_a = true, experts.tb = true, experts.bias = true, experts.item_bias = true;
+  experts.act = gw::Act::kRelu, experts.pre = true;
+  v.push_back(experts);
+  Spec skinny_experts{6, 3, 9, 17};
+  skinny_experts.bias = true, skinny_experts.item_bias = true, skinny_experts.beta = 0.5f;
+  v.push_back(skinny_experts);
   Spec gated_many{40, 6, 8, 5};
   gated_many.gate = true, gated_many.gate_scale = 1.5f, gated_many.act = gw::Act::kLeakyRelu;
   v.push_back(gated_many);

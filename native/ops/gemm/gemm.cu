@@ -28,6 +28,7 @@ struct Params {
   float* c;
   int64_t stride_c;
   const float* bias;
+  int64_t stride_bias;
   float* pre;
   const float* gate;
   int64_t stride_gate;
@@ -175,6 +176,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p
   float* c = p.c + z * p.stride_c;
   float* pre = p.pre ? p.pre + z * p.m * p.n : nullptr;
   const float* gate = p.gate ? p.gate + z * p.stride_gate : nullptr;
+  const float* bias = p.bias ? p.bias + z * p.stride_bias : nullptr;
 #pragma unroll
   for (int gi = 0; gi < TM / 4; ++gi)
 #pragma unroll
@@ -192,7 +194,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p
           const float o[4] = {old.x, old.y, old.z, old.w};
 #pragma unroll
           for (int e = 0; e < 4; ++e)
-            v[e] = p.alpha * acc[gi * 4 + ri][gj * 4 + e] + p.beta * o[e] + (p.bias ? p.bias[j + e] : 0.f);
+            v[e] = p.alpha * acc[gi * 4 + ri][gj * 4 + e] + p.beta * o[e] + (bias ? bias[j + e] : 0.f);
           if (pre) *reinterpret_cast<float4*>(pre + i * p.n + j) = make_float4(v[0], v[1], v[2], v[3]);
 #pragma unroll
           for (int e = 0; e < 4; ++e) v[e] = gw::act_apply(p.act, p.slope, v[e]);
@@ -208,7 +210,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p
             if (j + e >= p.n) break;
             const int64_t o = i * p.n + j + e;
             const float old = p.beta != 0.f ? p.beta * c[o] : 0.f;  // beta == 0: C is never read
-            const float x = p.alpha * acc[gi * 4 + ri][gj * 4 + e] + old + (p.bias ? p.bias[j + e] : 0.f);
+            const float x = p.alpha * acc[gi * 4 + ri][gj * 4 + e] + old + (bias ? bias[j + e] : 0.f);
             if (pre) pre[o] = x;
             const float y = gw::act_apply(p.act, p.slope, x);
             c[o] = gate ? p.gate_scale * gate[o] * y : y;
@@ -267,7 +269,8 @@ void gemm(const GemmArgs& g, Stream stream) {
   Params p{};
   p.m = g.m, p.n = g.n, p.k = g.k;
   p.a = g.a, p.stride_a = g.stride_a, p.b = g.b, p.stride_b = g.stride_b, p.c = g.c, p.stride_c = g.stride_c;
-  p.bias = g.bias, p.pre = g.pre, p.alpha = g.alpha, p.beta = g.beta, p.act = g.act, p.slope = g.leaky_slope;
+  p.bias = g.bias, p.stride_bias = g.stride_bias, p.pre = g.pre;
+  p.alpha = g.alpha, p.beta = g.beta, p.act = g.act, p.slope = g.leaky_slope;
   p.gate = g.gate, p.stride_gate = g.stride_gate, p.gate_scale = g.gate_scale;
   // float4 along each operand's contiguous dimension: (M, K) → K, (K, M) → M, (K, N) → N, (N, K) → K.
   const int64_t a_inner = g.trans_a ? g.m : g.k, b_inner = g.trans_b ? g.k : g.n;

@@ -6,7 +6,8 @@
 //   op(A) (M, K): A stored (M, K), or (K, M) when trans_a
 //   op(B) (K, N): B stored (K, N), or (N, K) when trans_b
 //   C     (M, N), overwritten (beta = 1 accumulates into it, e.g. for parameter gradients)
-//   bias  (N) or null;  pre (batch, M, N) contiguous or null, receives the value before act.
+//   bias  (N) per batch item or null, item b at bias + b·stride_bias (0: one for all);
+//   pre (batch, M, N) contiguous or null, receives the value before act.
 //   gate  (M, N) per batch item or null, item b at gate + b·stride_gate (0: one for all).
 // Every matrix is contiguous row-major float32 on the op's device; batch item b of A starts
 // at a + b·stride_a (stride 0: every item uses the same matrix), likewise B and C.
@@ -42,7 +43,8 @@ struct GemmArgs {
   int64_t stride_b = 0;          ///< elements between batch items of B; 0 = one B for every item
   float* c = nullptr;            ///< first batch item of C
   int64_t stride_c = 0;          ///< elements between batch items of C (m·n when contiguous)
-  const float* bias = nullptr;   ///< (n), added before the activation; may be null
+  const float* bias = nullptr;   ///< (n) per item, added before the activation; may be null
+  int64_t stride_bias = 0;       ///< elements between batch items of bias; 0 = one bias for every item
   float* pre = nullptr;          ///< optional (batch, m, n) contiguous: the value before act
   Act act = Act::kIdentity;      ///< activation applied after bias (and pre)
   float leaky_slope = 0.01f;     ///< negative-side slope of leaky_relu

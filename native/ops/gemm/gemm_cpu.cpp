@@ -170,7 +170,7 @@ void gemm_one(const GemmArgs& g, const float* a, const float* b, float* c, const
               const KernelDesc& kd) {
   const int64_t M = g.m, N = g.n, K = g.k;
   if (K == 0) return gemm_empty_k(g, c, e);
-  if (std::min(M, N) <= kSkinnyMax) return gemm_skinny(g, a, b, c, e.pre, e.gate);
+  if (std::min(M, N) <= kSkinnyMax) return gemm_skinny(g, a, b, c, e.bias, e.pre, e.gate);
   const int64_t T = num_threads();
   const int mr = kd.mr, nr = kd.nr;
 
@@ -232,8 +232,8 @@ void gemm_with_isa(const GemmArgs& g, CpuIsa isa) {
   GW_CHECK(g.c && (g.k == 0 || (g.a && g.b)), kArgument, "gemm: null matrix pointer");
   const KernelDesc kd = kernel_for(isa);
   auto item = [&](int64_t i) {
-    Epilogue e{g.bias, g.pre ? g.pre + i * g.m * g.n : nullptr, g.gate ? g.gate + i * g.stride_gate : nullptr,
-               g.gate_scale, g.act, g.leaky_slope};
+    Epilogue e{g.bias ? g.bias + i * g.stride_bias : nullptr, g.pre ? g.pre + i * g.m * g.n : nullptr,
+               g.gate ? g.gate + i * g.stride_gate : nullptr, g.gate_scale, g.act, g.leaky_slope};
     gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c, e, kd);
   };
   // Many small products: one per thread at a time (the inner parallel_for runs inline).

@@ -11,8 +11,9 @@ namespace gw::cpu::gemm_detail {
 
 constexpr int64_t kSkinnyMax = 4;
 
-/// One batch item: a, b, c, pre and gate (each null or this item's (m, n)) point at the
+/// One batch item: a, b, c, bias (its (n)), pre and gate (each null or this item's (m, n)) point at the
 /// item's matrices.
-void gemm_skinny(const GemmArgs& g, const float* a, const float* b, float* c, float* pre, const float* gate);
+void gemm_skinny(const GemmArgs& g, const float* a, const float* b, float* c, const float* bias, float* pre,
+                 const float* gate);
 
 }  // namespace gw::cpu::gemm_detail

@@ -44,7 +44,8 @@ struct View {
 
 }  // namespace
 
-void gemm_skinny(const GemmArgs& g, const float* a, const float* b, float* c, float* pre, const float* gate) {
+void gemm_skinny(const GemmArgs& g, const float* a, const float* b, float* c, const float* bias, float* pre,
+                 const float* gate) {
   const int64_t M = g.m, N = g.n, K = g.k;
   View v;
   v.k = K;
@@ -63,7 +64,7 @@ void gemm_skinny(const GemmArgs& g, const float* a, const float* b, float* c, fl
   auto finish = [&](int64_t r, int64_t s, float sum) {
     const int64_t o = r * v.out_rs + s * v.out_cs;
     float x = g.alpha * sum + (g.beta != 0.f ? g.beta * c[o] : 0.f);
-    if (g.bias) x += g.bias[v.bias_on_r ? r : s];
+    if (bias) x += bias[v.bias_on_r ? r : s];
     if (pre) pre[o] = x;
     const float y = act_apply(g.act, g.leaky_slope, x);
     c[o] = gate ? g.gate_scale * gate[o] * y : y;  // gate is laid out like C
