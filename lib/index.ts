@@ -18,6 +18,7 @@ export * from './ops/loss';
 export * from './ops/gated-fc';
 export * from './ops/poso-attention';
 export * from './ops/poso-attention-reference';
+export * from './ops/moe';
 export * as init from './nn/init';
 export { Module } from './nn/module';
 export type { StateDict } from './nn/module';

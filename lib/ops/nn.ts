@@ -51,7 +51,7 @@ export function logSoftmax(x: Tensor, options: Omit<SoftmaxOptions, 'log'> = {})
 }
 
 /** A Philox seed or counter offset as the binding takes it: a non-negative integer or bigint. */
-function philoxSeed(value: number | bigint, name: string): bigint {
+export function philoxSeed(value: number | bigint, name: string): bigint {
   return typeof value === 'bigint' ? value : BigInt(checkInt(value, name, 0));
 }
 
