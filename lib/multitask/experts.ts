@@ -1,0 +1,91 @@
+/**
+ * Experts: E parallel MLPs of the same shape over one input, evaluated together — each
+ * layer is ONE batched GEMM launch for all experts (expertLinear), bias and activation fused
+ * into its epilogue, instead of a loop of E small GEMMs.
+ *   x (B, in) → (E, B, H_last), expert-major: expert e's output is out[e].
+ */
+import { Activation, ACTIVATIONS } from '../ops/activation';
+import { dropout } from '../ops/nn';
+import { expertLinear } from '../ops/moe';
+import { Module } from '../nn/module';
+import { constant, uniform } from '../nn/init';
+import { Rng } from '../random';
+import { Tensor } from '../tensor';
+import { checkInt, checkOneOf, checkOptions, checkRange, checkWidths } from '../validate';
+import { checkRows } from '../personalize/field-input';
+
+/** One layer of every expert: weight (E, out, in) as PyTorch's Linear per expert, bias (E, out). */
+export class ExpertLayer extends Module {
+  weight: Tensor;
+  bias: Tensor;
+  readonly experts: number;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly activation: Activation;
+
+  constructor(experts: number, inFeatures: number, outFeatures: number, activation: Activation, rng?: Rng) {
+    super();
+    this.experts = checkInt(experts, 'experts', 1);
+    this.inFeatures = checkInt(inFeatures, 'inFeatures', 1);
+    this.outFeatures = checkInt(outFeatures, 'outFeatures', 1);
+    this.activation = checkOneOf(activation, 'activation', ACTIVATIONS);
+    // He uniform for ReLU-like layers, Xavier uniform otherwise, with each expert's own fans.
+    const relu = activation === 'relu' || activation === 'leaky_relu';
+    const bound = Math.sqrt(6 / (relu ? inFeatures : inFeatures + outFeatures));
+    this.weight = uniform([experts, outFeatures, inFeatures], -bound, bound, { rng });
+    this.bias = constant([experts, outFeatures], 0);
+  }
+
+  /** x (B, in) shared or (E, B, in) → (E, B, out). */
+  forward(x: Tensor): Tensor {
+    return expertLinear(x, this.weight, this.bias, this.activation);
+  }
+}
+
+export interface ExpertsOptions {
+  /** Number of experts E (default 8). */
+  experts?: number;
+  /** Hidden widths of every expert (default [64]); the last is the experts' output width. */
+  hidden?: number[];
+  /** Activation after every expert layer (default 'relu'). */
+  activation?: Activation;
+  /** Dropout on every expert layer's output while training (default 0). */
+  dropout?: number;
+  rng?: Rng;
+}
+
+export class Experts extends Module {
+  layers: ExpertLayer[];
+  readonly experts: number;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly dropout: number;
+
+  constructor(inFeatures: number, options: ExpertsOptions = {}) {
+    super();
+    const o = checkOptions(options, 'options');
+    this.inFeatures = checkInt(inFeatures, 'inFeatures', 1);
+    this.experts = checkInt(o.experts ?? 8, 'options.experts', 1);
+    const hidden = checkWidths(o.hidden ?? [64], 'options.hidden');
+    const act = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
+    this.dropout = checkRange(o.dropout ?? 0, 'options.dropout', 0, 0.99);
+    this.layers = [];
+    let width = this.inFeatures;
+    for (const h of hidden) {
+      this.layers.push(new ExpertLayer(this.experts, width, h, act, o.rng));
+      width = h;
+    }
+    this.outFeatures = width;
+  }
+
+  /** x (B, in) → (E, B, outFeatures). */
+  forward(x: Tensor): Tensor {
+    checkRows(x, this.inFeatures, 'x');
+    let h = x;
+    for (const layer of this.layers) {
+      h = layer.forward(h);
+      if (this.training && this.dropout > 0) h = dropout(h, this.dropout);
+    }
+    return h;
+  }
+}
