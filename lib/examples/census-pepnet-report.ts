@@ -6,11 +6,7 @@
 import { backend } from '../backend';
 import { loadCensusIncomeSync } from '../data/census-income';
 import { CensusAuc, CensusModel, runCensus } from './census-pepnet';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
+import { cliArg as arg, meanSd } from './census-train';
 
 const seeds = Number(arg('seeds', '3'));
 const epochs = Number(arg('epochs', '4'));
@@ -27,12 +23,7 @@ for (const model of ['towers', 'pepnet'] as CensusModel[]) {
 const cols = (runs.get('pepnet') as CensusAuc[][])[0].map((r) => `${r.task} ${r.domain}`);
 console.log(`\n| model | ${cols.join(' | ')} |\n|---|${cols.map(() => '---').join('|')}|`);
 for (const [model, rs] of runs) {
-  const cells = cols.map((_, k) => {
-    const v = rs.map((r) => r[k].auc);
-    const m = v.reduce((s, x) => s + x, 0) / v.length;
-    const sd = Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / Math.max(1, v.length - 1));
-    return `${m.toFixed(4)} ± ${sd.toFixed(4)}`;
-  });
+  const cells = cols.map((_, k) => meanSd(rs.map((r) => r[k].auc)));
   console.log(`| ${model === 'pepnet' ? 'PEPNet' : 'per-task towers (no gates)'} | ${cells.join(' | ')} |`);
 }
 const counts = (runs.get('pepnet') as CensusAuc[][])[0].map((r) => `${r.task} ${r.domain}: ${r.n}`);

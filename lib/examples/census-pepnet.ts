@@ -3,21 +3,17 @@
  * year) as EPNet's condition, beside the same per-task towers without any gate; returns
  * each model's test AUC per task, overall and per domain.
  */
-import { noGrad } from '../autograd';
 import { CensusIncome, CensusDomain, CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
 import { EmbeddingTable } from '../embedding/table';
-import { SparseOptimizer } from '../embedding/sparse-optimizer';
-import { auc } from '../metrics/auc';
 import { concat } from '../ops/layout';
 import { MLP } from '../nn/mlp';
 import { Module } from '../nn/module';
-import { Adam } from '../optim/adam';
-import { OptimizerSet } from '../optim/optimizer';
-import { multiTaskBce } from '../models/multi-task-loss';
 import { PEPNet } from '../models/pepnet';
 import { manualSeed, Rng } from '../random';
-import { tidy } from '../scope';
 import { Tensor, tensor } from '../tensor';
+import { CensusAuc, censusAucs, fitCensus } from './census-train';
+
+export type { CensusAuc };
 
 export type CensusModel = 'towers' | 'pepnet';
 
@@ -36,13 +32,6 @@ export interface CensusRunOptions {
   data?: CensusIncome;
 }
 
-export interface CensusAuc {
-  task: (typeof CENSUS_TASKS)[number];
-  /** 'all' or a domain value's name. */
-  domain: string;
-  auc: number;
-  n: number;
-}
 
 const DIM = 8;
 const HIDDEN = [128, 64];
@@ -91,38 +80,5 @@ export function runCensus(options: CensusRunOptions): CensusAuc[] {
       return [towers.forward(concat([e, b.dense], 1)), b.labels];
     };
   }
-  const opt = new OptimizerSet([new SparseOptimizer(table), new Adam(module.parameters(), { lr: 1e-3 })]);
-  const train = ds.splits.train.slice();
-  for (let epoch = 0; epoch < epochs; ++epoch) {
-    rng.shuffle(train);
-    for (let s = 0; s < train.length; s += batchSize) {
-      tidy(() => {
-        const [z, y] = logits(train.subarray(s, s + batchSize));
-        opt.zeroGrad();
-        multiTaskBce(z, y).backward();
-        opt.step();
-      });
-    }
-  }
-  module.eval();
-  table.eval();
-  const test = ds.splits.test;
-  const scores = new Float32Array(test.length * tasks);
-  noGrad(() => {
-    for (let s = 0; s < test.length; s += 4096) {
-      tidy(() => scores.set(logits(test.subarray(s, s + 4096))[0].toArraySync() as Float32Array, s * tasks));
-    }
-  });
-  table.dispose();
-  const dom = ds.domains[domain];
-  const out: CensusAuc[] = [];
-  CENSUS_TASKS.forEach((task, t) => {
-    const labels = ds.labels[task];
-    const groups: [string, (row: number) => boolean][] = [['all', () => true], ...dom.names.map((name, d): [string, (row: number) => boolean] => [name, (row) => dom.ids[row] === d])];
-    for (const [name, keep] of groups) {
-      const idx = [...test.keys()].filter((i) => keep(test[i]));
-      out.push({ task, domain: name, auc: auc(idx.map((i) => scores[i * tasks + t]), idx.map((i) => labels[test[i]])), n: idx.length });
-    }
-  });
-  return out;
+  return censusAucs(ds, fitCensus({ ds, table, module, logits, rng, epochs, batch: batchSize }), domain);
 }

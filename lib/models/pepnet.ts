@@ -21,7 +21,7 @@ import { checkTensor, Tensor } from '../tensor';
 import { checkInt, checkOptions, checkPositive, invalid } from '../validate';
 import { EPNet } from '../personalize/epnet';
 import { PPNet } from '../personalize/ppnet';
-import { multiTaskBce, MultiTaskLossOptions } from './multi-task-loss';
+import { multiTaskBce, MultiTaskBceOptions } from './multi-task-loss';
 
 export interface PEPNetOptions {
   /** The shared table every id field looks up in (ids of different fields must not collide). */
@@ -119,7 +119,7 @@ export class PEPNet extends Module {
   }
 
   /** Per-task BCE (see multiTaskBce): logits and labels (B, tasks). */
-  loss(logits: Tensor, labels: Tensor, options: MultiTaskLossOptions = {}): Tensor {
+  loss(logits: Tensor, labels: Tensor, options: MultiTaskBceOptions = {}): Tensor {
     return multiTaskBce(logits, labels, options);
   }
 
