@@ -1,4 +1,4 @@
-"""PyTorch reference for bench/gemm.ts, bench/elementwise.ts, bench/gated-fc.ts and bench/poso-mha.ts on the same shapes.
+"""PyTorch reference for bench/gemm.ts, bench/elementwise.ts, bench/gated-fc.ts, bench/poso-mha.ts and bench/mmoe.ts on the same shapes.
 
 Run on a GPU machine beside `GATEWISE_BACKEND=cuda npm run bench` (PyTorch is the eager
 baseline to beat; add --compile for torch.compile). Prints the same columns as bench/.
@@ -176,6 +176,59 @@ def poso_mha(dev, sync, wrap, cases):
         del q, k, v, gk, gv, dy
 
 
+# bench/mmoe.ts: (experts E, batch B); input IN, one expert layer of H ReLU units, T tasks.
+MMOE_IN, MMOE_H, MMOE_T = 256, 64, 2
+MMOE_CASES = [(4, 1024), (8, 1024), (16, 1024), (4, 16384), (8, 16384), (16, 16384)]
+
+
+def mmoe(dev, sync, wrap):
+    """The MMoE layer as PyTorch users write it, two ways: loop, nn.Linear-style experts in a
+    Python loop, stacked, softmax gates, einsum mix; bmm, the experts as one torch.baddbmm over
+    stacked weights. Rate: GFLOP/s of the expert GEMMs (2·B·IN·H·E forward, 3× with backward)."""
+    F = torch.nn.functional
+    n_in, h, t = MMOE_IN, MMOE_H, MMOE_T
+
+    def loop(x, ws, bs, wg):
+        experts = torch.stack([torch.relu(F.linear(x, w, b)) for w, b in zip(ws, bs)])  # (E, B, H)
+        gates = torch.softmax(F.linear(x, wg).view(x.shape[0], t, -1), -1)  # (B, T, E)
+        return torch.einsum("bte,ebh->tbh", gates, experts)
+
+    def bmm(x, w, b, wg):
+        experts = torch.relu(torch.baddbmm(b[:, None], x.expand(w.shape[0], -1, -1), w.transpose(1, 2)))
+        gates = torch.softmax(F.linear(x, wg).view(x.shape[0], t, -1), -1)
+        return torch.einsum("bte,ebh->tbh", gates, experts)
+
+    for e, b in MMOE_CASES:
+        if wrap is torch.compile:
+            torch._dynamo.reset()
+        bound = (6 / n_in) ** 0.5
+        x = (torch.rand(b, n_in, device=dev) * 2 - 1).requires_grad_()
+        w = ((torch.rand(e, h, n_in, device=dev) * 2 - 1) * bound).requires_grad_()
+        bias = ((torch.rand(e, h, device=dev) * 2 - 1) * 0.1).requires_grad_()
+        ws = [w[i].detach().clone().requires_grad_() for i in range(e)]
+        bs = [bias[i].detach().clone().requires_grad_() for i in range(e)]
+        wg = ((torch.rand(t * e, n_in, device=dev) * 2 - 1) * 0.1).requires_grad_()
+        dy = torch.rand(t, b, h, device=dev) * 2 - 1
+        variants = (("loop", wrap(loop), (x, ws, bs, wg), [x, wg, *ws, *bs]), ("bmm", wrap(bmm), (x, w, bias, wg), [x, w, bias, wg]))
+        for name, f, args, leaves in variants:
+
+            def fwd():
+                with torch.no_grad():
+                    f(*args)
+
+            def fwd_bwd():
+                f(*args).backward(dy)
+                for leaf in leaves:
+                    leaf.grad = None
+
+            for backward, fn in ((False, fwd), (True, fwd_bwd)):
+                ms = timed(fn, sync)
+                gflops = (6 if backward else 2) * b * n_in * h * e / (ms * 1e6)
+                label = f"mmoe         E{e} B{b} {name} {'fwd+bwd' if backward else 'fwd'}"
+                print(label.ljust(72), f"{ms:9.3f} ms {gflops:9.1f} GFLOP/s")
+        del x, w, bias, ws, bs, wg, dy
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--compile", action="store_true", help="wrap each op in torch.compile")
@@ -204,6 +257,7 @@ def main():
 
     gated_fc(dev, sync, wrap)
     poso_mha(dev, sync, wrap, POSO_MHA_CUDA_CASES if dev == "cuda" else POSO_MHA_CPU_CASES)
+    mmoe(dev, sync, wrap)
 
     rows, cols = 1 << 15, 1024
     a = torch.rand(rows, cols, device=dev) * 4 - 2
