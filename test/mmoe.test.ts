@@ -6,7 +6,7 @@
  * errors that name the bad option.
  */
 import { describe, expect, it } from 'vitest';
-import { MMoE, mul, noGrad, PosoMMoE, Rng, tensor } from '../lib';
+import { Adam, auc, MMoE, mul, noGrad, PosoMMoE, Rng, tensor, tidy } from '../lib';
 import { rand } from './gradcheck';
 import { gateNURef, linearRef, moduleGradcheck } from './module-gradcheck';
 
@@ -132,4 +132,45 @@ describe('PosoMMoE', () => {
     expect(() => m.forward(x, tensor(new Float32Array(6), { shape: [2, 3] }))).toThrow('Expected shape [batch, 4] for pc but received [2,3]');
     expect(() => new PosoMMoE(IN, { ...small } as never)).toThrow('options.pcFeatures');
   });
+});
+
+describe('MMoE with a classification and a regression task', () => {
+  it('learns both from one model (BCE + MSE), ignoring masked labels', () => {
+    const rng = new Rng(8);
+    const n = 6000;
+    const X = Float32Array.from(rand(rng, n * 5));
+    const y = new Float32Array(n * 2);
+    const mask = new Float32Array(n * 2);
+    for (let i = 0; i < n; ++i) {
+      const x = X.subarray(i * 5, i * 5 + 5);
+      y[2 * i] = rng.uniform() < 1 / (1 + Math.exp(-4 * (x[0] + x[1] * x[2]))) ? 1 : 0;
+      const missing = rng.uniform() < 0.3;
+      y[2 * i + 1] = missing ? 1e6 : Math.sin(2 * x[0]) + x[3] * x[3]; // a masked label must not matter
+      mask[2 * i] = 1;
+      mask[2 * i + 1] = missing ? 0 : 1;
+    }
+    const m = new MMoE(5, { experts: 4, expertHidden: [32], tasks: 2, tower: [16], gateDropout: 0.1, rng });
+    const opt = new Adam(m.parameters(), { lr: 5e-3 });
+    const train = 5000;
+    for (let epoch = 0; epoch < 12; ++epoch) {
+      for (let s = 0; s < train; s += 250) {
+        tidy(() => {
+          const out = m.forward(tensor(X.subarray(s * 5, (s + 250) * 5), { shape: [250, 5] }));
+          opt.zeroGrad();
+          m.loss(out, tensor(y.subarray(2 * s, 2 * (s + 250)), { shape: [250, 2] }), { kinds: ['bce', 'mse'], weights: [1, 2], mask: tensor(mask.subarray(2 * s, 2 * (s + 250)), { shape: [250, 2] }) }).backward();
+          opt.step();
+        });
+      }
+    }
+    m.eval();
+    const out = noGrad(() => m.forward(tensor(X.subarray(train * 5), { shape: [n - train, 5] }))).toArraySync() as Float32Array;
+    const idx = [...Array(n - train).keys()];
+    expect(auc(idx.map((i) => out[2 * i]), idx.map((i) => y[2 * (train + i)]))).toBeGreaterThan(0.8);
+    const labelled = idx.filter((i) => mask[2 * (train + i) + 1] === 1);
+    const target = labelled.map((i) => y[2 * (train + i) + 1]);
+    const mean = target.reduce((a, v) => a + v, 0) / target.length;
+    const variance = target.reduce((a, v) => a + (v - mean) ** 2, 0) / target.length;
+    const err = labelled.reduce((a, i, k) => a + (out[2 * i + 1] - target[k]) ** 2, 0) / labelled.length;
+    expect(err).toBeLessThan(0.1 * variance);
+  }, 60_000);
 });

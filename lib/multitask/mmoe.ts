@@ -25,6 +25,7 @@ import { keep } from '../scope';
 import { Tensor } from '../tensor';
 import { checkInt, checkOneOf, checkOptions, checkRange, checkWidths, invalid } from '../validate';
 import { checkRows } from '../personalize/field-input';
+import { multiTaskLoss, MultiTaskLossOptions } from '../models/multi-task-loss';
 import { Experts } from './experts';
 
 export interface MMoEOptions {
@@ -131,12 +132,21 @@ export class MMoE extends Module {
     return moeCombine(e, this.taskGates(x), { personalGate: this.personalGate(pc), scale: this.combineScale });
   }
 
-  /** x (B, in) → logits (B, T). */
+  /** x (B, in) → one output per task (B, T): a logit, or a value for a regression task. */
   forward(x: Tensor, pc?: Tensor): Tensor {
     const r = this.representations(x, pc);
     const b = x.shape[0];
     const h = r.shape[2];
     return concat(this.towers.map((tower, t) => tower.forward(r.narrow(t, 1).reshape(b, h))), 1);
+  }
+
+  /**
+   * Per-task loss of forward()'s outputs (B, T): BCE-with-logits for 'bce' tasks, squared
+   * error for 'mse' (regression) tasks, per-task weights and a (B, T) label mask
+   * (multiTaskLoss).
+   */
+  loss(outputs: Tensor, labels: Tensor, options: MultiTaskLossOptions = {}): Tensor {
+    return multiTaskLoss(outputs, labels, options);
   }
 
   private record(gates: Tensor): void {
