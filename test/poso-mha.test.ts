@@ -5,7 +5,7 @@
  * SequenceRanker trained end to end on synthetic behaviour sequences.
  */
 import { describe, expect, it } from 'vitest';
-import { EmbeddingTable, lookupSequences, MultiHeadAttention, PosoMultiHeadAttention, Rng, tensor } from '../lib';
+import { EmbeddingTable, lookupSequences, MultiHeadAttention, PosoMultiHeadAttention, Rng, SequenceRanker, tensor } from '../lib';
 import { runSequence } from '../lib/examples/sequence-poso';
 import { attentionRef, AttentionCfg } from './attention-reference';
 import { numel, rand } from './gradcheck';
@@ -106,4 +106,19 @@ describe('SequenceRanker', () => {
     expect(mha.auc).toBeGreaterThan(0.76);
     expect(poso.auc).toBeGreaterThan(0.68);
   }, 60_000);
+
+  it("MMoE heads ('mmoe', 'poso-mmoe'): one logit per sample, gradients reach the experts and the personal gate", () => {
+    for (const head of ['mmoe', 'poso-mmoe'] as const) {
+      const table = new EmbeddingTable({ dim: 4, capacity: 64, seed: 3 });
+      const m = new SequenceRanker({ table, pcFeatures: 2, pooling: 'attention', head, dim: 4, hidden: [8, 4] });
+      const pc = tensor([[1, 0], [0, 1], [1, 0]]);
+      const logits = m.forward({ candidate: BigInt64Array.from([1n, 2n, 3n]), history: BigInt64Array.from([4n, 5n, 6n, 7n]), lengths: [2, 0, 2], pc });
+      expect(logits.shape).toEqual([3]);
+      m.loss(logits, tensor([1, 0, 1])).backward();
+      const grads = Object.fromEntries(m.namedParameters().map(([n, p]) => [n, p.grad?.values().some((v) => v !== 0) ?? false]));
+      expect(grads['tower.experts.layers.0.weight']).toBe(true);
+      if (head === 'poso-mmoe') expect(grads['tower.personal.fc2.weight']).toBe(true);
+      table.dispose();
+    }
+  });
 });

@@ -6,6 +6,9 @@
  *                            'attention': MultiHeadAttention(x_q, S)
  *                            'poso-attention': PosoMultiHeadAttention(x_q, S, x_pc)
  *   logit = head([e_c ; u ; x_pc])   'mlp': MLP    'poso-mlp': PosoMLP gated by x_pc
+ *                                    'mmoe': 4 experts of hidden[0] units and a gate, then a
+ *                                    tower of hidden[1..]; 'poso-mmoe': the same with a
+ *                                    personal gate per expert from x_pc (PosoMMoE)
  * x_pc is the personalization code (e.g. a one-hot user group). Train with `loss()` (BCE)
  * and `optimizers()` (the table's sparse optimizer plus Adam on the dense weights).
  */
@@ -13,6 +16,8 @@ import { EmbeddingTable } from '../embedding/table';
 import { lookupSequences } from '../embedding/sequence';
 import { SparseOptimizer } from '../embedding/sparse-optimizer';
 import { MLP } from '../nn/mlp';
+import { MMoE } from '../multitask/mmoe';
+import { PosoMMoE } from '../multitask/poso-mmoe';
 import { Module } from '../nn/module';
 import { mul } from '../ops/elementwise';
 import { concat } from '../ops/layout';
@@ -28,7 +33,7 @@ import { tensor, Tensor } from '../tensor';
 import { checkInt, checkOneOf, checkOptions, checkPositive, checkWidths, invalid } from '../validate';
 
 export const SEQUENCE_POOLINGS = ['mean', 'attention', 'poso-attention'] as const;
-export const SEQUENCE_HEADS = ['mlp', 'poso-mlp'] as const;
+export const SEQUENCE_HEADS = ['mlp', 'poso-mlp', 'mmoe', 'poso-mmoe'] as const;
 
 export interface SequenceRankerOptions {
   /** The id table shared by the candidate and the history. */
@@ -70,7 +75,7 @@ export interface SequenceRankerBatch {
 export class SequenceRanker extends Module {
   readonly table: EmbeddingTable;
   attention: MultiHeadAttention | PosoMultiHeadAttention | null;
-  tower: MLP | PosoMLP;
+  tower: MLP | PosoMLP | MMoE;
   readonly pooling: (typeof SEQUENCE_POOLINGS)[number];
   readonly head: (typeof SEQUENCE_HEADS)[number];
   readonly pcFeatures: number;
@@ -96,10 +101,15 @@ export class SequenceRanker extends Module {
           ? new PosoMultiHeadAttention({ ...checkOptions(o.attentionGates ?? {}, 'options.attentionGates'), ...attention, pcFeatures: this.pcFeatures, valueFolds: o.valueFolds ?? 4 })
           : null;
     const towerIn = e + (this.attention ? dim : e) + this.pcFeatures;
+    const moe = { experts: 4, expertHidden: hidden.slice(0, 1), tasks: 1, tower: hidden.slice(1), rng: o.rng };
     this.tower =
       this.head === 'mlp'
         ? new MLP(towerIn, { hidden, outFeatures: 1, rng: o.rng })
-        : new PosoMLP(towerIn, { hidden, pcFeatures: this.pcFeatures, outFeatures: 1, rng: o.rng });
+        : this.head === 'poso-mlp'
+          ? new PosoMLP(towerIn, { hidden, pcFeatures: this.pcFeatures, outFeatures: 1, rng: o.rng })
+          : this.head === 'mmoe'
+            ? new MMoE(towerIn, moe)
+            : new PosoMMoE(towerIn, { ...moe, pcFeatures: this.pcFeatures });
   }
 
   /** The batch's click logits (B). */
@@ -124,7 +134,7 @@ export class SequenceRanker extends Module {
           : this.attention.forward(xq, seq.embeddings, { lengths: seq.lengths });
     }
     const x = concat([cand, pooled, pc], 1);
-    const logit = this.tower instanceof PosoMLP ? this.tower.forward(x, pc) : this.tower.forward(x);
+    const logit = this.tower instanceof PosoMLP || this.tower instanceof PosoMMoE ? this.tower.forward(x, pc) : this.tower.forward(x);
     return logit.reshape(B);
   }
 
