@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { backend, gatedLinear, hasCuda, noGrad, Rng, tensor, Tensor } from '../lib';
 import type { Activation, Device, GatePlacement } from '../lib';
-import { erf, expectAllClose, gradcheck, GradcheckInput, numel, poison, rand } from './gradcheck';
+import { actRef, expectAllClose, gradcheck, GradcheckInput, numel, poison, rand } from './gradcheck';
 
 const rng = new Rng(97);
 /** Float32 dot products of length K: allow K·ε-sized absolute error. */
@@ -16,15 +16,6 @@ const TOL = { fwdTol: { atol: 1e-5, rtol: 1e-5 }, gradTol: { atol: 2e-5, rtol: 1
 
 const ACTS: Activation[] = ['identity', 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu'];
 const PLACEMENTS: GatePlacement[] = ['lazy', 'eager'];
-const actRef: Record<Activation, (z: number) => number> = {
-  identity: (z) => z,
-  relu: (z) => Math.max(z, 0),
-  leaky_relu: (z) => (z > 0 ? z : Math.fround(0.01) * z),
-  sigmoid: (z) => 1 / (1 + Math.exp(-z)),
-  tanh: Math.tanh,
-  gelu: (z) => 0.5 * z * (1 + erf(z / Math.SQRT2)),
-};
-
 interface Layer {
   inF: number;
   outF: number;

@@ -9,6 +9,7 @@
  * elements show.
  */
 import { Device, full, memoryStats, Rng, Tensor, tensor } from '../lib';
+import type { Activation } from '../lib';
 
 // ---- random inputs
 
@@ -143,6 +144,16 @@ export function erf(x: number): number {
 }
 
 // ---- comparison
+
+/** Each activation in float64, as the kernels define it (leaky_relu's slope 0.01 in float32). */
+export const actRef: Record<Activation, (z: number) => number> = {
+  identity: (z) => z,
+  relu: (z) => Math.max(z, 0),
+  leaky_relu: (z) => (z > 0 ? z : Math.fround(0.01) * z),
+  sigmoid: (z) => 1 / (1 + Math.exp(-z)),
+  tanh: Math.tanh,
+  gelu: (z) => 0.5 * z * (1 + erf(z / Math.SQRT2)),
+};
 
 export interface Tolerance {
   /** Absolute tolerance. */

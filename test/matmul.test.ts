@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { linear, matmul, Rng, tensor } from '../lib';
 import type { Activation } from '../lib';
-import { erf, gradcheck, GradcheckInput, input, numel, rand } from './gradcheck';
+import { actRef, gradcheck, GradcheckInput, input, numel, rand } from './gradcheck';
 
 const rng = new Rng(81);
 /** Float32 dot products of length K: allow K·ε-sized absolute error. */
@@ -107,15 +107,6 @@ describe('matmul (gradcheck)', () => {
 });
 
 const ACTS: Activation[] = ['identity', 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu'];
-const actRef: Record<Activation, (z: number) => number> = {
-  identity: (z) => z,
-  relu: (z) => Math.max(z, 0),
-  leaky_relu: (z) => (z > 0 ? z : Math.fround(0.01) * z),
-  sigmoid: (z) => 1 / (1 + Math.exp(-z)),
-  tanh: Math.tanh,
-  gelu: (z) => 0.5 * z * (1 + erf(z / Math.SQRT2)),
-};
-
 /** y = act(x·Wᵀ + b) over the rows of x (..., in). */
 function linearRef(x: Float64Array, w: Float64Array, b: Float64Array | null, inF: number, outF: number, act: Activation): Float64Array {
   const rows = x.length / inF;

@@ -10,19 +10,10 @@
 import { describe, expect, it } from 'vitest';
 import { backend, expertLinear, hasCuda, moeCombine, moeGate, Rng, softmax, tensor, Tensor } from '../lib';
 import type { Activation, Device } from '../lib';
-import { erf, expectAllClose, gradcheck, GradcheckInput, numel, poison, rand } from './gradcheck';
+import { actRef, expectAllClose, gradcheck, GradcheckInput, numel, poison, rand } from './gradcheck';
 
 const rng = new Rng(61);
 const TOL = { fwdTol: { atol: 1e-5, rtol: 1e-5 }, gradTol: { atol: 3e-5, rtol: 1e-4 } };
-const actRef: Record<Activation, (z: number) => number> = {
-  identity: (z) => z,
-  relu: (z) => Math.max(z, 0),
-  leaky_relu: (z) => (z > 0 ? z : Math.fround(0.01) * z),
-  sigmoid: (z) => 1 / (1 + Math.exp(-z)),
-  tanh: Math.tanh,
-  gelu: (z) => 0.5 * z * (1 + erf(z / Math.SQRT2)),
-};
-
 /** y[e, b, o] = act(Σ_i x[(e,)b, i]·W[e, o, i] + bias[e, o]). */
 function expertRef(x: Float64Array, w: Float64Array, b: Float64Array | null, E: number, B: number, inF: number, outF: number, shared: boolean, act: Activation): Float64Array {
   const y = new Float64Array(E * B * outF);

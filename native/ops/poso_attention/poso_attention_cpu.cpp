@@ -12,25 +12,13 @@
 #include <vector>
 
 #include "../../core/parallel.h"
+#include "../../core/blas1.h"
 #include "../../core/simd.h"
 #include "poso_attention.h"
 #include "poso_attention_math.h"
 
 namespace gw::cpu {
 namespace {
-
-GW_ALWAYS_INLINE float dot(const float* GW_RESTRICT a, const float* GW_RESTRICT b, int64_t n) {
-  float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-  int64_t d = 0;
-  for (; d + 8 <= n; d += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[d + j] * b[d + j];
-  for (; d < n; ++d) acc[d & 7] += a[d] * b[d];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-GW_ALWAYS_INLINE void axpy(float s, const float* GW_RESTRICT x, float* GW_RESTRICT y, int64_t n) {
-  for (int64_t d = 0; d < n; ++d) y[d] += s * x[d];
-}
 
 /// Per-task buffers, sized once per chunk of samples.
 struct Scratch {
