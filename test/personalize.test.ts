@@ -1,11 +1,11 @@
 /**
  * The personalization modules against float64 references, with every parameter's gradient
  * checked by finite differences: GateNU, LHUC, SENet, EPNet, PPNet (lazy and eager),
- * PosoMLP, ScenarioLogit and multiTaskBce. Stop-gradient inputs are modelled in the
+ * PosoMLP and ScenarioLogit (multiTaskBce: test/multi-task-loss.test.ts). Stop-gradient inputs are modelled in the
  * reference by feeding the gate path the unperturbed values.
  */
 import { describe, expect, it } from 'vitest';
-import { EPNet, GateNU, LHUC, Module, multiTaskBce, noGrad, PosoMLP, PPNet, Rng, ScenarioLogit, SENet, Tensor, tensor } from '../lib';
+import { EPNet, GateNU, LHUC, noGrad, PosoMLP, PPNet, Rng, ScenarioLogit, SENet, tensor } from '../lib';
 import { rand } from './gradcheck';
 import { concatRef, gateNURef, linearRef, moduleGradcheck, relu, sigmoid } from './module-gradcheck';
 
@@ -201,47 +201,6 @@ describe('ScenarioLogit', () => {
     }
     expect(dropped).toBeGreaterThan(n * 0.4);
     expect(dropped).toBeLessThan(n * 0.6);
-  });
-});
-
-describe('multiTaskBce', () => {
-  it('is Σ_t w_t · mean over the labelled samples of task t', () => {
-    const rng = new Rng(9);
-    const B = 5;
-    const T = 3;
-    const labels = Float64Array.from({ length: B * T }, () => (rng.uniform() < 0.5 ? 1 : 0));
-    const mask = Float64Array.from({ length: B * T }, (_, i) => (i % T === 2 ? 0 : rng.uniform() < 0.7 ? 1 : 0));
-    const weights = [1, 0.5, 2];
-    moduleGradcheck({
-      name: 'multiTaskBce',
-      module: new (class extends Module {
-        forward(): Tensor {
-          throw new Error('unused');
-        }
-      })(),
-      inputs: [data(rng, [B, T]), { data: labels, shape: [B, T], grad: false }, { data: mask, shape: [B, T], grad: false }],
-      forward: (_, [z, y, m]) => multiTaskBce(z, y, { mask: m, weights }),
-      ref: ([z, y, m]) => {
-        let total = 0;
-        for (let t = 0; t < T; ++t) {
-          let s = 0;
-          let c = 0;
-          for (let b = 0; b < B; ++b) {
-            const i = b * T + t;
-            const v = z[i];
-            s += m[i] * (Math.max(v, 0) - v * y[i] + Math.log1p(Math.exp(-Math.abs(v))));
-            c += m[i];
-          }
-          total += (weights[t] * s) / Math.max(1, c);
-        }
-        return Float64Array.of(total);
-      },
-    });
-  });
-  it('names bad arguments', () => {
-    const z = tensor([[0.1, 0.2]]);
-    expect(() => multiTaskBce(z, tensor([[1, 0, 1]]))).toThrow('Expected shape [1, 2] for labels but received [1,3]');
-    expect(() => multiTaskBce(z, tensor([[1, 0]]), { weights: [1] })).toThrow(/Expected an array of 2 numbers for options.weights/);
   });
 });
 
