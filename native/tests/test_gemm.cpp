@@ -207,6 +207,14 @@ std::vector<Spec> batch_specs() {
   Spec skinny_experts{6, 3, 9, 17};
   skinny_experts.bias = true, skinny_experts.item_bias = true, skinny_experts.beta = 0.5f;
   v.push_back(skinny_experts);
+  // Weight-gradient shapes (Aᵀ·B, K ≫ M, N): the split-K path, with its whole epilogue.
+  Spec split{2, 64, 96, 9000};
+  split.ta = true, split.beta = 0.5f, split.bias = true, split.item_bias = true, split.pre = true;
+  split.act = gw::Act::kTanh, split.gate = true, split.gate_scale = 1.5f;
+  v.push_back(split);
+  Spec split_plain{1, 33, 70, 70000};  // 16 chunks of 4375 rows; ragged M and N tiles
+  split_plain.ta = true;
+  v.push_back(split_plain);
   Spec gated_many{40, 6, 8, 5};
   gated_many.gate = true, gated_many.gate_scale = 1.5f, gated_many.act = gw::Act::kLeakyRelu;
   v.push_back(gated_many);
@@ -244,6 +252,19 @@ GW_TEST(gemm_cpu_deterministic_across_thread_counts) {
   gw::cpu::gemm(p.args(p.a.data(), p.b.data(), c2.data(), p.bias.data(), nullptr));
   gw::set_num_threads(threads);
   gwtest::expect_close(c2, c1, 0, 0, "gemm bitwise equal across thread counts");
+}
+
+GW_TEST(gemm_cpu_split_k_deterministic_across_thread_counts) {
+  Spec s{1, 64, 256, 16384};
+  s.ta = true, s.bias = true, s.act = gw::Act::kRelu;
+  Problem p(s, 8);
+  std::vector<float> c1(p.c.size()), c2(p.c.size());
+  const int threads = gw::num_threads();
+  gw::cpu::gemm(p.args(p.a.data(), p.b.data(), c1.data(), p.bias.data(), nullptr));
+  gw::set_num_threads(threads == 1 ? 3 : 1);
+  gw::cpu::gemm(p.args(p.a.data(), p.b.data(), c2.data(), p.bias.data(), nullptr));
+  gw::set_num_threads(threads);
+  gwtest::expect_close(c2, c1, 0, 0, "split-K gemm bitwise equal across thread counts");
 }
 
 GW_TEST(gemm_cpu_rejects_bad_args) {

@@ -19,6 +19,8 @@
 //
 // CPU: packed, cache-blocked, register-blocked (AVX-512 / AVX2+FMA micro-kernels picked at
 // run time by cpu_isa(), plain C++ otherwise), threaded with gw::parallel_for; deterministic.
+// Weight-gradient shapes (Aᵀ·B with K ≫ M, N, small M·N) split K into chunks fixed by the
+// shape, one thread each, and sum the partial products in chunk order.
 // CUDA: tiled SIMT SGEMM (128×128 or 64×64 block tiles by size), all transpose combinations,
 // batch on blockIdx.z.
 #pragma once

@@ -5,6 +5,7 @@
 //         micro-kernel (alpha, beta folded into its store; later K blocks accumulate)
 //         after the last K block: bias, pre, activation, gate on the tile while it is in L1
 // Items with M or N ≤ kSkinnyMax take the skinny path instead (gemm_skinny.h), on every ISA.
+// Weight-gradient items (Aᵀ·B, K ≫ M, N) split K instead (gemm_split_k).
 // Every output element is written by one task in a fixed order: results do not depend on
 // the thread count or scheduling.
 #include <algorithm>
@@ -165,12 +166,18 @@ void gemm_empty_k(const GemmArgs& g, float* c, const Epilogue& e) {
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 int64_t div_up(int64_t x, int64_t d) { return (x + d - 1) / d; }
 
-// One batch item: C (m, n) from A, B per the args' shapes and flags.
+bool use_split_k(const GemmArgs& g);
+void gemm_split_k(const GemmArgs& g, const float* a, const float* b, float* c, const Epilogue& e,
+                  const KernelDesc& kd);
+
+// One batch item: C (m, n) from A, B per the args' shapes and flags (split_k: may take the
+// split-K path below; its chunks run without it).
 void gemm_one(const GemmArgs& g, const float* a, const float* b, float* c, const Epilogue& e,
-              const KernelDesc& kd) {
+              const KernelDesc& kd, bool split_k = true) {
   const int64_t M = g.m, N = g.n, K = g.k;
   if (K == 0) return gemm_empty_k(g, c, e);
   if (std::min(M, N) <= kSkinnyMax) return gemm_skinny(g, a, b, c, e.bias, e.pre, e.gate);
+  if (split_k && use_split_k(g)) return gemm_split_k(g, a, b, c, e, kd);
   const int64_t T = num_threads();
   const int mr = kd.mr, nr = kd.nr;
 
@@ -217,6 +224,50 @@ void gemm_one(const GemmArgs& g, const float* a, const float* b, float* c, const
       });
     }
   }
+}
+
+// Weight-gradient shapes (op(A) = Aᵀ with A stored (K, M), B stored (K, N); K = the rows of a
+// batch, M·N small): blocking over M and N leaves the threads too little work per K block, and
+// every K block pays two pool synchronizations. Instead the K rows are cut into chunks fixed
+// by the shape (never the thread count), each chunk's product runs on one thread into its own
+// partial C, and the partials are summed in chunk order: deterministic on any thread count.
+constexpr int64_t kSplitKChunk = 1024;   ///< K rows per chunk (at least)
+constexpr int64_t kSplitKMaxChunks = 16;
+constexpr int64_t kSplitKMaxMN = 1 << 16;
+
+bool use_split_k(const GemmArgs& g) {
+  return g.trans_a && !g.trans_b && std::min(g.m, g.n) > kSkinnyMax && g.m * g.n <= kSplitKMaxMN &&
+         g.k >= 4 * kSplitKChunk && g.k >= 8 * std::max(g.m, g.n);
+}
+
+void gemm_split_k(const GemmArgs& g, const float* a, const float* b, float* c, const Epilogue& e,
+                  const KernelDesc& kd) {
+  const int64_t M = g.m, N = g.n, K = g.k;
+  const int64_t chunks = std::min(kSplitKMaxChunks, K / kSplitKChunk);
+  const int64_t per = div_up(K, chunks);
+  std::vector<float> partial(static_cast<size_t>(chunks * M * N));
+  parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t ch = lo; ch < hi; ++ch) {
+      const int64_t k0 = ch * per, k1 = std::min(K, k0 + per);
+      GemmArgs sub = g;
+      sub.k = k1 - k0, sub.beta = 0.f, sub.bias = nullptr, sub.pre = nullptr, sub.gate = nullptr;
+      sub.act = Act::kIdentity;
+      // A (K, M) and B (K, N) are row-major with K outermost: a chunk of K rows is contiguous.
+      gemm_one(sub, a + k0 * M, b + k0 * N, partial.data() + ch * M * N, Epilogue{}, kd, false);
+    }
+  });
+  parallel_for(0, M, std::max<int64_t>(1, 8192 / N), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      float* row = c + i * N;
+      for (int64_t j = 0; j < N; ++j) {
+        float v = g.beta == 0.f ? 0.f : g.beta * row[j];
+        float sum = 0.f;
+        for (int64_t ch = 0; ch < chunks; ++ch) sum += partial[static_cast<size_t>((ch * M + i) * N + j)];
+        row[j] = v + sum;
+      }
+    }
+    if (e.active()) epilogue_tile(e, c, N, lo, 0, hi - lo, N);
+  });
 }
 
 }  // namespace
