@@ -5,6 +5,7 @@
  *   npm run bench -- embedding    the embedding table; "find d32", d128, lf1.0 … pick its cases
  *   npm run bench -- gated-fc     the fused gated FC against the unfused sequence
  *   npm run bench -- poso-mha     fused POSO attention against the naive formula; L1000, h8 … pick its cases
+ *   npm run bench -- apg          APG's decomposed layer against materializing W(z) per sample; N512, K16 … pick its cases
  *   npm run bench -- mmoe         batched experts + fused gates/combination against a per-expert loop; E8, B16384 … pick its cases
  *   npm run bench -- --json out.json   also write the results as JSON
  */
@@ -12,6 +13,7 @@ import * as fs from 'node:fs';
 import { backend } from './lib-internal';
 import { cpuFmaPeak, memoryBandwidth } from './ceilings';
 import type { Result } from './harness';
+import * as apg from './apg';
 import * as elementwise from './elementwise';
 import * as embedding from './embedding';
 import * as gatedFc from './gated-fc';
@@ -20,7 +22,7 @@ import * as mmoe from './mmoe';
 import * as optim from './optim';
 import * as posoMha from './poso-mha';
 
-const benches: Record<string, { run(filter: (name: string) => boolean): Result[] }> = { gemm, 'gated-fc': gatedFc, 'poso-mha': posoMha, mmoe, elementwise, optim, embedding };
+const benches: Record<string, { run(filter: (name: string) => boolean): Result[] }> = { gemm, 'gated-fc': gatedFc, 'poso-mha': posoMha, mmoe, apg, elementwise, optim, embedding };
 
 const args = process.argv.slice(2);
 let jsonPath: string | undefined;
