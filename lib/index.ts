@@ -95,3 +95,5 @@ export { HMoE } from './multitask/hmoe';
 export type { HMoEOptions } from './multitask/hmoe';
 export { ApgLinear, APG_CONDITIONS } from './dynamic/apg';
 export type { ApgLinearOptions, ApgCondition } from './dynamic/apg';
+export { MetaUnit } from './dynamic/meta-unit';
+export type { MetaUnitOptions } from './dynamic/meta-unit';

@@ -68,8 +68,9 @@ export function checkShape(value: unknown, name: string): number[] {
 }
 
 /** Layer widths: a non-empty array of positive integers (e.g. an MLP's `hidden`). */
-export function checkWidths(value: unknown, name: string): number[] {
-  if (!Array.isArray(value) || value.length === 0) throw invalid('a non-empty array of layer widths', name, value);
+/** An array of layer widths (positive integers); non-empty unless `allowEmpty`. */
+export function checkWidths(value: unknown, name: string, allowEmpty = false): number[] {
+  if (!Array.isArray(value) || (value.length === 0 && !allowEmpty)) throw invalid(allowEmpty ? 'an array of layer widths' : 'a non-empty array of layer widths', name, value);
   return value.map((h, i) => checkInt(h, `${name}[${i}]`, 1));
 }
 

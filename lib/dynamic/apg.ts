@@ -20,7 +20,7 @@ import { Module } from '../nn/module';
 import { Rng } from '../random';
 import { keep } from '../scope';
 import { Tensor } from '../tensor';
-import { checkBoolean, checkInt, checkOneOf, checkOptions, invalid } from '../validate';
+import { checkBoolean, checkInt, checkOneOf, checkOptions, checkWidths, invalid } from '../validate';
 import { checkRows } from '../personalize/field-input';
 
 export const APG_CONDITIONS = ['self', 'group'] as const;
@@ -75,9 +75,7 @@ export class ApgLinear extends Module {
     if (P !== 0 && P < K) throw invalid(`0 or a width ≥ the rank ${K}`, 'options.overParam', P);
     const act = checkOneOf(o.activation ?? 'identity', 'options.activation', ACTIVATIONS);
     const bias = checkBoolean(o.bias ?? true, 'options.bias');
-    const hidden = o.generatorHidden ?? [];
-    if (!Array.isArray(hidden)) throw invalid('an array of layer widths', 'options.generatorHidden', hidden);
-    hidden.forEach((h, i) => checkInt(h, `options.generatorHidden[${i}]`, 1));
+    const hidden = checkWidths(o.generatorHidden ?? [], 'options.generatorHidden', true);
     const rng = o.rng;
     const N = this.inFeatures;
     const M = this.outFeatures;

@@ -10,7 +10,7 @@
  * The gate and h receive gradient through every w_k; tower k and h receive gradient through
  * s_k only from samples of scenario k.
  */
-import { DTypeError, ShapeError } from '../errors';
+import { ShapeError } from '../errors';
 import { Activation, ACTIVATIONS } from '../ops/activation';
 import { add, mul, sub } from '../ops/elementwise';
 import { concat } from '../ops/layout';
@@ -20,8 +20,9 @@ import { MLP } from '../nn/mlp';
 import { Module } from '../nn/module';
 import { checkRows } from '../personalize/field-input';
 import { Rng } from '../random';
-import { checkTensor, Tensor, tensor } from '../tensor';
-import { checkInt, checkOneOf, checkOptions, invalid } from '../validate';
+import { Tensor } from '../tensor';
+import { checkInt, checkOneOf, checkOptions, checkWidths } from '../validate';
+import { oneHot } from '../ops/one-hot';
 
 export interface HMoEOptions {
   /** Number of scenarios S (one tower each). */
@@ -51,8 +52,8 @@ export class HMoE extends Module {
     this.inFeatures = checkInt(inFeatures, 'inFeatures', 1);
     this.scenarios = checkInt(o.scenarios, 'options.scenarios', 1);
     this.tasks = checkInt(o.tasks ?? 1, 'options.tasks', 1);
-    const tower = checkWidthList(o.tower ?? [64], 'options.tower');
-    const gateHidden = checkWidthList(o.gateHidden ?? [], 'options.gateHidden');
+    const tower = checkWidths(o.tower ?? [64], 'options.tower', true);
+    const gateHidden = checkWidths(o.gateHidden ?? [], 'options.gateHidden', true);
     const activation = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
     this.towers = Array.from({ length: this.scenarios }, () => new MLP(this.inFeatures, { hidden: tower, outFeatures: this.tasks, activation, rng: o.rng }));
     this.gate = new MLP(this.inFeatures, { hidden: gateHidden, outFeatures: this.scenarios, activation, rng: o.rng });
@@ -78,33 +79,14 @@ export class HMoE extends Module {
   forward(h: Tensor, scenario: Tensor): Tensor {
     checkRows(h, this.inFeatures, 'h');
     const batch = h.shape[0];
-    const own = this.oneHot(scenario, batch, h);
+    const own = oneHot(scenario, this.scenarios, h.device, 'scenario', 'scenario');
+    if (own.shape[0] !== batch) throw new ShapeError(`Expected shape [${batch}] for scenario but received [${scenario.shape}]`);
     const s = this.scores(h);
     const frozen = s.detach();
     // Same values as s; the gradient reaches s only in the sample's own scenario.
-    const mixed = add(frozen, mul(own, sub(s, frozen)));
+    const mixed = add(frozen, mul(own.reshape(batch, this.scenarios, 1), sub(s, frozen)));
     const w = this.weights(h).reshape(batch, this.scenarios, 1);
     return sum(mul(w, mixed), 1);
   }
 
-  /** (B, S, 1) float32 one-hot of the scenario ids, built on the host after checking them. */
-  private oneHot(scenario: Tensor, batch: number, like: Tensor): Tensor {
-    checkTensor(scenario, 'scenario');
-    if (scenario.dtype !== 'int32' && scenario.dtype !== 'int64') throw new DTypeError(`Expected an int32 or int64 tensor for scenario but received ${scenario.dtype}`);
-    if (scenario.ndim !== 1 || scenario.shape[0] !== batch) throw new ShapeError(`Expected shape [${batch}] for scenario but received [${scenario.shape}]`);
-    const ids = scenario.toArraySync();
-    const out = new Float32Array(batch * this.scenarios);
-    for (let b = 0; b < batch; ++b) {
-      const d = Number(ids[b]);
-      if (!(d >= 0 && d < this.scenarios)) throw invalid(`a scenario id from 0 to ${this.scenarios - 1}`, `scenario[${b}]`, d);
-      out[b * this.scenarios + d] = 1;
-    }
-    return tensor(out, { shape: [batch, this.scenarios, 1], device: like.device });
-  }
-}
-
-/** An array of layer widths, possibly empty. */
-function checkWidthList(value: unknown, name: string): number[] {
-  if (!Array.isArray(value)) throw invalid('an array of layer widths', name, value);
-  return value.map((h, i) => checkInt(h, `${name}[${i}]`, 1));
 }

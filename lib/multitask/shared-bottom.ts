@@ -13,7 +13,7 @@ import { Module } from '../nn/module';
 import { checkRows } from '../personalize/field-input';
 import { Rng } from '../random';
 import { Tensor } from '../tensor';
-import { checkInt, checkOneOf, checkOptions, checkRange, checkWidths, invalid } from '../validate';
+import { checkInt, checkOneOf, checkOptions, checkRange, checkWidths } from '../validate';
 
 export interface SharedBottomOptions {
   /** Number of tasks T (one tower and one logit each). */
@@ -42,9 +42,7 @@ export class SharedBottom extends Module {
     this.inFeatures = checkInt(inFeatures, 'inFeatures', 1);
     this.tasks = checkInt(o.tasks, 'options.tasks', 1);
     const bottom = checkWidths(o.bottom ?? [128], 'options.bottom');
-    const tower = o.tower ?? [64];
-    if (!Array.isArray(tower)) throw invalid('an array of layer widths', 'options.tower', tower);
-    tower.forEach((h, i) => checkInt(h, `options.tower[${i}]`, 1));
+    const tower = checkWidths(o.tower ?? [64], 'options.tower', true);
     const activation = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
     const dropout = checkRange(o.dropout ?? 0, 'options.dropout', 0, 0.99);
     this.bottom = new MLP(this.inFeatures, { hidden: bottom, activation, dropout, rng: o.rng });

@@ -1,0 +1,86 @@
+/**
+ * MetaUnit: an MLP whose weights are generated per sample from a condition z — the generic
+ * dynamic-weight layer. M2M's meta unit (z: scenario features), CAN's co-action MLP (z: the
+ * target item's embedding, x: a user feature's), PTUPCDR's personal bridge (one layer without
+ * bias, z: the user's source-domain history) are all this module:
+ *   [W_1, b_1, …, W_L, b_L] = G(z)             one generator for every layer, split per layer
+ *   h_{l+1} = act_l(h_l·W_l/√in_l + b_l)       each layer one batched per-sample kernel
+ * The 1/√in_l keeps a generated layer's output at its input's scale whatever z's scale.
+ */
+import { Activation, ACTIVATIONS } from '../ops/activation';
+import { mul } from '../ops/elementwise';
+import { slice } from '../ops/layout';
+import { sampleLinear } from '../ops/sample-linear';
+import { MLP } from '../nn/mlp';
+import { Module } from '../nn/module';
+import { Rng } from '../random';
+import { Tensor } from '../tensor';
+import { checkBoolean, checkInt, checkOneOf, checkOptions, checkWidths } from '../validate';
+import { checkRows } from '../personalize/field-input';
+
+export interface MetaUnitOptions {
+  /** Width of the condition z that generates the weights. */
+  condFeatures: number;
+  /** Hidden widths of the generated MLP (default []: a single generated layer). */
+  hidden?: number[];
+  /** Output width (default: inFeatures). */
+  outFeatures?: number;
+  /** Hidden activation (default 'relu'). */
+  activation?: Activation;
+  /** Activation of the last generated layer (default 'identity'). */
+  outputActivation?: Activation;
+  /** Generate a bias per layer (default true; PTUPCDR's bridge has none). */
+  bias?: boolean;
+  /** Hidden widths of the generator z → weights (default []: one linear layer). */
+  generatorHidden?: number[];
+  rng?: Rng;
+}
+
+export class MetaUnit extends Module {
+  generator: MLP;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly condFeatures: number;
+  /** [in, out] of each generated layer. */
+  readonly layerShapes: [number, number][];
+  readonly bias: boolean;
+  private readonly acts: Activation[];
+
+  constructor(inFeatures: number, options: MetaUnitOptions) {
+    super();
+    const o = checkOptions(options, 'options');
+    this.inFeatures = checkInt(inFeatures, 'inFeatures', 1);
+    this.condFeatures = checkInt(o.condFeatures, 'options.condFeatures', 1);
+    this.outFeatures = checkInt(o.outFeatures ?? this.inFeatures, 'options.outFeatures', 1);
+    const hidden = checkWidths(o.hidden ?? [], 'options.hidden', true);
+    const act = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
+    const outAct = checkOneOf(o.outputActivation ?? 'identity', 'options.outputActivation', ACTIVATIONS);
+    this.bias = checkBoolean(o.bias ?? true, 'options.bias');
+    const dims = [this.inFeatures, ...hidden, this.outFeatures];
+    this.layerShapes = dims.slice(1).map((out, l): [number, number] => [dims[l], out]);
+    this.acts = this.layerShapes.map((_, l) => (l === this.layerShapes.length - 1 ? outAct : act));
+    const total = this.layerShapes.reduce((s, [i, out]) => s + i * out + (this.bias ? out : 0), 0);
+    this.generator = new MLP(this.condFeatures, { hidden: checkWidths(o.generatorHidden ?? [], 'options.generatorHidden', true), outFeatures: total, rng: o.rng });
+  }
+
+  /** x (B, inFeatures), z (B, condFeatures) → (B, outFeatures). */
+  forward(x: Tensor, z: Tensor): Tensor {
+    checkRows(x, this.inFeatures, 'x');
+    checkRows(z, this.condFeatures, 'z', x.shape[0]);
+    const B = x.shape[0];
+    const g = this.generator.forward(z);
+    let h = x;
+    let at = 0;
+    this.layerShapes.forEach(([inF, outF], l) => {
+      const w = mul(slice(g, 1, at, inF * outF), 1 / Math.sqrt(inF)).reshape(B, inF, outF);
+      at += inF * outF;
+      let b: Tensor | null = null;
+      if (this.bias) {
+        b = slice(g, 1, at, outF);
+        at += outF;
+      }
+      h = sampleLinear(h, w, b, this.acts[l]);
+    });
+    return h;
+  }
+}
