@@ -241,30 +241,27 @@ GW_TEST(gemm_cpu_batches) {
     for (const Spec& s : batch_specs()) check_cpu(s, isa, seed++);
 }
 
+namespace {
+/// Runs the spec with the pool's thread count and with another; the results must be bitwise equal.
+void expect_deterministic(const Spec& s, uint64_t seed, const char* what) {
+  Problem p(s, seed);
+  std::vector<float> c1(p.c.size()), c2(p.c.size());
+  const int threads = gw::num_threads();
+  gw::cpu::gemm(p.args(p.a.data(), p.b.data(), c1.data(), p.bias.data(), nullptr));
+  gw::set_num_threads(threads == 1 ? 3 : 1);
+  gw::cpu::gemm(p.args(p.a.data(), p.b.data(), c2.data(), p.bias.data(), nullptr));
+  gw::set_num_threads(threads);
+  gwtest::expect_close(c2, c1, 0, 0, what);
+}
+}  // namespace
+
 GW_TEST(gemm_cpu_deterministic_across_thread_counts) {
   Spec s{1, 301, 517, 700};
   s.bias = true, s.act = gw::Act::kSigmoid;
-  Problem p(s, 7);
-  std::vector<float> c1(p.c.size()), c2(p.c.size());
-  const int threads = gw::num_threads();
-  gw::cpu::gemm(p.args(p.a.data(), p.b.data(), c1.data(), p.bias.data(), nullptr));
-  gw::set_num_threads(threads == 1 ? 3 : 1);
-  gw::cpu::gemm(p.args(p.a.data(), p.b.data(), c2.data(), p.bias.data(), nullptr));
-  gw::set_num_threads(threads);
-  gwtest::expect_close(c2, c1, 0, 0, "gemm bitwise equal across thread counts");
-}
-
-GW_TEST(gemm_cpu_split_k_deterministic_across_thread_counts) {
-  Spec s{1, 64, 256, 16384};
-  s.ta = true, s.bias = true, s.act = gw::Act::kRelu;
-  Problem p(s, 8);
-  std::vector<float> c1(p.c.size()), c2(p.c.size());
-  const int threads = gw::num_threads();
-  gw::cpu::gemm(p.args(p.a.data(), p.b.data(), c1.data(), p.bias.data(), nullptr));
-  gw::set_num_threads(threads == 1 ? 3 : 1);
-  gw::cpu::gemm(p.args(p.a.data(), p.b.data(), c2.data(), p.bias.data(), nullptr));
-  gw::set_num_threads(threads);
-  gwtest::expect_close(c2, c1, 0, 0, "split-K gemm bitwise equal across thread counts");
+  expect_deterministic(s, 7, "gemm bitwise equal across thread counts");
+  Spec split{1, 64, 256, 16384};  // the split-K path
+  split.ta = true, split.bias = true, split.act = gw::Act::kRelu;
+  expect_deterministic(split, 8, "split-K gemm bitwise equal across thread counts");
 }
 
 GW_TEST(gemm_cpu_rejects_bad_args) {
