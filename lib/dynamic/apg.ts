@@ -18,7 +18,6 @@ import { Linear } from '../nn/linear';
 import { MLP } from '../nn/mlp';
 import { Module } from '../nn/module';
 import { Rng } from '../random';
-import { keep } from '../scope';
 import { Tensor } from '../tensor';
 import { checkBoolean, checkInt, checkOneOf, checkOptions, checkWidths, invalid } from '../validate';
 import { checkRows } from '../personalize/field-input';
@@ -123,7 +122,6 @@ export class ApgLinear extends Module {
       for (const t of [...this.u, ...this.v].flatMap((l) => [l.weight, l.bias])) t?.dispose();
       this.u = [u];
       this.v = [v];
-      for (const t of [u.weight, v.weight, v.bias]) if (t) keep(t);
     });
     return this;
   }

@@ -5,7 +5,7 @@
  * one scalar per expert and sample, shared by the tasks; C = 2 (default) and σ(0) = ½ start
  * every personal gate near 1, so an untrained POSO-MMoE mixes like MMoE. The personal gate is
  * folded into the same fused combination pass (moeCombine), so it costs no extra sweep over
- * the experts' outputs.
+ * the experts' outputs. `forward(x, pc)`: x (B, in), pc (B, pcFeatures) → (B, T).
  */
 import { Tensor } from '../tensor';
 import { checkInt, checkOptions, checkPositive } from '../validate';
@@ -39,11 +39,6 @@ export class PosoMMoE extends MMoE {
   protected override personalGate(pc: Tensor | undefined): Tensor {
     checkRows(pc as Tensor, this.pcFeatures, 'pc');
     return this.personal.sigmoidGate(pc as Tensor);
-  }
-
-  /** x (B, in), pc (B, pcFeatures) → logits (B, T). */
-  override forward(x: Tensor, pc?: Tensor): Tensor {
-    return super.forward(x, pc);
   }
 }
 

@@ -65,6 +65,11 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
 void expect_close(const std::vector<float>& got, const std::vector<double>& want, double rtol, double atol,
                   const char* what);
 
+/// Fails unless every element is still NaN: an output that was not asked for stayed unwritten.
+inline void expect_all_nan(const std::vector<float>& v, const std::string& what) {
+  for (size_t i = 0; i < v.size(); ++i) GW_EXPECT(std::isnan(v[i]), what, ": element ", i, " was written though not asked for");
+}
+
 /// A device buffer for tests: upload from / download to std::vector.
 template <typename T>
 class DeviceArray {

@@ -208,10 +208,6 @@ void expect_untouched(const std::vector<float>& v, const std::vector<float>& ini
 }
 
 /// Every element still NaN (a device buffer poisoned with 0xFF bytes that was not written).
-void expect_all_nan(const std::vector<float>& v, const std::string& what) {
-  for (size_t i = 0; i < v.size(); ++i) GW_EXPECT(std::isnan(v[i]), what, ": element ", i, " was written");
-}
-
 void check_against_reference(const Problem& p, const Result& r, const std::string& what) {
   const Spec& s = p.s;
   const Reference want = reference(p, r.z);
@@ -358,9 +354,9 @@ void check_cuda(const Spec& s, uint64_t seed) {
   g.dweight = s.dweight ? dw.get() : nullptr, g.dbias = s.dbias ? db.get() : nullptr;
   gw::cuda::gated_fc_backward(a, g, gw::cudart::compute_stream());
   if (s.dx) gwtest::expect_close(dx.download(), want.dx, 1e-5, p.dx_atol(), (what + " dx").c_str());
-  else expect_all_nan(dx.download(), what + " dx");
+  else gwtest::expect_all_nan(dx.download(), what + " dx");
   if (s.dgate) gwtest::expect_close(dgate.download(), want.dgate, 1e-5, p.dx_atol(), (what + " dgate").c_str());
-  else expect_all_nan(dgate.download(), what + " dgate");
+  else gwtest::expect_all_nan(dgate.download(), what + " dgate");
   gwtest::expect_close(dw.download(), want.dw, 1e-5, p.dw_atol(), (what + " dweight").c_str());
   gwtest::expect_close(db.download(), want.db, 1e-5, p.dw_atol(), (what + " dbias").c_str());
 }

@@ -170,15 +170,11 @@ Outs run_cpu(const Problem& p) {
   return o;
 }
 
-void expect_all_nan(const std::vector<float>& v, const std::string& what) {
-  for (float x : v) GW_EXPECT(std::isnan(x), what, ": an output that was not asked for was written");
-}
-
 /// Compares one gradient against its reference, or checks it was left alone when not wanted.
 void expect_grad(bool wanted, const std::vector<float>& got, const std::vector<double>& want, double atol,
                  const std::string& what) {
   if (wanted) gwtest::expect_close(got, want, 2e-4, atol, what.c_str());
-  else expect_all_nan(got, what);
+  else gwtest::expect_all_nan(got, what);
 }
 
 void check_cpu(const Spec& s, uint64_t seed) {
@@ -304,7 +300,7 @@ void check_cuda(const Spec& s, uint64_t seed) {
   const auto close = [&](const DeviceArray<float>& got, const std::vector<float>& ref, bool wanted, double atol,
                          const char* what) {
     if (wanted) gwtest::expect_close(got.download(), ref, 2e-4, atol, (w + " " + what).c_str());
-    else expect_all_nan(got.download(), w + " " + what);
+    else gwtest::expect_all_nan(got.download(), w + " " + what);
   };
   close(out, want.out, true, 2e-5, "out");
   close(lse, want.lse, s.Lq > 0, 1e-5, "lse");
