@@ -8,7 +8,7 @@
  * without a GPU; GATEWISE_PARITY_DEVICE=cpu runs it CPU against CPU).
  */
 import { describe, expect, it } from 'vitest';
-import { ApgLinear, backend, hasCuda, noGrad, Rng, sampleLinear, tensor, Tensor } from '../lib';
+import { add, ApgLinear, ApgMLP, backend, hasCuda, matmul, noGrad, Rng, sampleLinear, sum, tanh, tensor, Tensor } from '../lib';
 import type { Activation, Device } from '../lib';
 import { actRef, expectAllClose, gradcheck, GradcheckInput, numel, poison, rand } from './gradcheck';
 import { linearRef, moduleGradcheck } from './module-gradcheck';
@@ -139,6 +139,45 @@ describe('ApgLinear', () => {
     const g = new ApgLinear(4, 3, { condition: 'group', condFeatures: 2 });
     const x = tensor(new Float32Array(8), { shape: [2, 4] });
     expect(() => g.forward(x, tensor(new Float32Array(6), { shape: [2, 3] }))).toThrow('Expected shape [2, 2] for z but received [2,3]');
+  });
+});
+
+describe('ApgMLP', () => {
+  for (const condition of ['self', 'group'] as const) {
+    it(`each layer is an ApgLinear with its own W_l(z) (${condition}); merge() keeps the outputs; every parameter learns`, () => {
+      const r = new Rng(31);
+      const [B, IN, Z] = [5, 6, 3];
+      const mlp = new ApgMLP(IN, { hidden: [8, 4], outFeatures: 1, rank: 6, condition, condFeatures: Z, overParam: 8, activation: 'tanh', rng: r });
+      expect(mlp.layers.map((l) => l.rank)).toEqual([6, 4, 1]); // capped at each layer's smaller side
+      const x = tensor(Float32Array.from(rand(r, B * IN)), { shape: [B, IN] });
+      const z = condition === 'group' ? tensor(Float32Array.from(rand(r, B * Z)), { shape: [B, Z] }) : undefined;
+      const y = mlp.forward(x, z);
+      sum(y).backward();
+      for (const [name, p] of mlp.namedParameters()) expect(Math.max(...(p.grad?.toArraySync() as Float32Array).map(Math.abs)), name).toBeGreaterThan(0);
+      mlp.eval();
+      const before = noGrad(() => mlp.forward(x, z)).values();
+      // the same stack by hand, each layer through its materialized per-sample W(z)
+      const manual = noGrad(() => {
+        let h = x;
+        mlp.layers.forEach((layer, l) => {
+          const W = layer.materialize(condition === 'self' ? h : (z as Tensor)); // (B, in, out)
+          const pre = matmul(h.reshape(B, 1, layer.inFeatures), W).reshape(B, layer.outFeatures);
+          const biased = add(pre, layer.v[layer.v.length - 1].bias as Tensor);
+          h = l < 2 ? tanh(biased) : biased;
+        });
+        return h.values();
+      });
+      expectAllClose(before, manual, { atol: 1e-5, rtol: 1e-4 }, 'ApgMLP vs materialized layers');
+      mlp.merge();
+      expect(mlp.layers.every((l) => !l.overParameterized)).toBe(true);
+      expectAllClose(noGrad(() => mlp.forward(x, z)).values(), before, { atol: 1e-5, rtol: 1e-5 }, 'outputs after merge()');
+    });
+  }
+
+  it('refuses bad options, naming them', () => {
+    expect(() => new ApgMLP(4, { hidden: [] })).toThrow('at least one layer');
+    expect(() => new ApgMLP(4, { hidden: [3], rank: 4, overParam: 2 })).toThrow('options.overParam');
+    expect(() => new ApgMLP(4, { hidden: [3], condition: 'group' })).toThrow('options.condFeatures');
   });
 });
 

@@ -6,31 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { MetaUnit, Rng, tensor } from '../lib';
 import type { Activation } from '../lib';
-import { actRef, rand } from './gradcheck';
-import { linearRef, moduleGradcheck } from './module-gradcheck';
-
-function metaRef(x: Float64Array, z: Float64Array, p: Record<string, Float64Array>, B: number, shapes: [number, number][], bias: boolean, acts: Activation[]): Float64Array {
-  const total = shapes.reduce((s, [i, o]) => s + i * o + (bias ? o : 0), 0);
-  const g = linearRef(z, B, p['generator.layers.0.weight'], total, p['generator.layers.0.bias']);
-  let h = x;
-  let width = shapes[0][0];
-  let at = 0;
-  shapes.forEach(([inF, outF], l) => {
-    const next = new Float64Array(B * outF);
-    for (let b = 0; b < B; ++b) {
-      const row = g.subarray(b * total, (b + 1) * total);
-      for (let j = 0; j < outF; ++j) {
-        let acc = bias ? row[at + inF * outF + j] : 0;
-        for (let i = 0; i < inF; ++i) acc += (h[b * width + i] * row[at + i * outF + j]) / Math.sqrt(inF);
-        next[b * outF + j] = actRef[acts[l]](acc);
-      }
-    }
-    at += inF * outF + (bias ? outF : 0);
-    h = next;
-    width = outF;
-  });
-  return h;
-}
+import { rand } from './gradcheck';
+import { metaRef, moduleGradcheck } from './module-gradcheck';
 
 describe('MetaUnit', () => {
   it('a generated 2-layer MLP (M2M meta unit / CAN co-action): every gradient', () => {

@@ -4,7 +4,8 @@
  * The reference gets the data arrays and the parameters by dotted name.
  */
 import { Module, Rng, Tensor } from '../lib';
-import { gradcheck, GradcheckOptions, rand } from './gradcheck';
+import type { Activation } from '../lib';
+import { actRef, gradcheck, GradcheckOptions, rand } from './gradcheck';
 
 /** Replaces the parameter at a dotted path (`towers.0.fc1.weight`) with t. */
 export function setParameter(m: Module, path: string, t: Tensor): void {
@@ -95,4 +96,32 @@ export function concatRef(rows: number, ...parts: Float64Array[]): Float64Array 
 export function gateNURef(x: Float64Array, rows: number, p: Record<string, Float64Array>, prefix: string, hidden: number, out: number, gamma: number): Float64Array {
   const h = linearRef(x, rows, p[`${prefix}fc1.weight`], hidden, p[`${prefix}fc1.bias`], relu);
   return linearRef(h, rows, p[`${prefix}fc2.weight`], out, p[`${prefix}fc2.bias`], (v) => gamma * sigmoid(v));
+}
+
+/**
+ * MetaUnit: each sample's generator row G(z_b) split into layers [W_l (in×out) / √in, b_l],
+ * applied to that sample's `rows` input rows (x is (B·rows, in)); the generator's parameters
+ * under `prefix` (e.g. 'attention.').
+ */
+export function metaRef(x: Float64Array, z: Float64Array, p: Record<string, Float64Array>, B: number, shapes: [number, number][], bias: boolean, acts: Activation[], prefix = '', rows = 1): Float64Array {
+  const total = shapes.reduce((s, [i, o]) => s + i * o + (bias ? o : 0), 0);
+  const g = linearRef(z, B, p[`${prefix}generator.layers.0.weight`], total, p[`${prefix}generator.layers.0.bias`]);
+  let h = x;
+  let width = shapes[0][0];
+  let at = 0;
+  shapes.forEach(([inF, outF], l) => {
+    const next = new Float64Array(B * rows * outF);
+    for (let r = 0; r < B * rows; ++r) {
+      const row = g.subarray(Math.floor(r / rows) * total, (Math.floor(r / rows) + 1) * total);
+      for (let j = 0; j < outF; ++j) {
+        let acc = bias ? row[at + inF * outF + j] : 0;
+        for (let i = 0; i < inF; ++i) acc += (h[r * width + i] * row[at + i * outF + j]) / Math.sqrt(inF);
+        next[r * outF + j] = actRef[acts[l]](acc);
+      }
+    }
+    at += inF * outF + (bias ? outF : 0);
+    h = next;
+    width = outF;
+  });
+  return h;
 }

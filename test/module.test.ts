@@ -76,4 +76,14 @@ describe('Module', () => {
     expect(() => new MLP(4, { hidden: [] })).toThrow('at least one layer');
     expect(new MLP(4, { hidden: [8], outFeatures: 2 }).parameters().length).toBe(4);
   });
+
+  it('refuses an array of arrays of modules, whose parameters would be lost', () => {
+    class Nested extends Module {
+      towers = [[new Linear(2, 2)]];
+      forward(): null {
+        return null;
+      }
+    }
+    expect(() => new Nested().parameters()).toThrow('Nested.towers[0] is an array of modules');
+  });
 });

@@ -6,9 +6,15 @@
  *   [W_1, b_1, …, W_L, b_L] = G(z)             one generator for every layer, split per layer
  *   h_{l+1} = act_l(h_l·W_l/√in_l + b_l)       each layer one batched per-sample kernel
  * The 1/√in_l keeps a generated layer's output at its input's scale whatever z's scale.
+ * x may also hold several rows per sample, (B, R, in) — M2M scores every (task, expert)
+ * pair of a sample with that sample's generated MLP — and then each layer is one batched
+ * GEMM (B items of R×in · in×out).
  */
-import { Activation, ACTIVATIONS } from '../ops/activation';
-import { mul } from '../ops/elementwise';
+import { activation, Activation, ACTIVATIONS } from '../ops/activation';
+import { add, mul } from '../ops/elementwise';
+import { matmul } from '../ops/matmul';
+import { f32 } from '../ops/common';
+import { ShapeError } from '../errors';
 import { slice } from '../ops/layout';
 import { sampleLinear } from '../ops/sample-linear';
 import { MLP } from '../nn/mlp';
@@ -63,9 +69,11 @@ export class MetaUnit extends Module {
     this.generator = new MLP(this.condFeatures, { hidden: checkWidths(o.generatorHidden ?? [], 'options.generatorHidden', true), outFeatures: total, rng: o.rng });
   }
 
-  /** x (B, inFeatures), z (B, condFeatures) → (B, outFeatures). */
+  /** x (B, inFeatures) or (B, R, inFeatures), z (B, condFeatures) → (B, [R,] outFeatures). */
   forward(x: Tensor, z: Tensor): Tensor {
-    checkRows(x, this.inFeatures, 'x');
+    const rows = x instanceof Tensor && x.ndim === 3;
+    if (!rows) checkRows(x, this.inFeatures, 'x');
+    else if (f32(x, 'x').shape[2] !== this.inFeatures) throw new ShapeError(`Expected shape [batch, rows, ${this.inFeatures}] for x but received [${x.shape}]`);
     checkRows(z, this.condFeatures, 'z', x.shape[0]);
     const B = x.shape[0];
     const g = this.generator.forward(z);
@@ -79,7 +87,11 @@ export class MetaUnit extends Module {
         b = slice(g, 1, at, outF);
         at += outF;
       }
-      h = sampleLinear(h, w, b, this.acts[l]);
+      if (!rows) h = sampleLinear(h, w, b, this.acts[l]);
+      else {
+        const pre = matmul(h, w); // (B, R, out)
+        h = activation(b ? add(pre, b.reshape(B, 1, outF)) : pre, this.acts[l]);
+      }
     });
     return h;
   }

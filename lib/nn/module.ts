@@ -24,7 +24,13 @@ export abstract class Module {
     const out: [string, Module][] = [];
     for (const [key, value] of Object.entries(this)) {
       if (value instanceof Module) out.push([key, value]);
-      else if (Array.isArray(value)) value.forEach((v, i) => v instanceof Module && out.push([`${key}.${i}`, v]));
+      else if (Array.isArray(value)) {
+        value.forEach((v, i) => {
+          if (v instanceof Module) out.push([`${key}.${i}`, v]);
+          // Nested arrays would hide their modules' parameters from optimizers and state dicts.
+          else if (Array.isArray(v) && v.some((w) => w instanceof Module)) throw new ArgumentError(`${this.constructor.name}.${key}[${i}] is an array of modules: wrap it in a Module so its parameters are found`);
+        });
+      }
     }
     return out;
   }

@@ -1,0 +1,99 @@
+/**
+ * ApgMLP: an MLP whose every layer is an ApgLinear — each layer's weight generated per
+ * sample at low rank (W_l(z) = U_l·S_l(z)·V_l), as the APG paper replaces a CTR model's
+ * tower. With condition 'self' each layer generates its core from its own input; with
+ * 'group' every layer generates from the same condition z (e.g. the scenario or user
+ * group features' embeddings). `merge()` folds the over-parameterized factors of every
+ * layer for inference.
+ */
+import { Activation, ACTIVATIONS } from '../ops/activation';
+import { Dropout } from '../nn/layers';
+import { Module } from '../nn/module';
+import { Rng } from '../random';
+import { Tensor } from '../tensor';
+import { checkInt, checkOneOf, checkOptions, checkRange, checkWidths, invalid } from '../validate';
+import { ApgCondition, ApgLinear, APG_CONDITIONS } from './apg';
+
+export interface ApgMLPOptions {
+  /** Width of each hidden layer, e.g. [256, 128]. */
+  hidden: number[];
+  /** Output width; omit to end with the last hidden layer (its activation applied). */
+  outFeatures?: number;
+  /** Rank K of every layer's generated core (default 16; capped at the layer's smaller side). */
+  rank?: number;
+  /** 'self' (each layer's input, default) or 'group' (one condition z for every layer). */
+  condition?: ApgCondition;
+  /** Width of z for 'group'. */
+  condFeatures?: number;
+  /** Inner width P ≥ K of the over-parameterized factors (default 0: none). */
+  overParam?: number;
+  /** Hidden widths of each layer's generator (default []). */
+  generatorHidden?: number[];
+  /** Hidden activation (default 'relu'). */
+  activation?: Activation;
+  /** Activation of the output layer (default 'identity'). */
+  outputActivation?: Activation;
+  /** Dropout after each hidden layer while training (default 0). */
+  dropout?: number;
+  rng?: Rng;
+}
+
+export class ApgMLP extends Module {
+  layers: ApgLinear[];
+  drops: Dropout[];
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly condition: ApgCondition;
+
+  constructor(inFeatures: number, options: ApgMLPOptions) {
+    super();
+    const o = checkOptions(options, 'options');
+    this.inFeatures = checkInt(inFeatures, 'inFeatures', 1);
+    const hidden = checkWidths(o.hidden, 'options.hidden', true);
+    const widths = o.outFeatures === undefined ? hidden : [...hidden, checkInt(o.outFeatures, 'options.outFeatures', 1)];
+    if (widths.length === 0) throw invalid('at least one layer (hidden or outFeatures)', 'options', o);
+    const rank = checkInt(o.rank ?? 16, 'options.rank', 1);
+    this.condition = checkOneOf(o.condition ?? 'self', 'options.condition', APG_CONDITIONS);
+    const act = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
+    const outAct = checkOneOf(o.outputActivation ?? 'identity', 'options.outputActivation', ACTIVATIONS);
+    const p = checkRange(o.dropout ?? 0, 'options.dropout', 0, 0.99);
+    const overParam = checkInt(o.overParam ?? 0, 'options.overParam', 0);
+    if (overParam !== 0 && overParam < rank) throw invalid(`0 or a width ≥ the rank ${rank}`, 'options.overParam', overParam);
+    this.layers = [];
+    let width = this.inFeatures;
+    widths.forEach((out, l) => {
+      const isOutput = o.outFeatures !== undefined && l === widths.length - 1;
+      const k = Math.min(rank, width, out);
+      this.layers.push(
+        new ApgLinear(width, out, {
+          rank: k,
+          condition: this.condition,
+          condFeatures: o.condFeatures,
+          overParam,
+          generatorHidden: o.generatorHidden,
+          activation: isOutput ? outAct : act,
+          rng: o.rng,
+        }),
+      );
+      width = out;
+    });
+    this.outFeatures = width;
+    this.drops = p > 0 ? hidden.map(() => new Dropout(p)) : [];
+  }
+
+  /** x (B, inFeatures), and z (B, condFeatures) for 'group' → (B, outFeatures). */
+  forward(x: Tensor, z?: Tensor): Tensor {
+    let h = x;
+    this.layers.forEach((layer, l) => {
+      h = layer.forward(h, z);
+      if (this.drops[l]) h = this.drops[l].forward(h);
+    });
+    return h;
+  }
+
+  /** Folds every layer's over-parameterized factors (see ApgLinear.merge). Returns this. */
+  merge(): this {
+    for (const layer of this.layers) layer.merge();
+    return this;
+  }
+}

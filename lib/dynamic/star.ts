@@ -1,0 +1,144 @@
+/**
+ * STAR (Alibaba, "One Model to Serve All: Star Topology Adaptive Recommender for
+ * Multi-Domain CTR Prediction", CIKM 2021): every layer has a centered weight W, b shared
+ * by all domains and a per-domain W_p, b_p; a sample of domain p sees
+ *   W*_p = W ⊙ W_p,   b*_p = b + b_p,   y = act(x·W*_pᵀ + b*_p)
+ * W_p starts at 1 and b_p at 0, so every domain starts from the shared layer. A mixed-domain
+ * batch runs every domain's layer as ONE batched GEMM (expertLinear over the D combined
+ * weights) and keeps each sample's own domain's row with a one-hot combine (moeCombine):
+ * D× the FLOPs of one layer, no per-domain gather or host round trip, and gradients reach
+ * W and W_p only through the samples of their domain.
+ */
+import { Activation, ACTIVATIONS } from '../ops/activation';
+import { add, mul } from '../ops/elementwise';
+import { expertLinear, moeCombine } from '../ops/moe';
+import { constant, heUniform, xavierUniform } from '../nn/init';
+import { Dropout } from '../nn/layers';
+import { Module } from '../nn/module';
+import { Rng } from '../random';
+import { Tensor } from '../tensor';
+import { checkBoolean, checkInt, checkOneOf, checkOptions, checkRange, checkWidths, invalid } from '../validate';
+import { checkRows } from '../personalize/field-input';
+import { domainMask } from './domain-mask';
+
+export interface StarLinearOptions {
+  /** Number of domains D. */
+  domains: number;
+  /** Activation after the bias (default 'identity'). */
+  activation?: Activation;
+  /** Include b and b_p (default true). */
+  bias?: boolean;
+  /** Initializer of the shared W (default 'xavier'; 'he' for ReLU layers). */
+  init?: 'xavier' | 'he';
+  rng?: Rng;
+}
+
+export class StarLinear extends Module {
+  /** Shared W (out, in), as PyTorch's Linear. */
+  weight: Tensor;
+  /** Shared b (out) or null. */
+  bias: Tensor | null;
+  /** Per-domain W_p (D, out, in), starting at 1. */
+  domainWeight: Tensor;
+  /** Per-domain b_p (D, out), starting at 0, or null. */
+  domainBias: Tensor | null;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly domains: number;
+  readonly activation: Activation;
+
+  constructor(inFeatures: number, outFeatures: number, options: StarLinearOptions) {
+    super();
+    const o = checkOptions(options, 'options');
+    this.inFeatures = checkInt(inFeatures, 'inFeatures', 1);
+    this.outFeatures = checkInt(outFeatures, 'outFeatures', 1);
+    this.domains = checkInt(o.domains, 'options.domains', 1);
+    this.activation = checkOneOf(o.activation ?? 'identity', 'options.activation', ACTIVATIONS);
+    const init = checkOneOf(o.init ?? 'xavier', 'options.init', ['xavier', 'he'] as const);
+    const bias = checkBoolean(o.bias ?? true, 'options.bias');
+    const shape = [outFeatures, inFeatures];
+    this.weight = init === 'he' ? heUniform(shape, { rng: o.rng }) : xavierUniform(shape, { rng: o.rng });
+    this.bias = bias ? constant([outFeatures], 0) : null;
+    this.domainWeight = constant([this.domains, outFeatures, inFeatures], 1);
+    this.domainBias = bias ? constant([this.domains, outFeatures], 0) : null;
+  }
+
+  /** Each domain's combined layer: W ⊙ W_p (D, out, in) and b + b_p (D, out) or null. */
+  combined(): [Tensor, Tensor | null] {
+    return [mul(this.domainWeight, this.weight), this.bias && this.domainBias ? add(this.domainBias, this.bias) : null];
+  }
+
+  /**
+   * x (B, in), domain ids (B) or a (B, D) mask (see domainMask) → (B, out): each sample
+   * through its own domain's layer.
+   */
+  forward(x: Tensor, domain: Tensor): Tensor {
+    checkRows(x, this.inFeatures, 'x');
+    const B = x.shape[0];
+    const mask = domainMask(domain, this.domains, x.device);
+    checkRows(mask, this.domains, 'domain', B);
+    const [w, b] = this.combined();
+    const all = expertLinear(x, w, b, this.activation); // (D, B, out)
+    return moeCombine(all, mask.reshape(B, 1, this.domains)).reshape(B, this.outFeatures);
+  }
+}
+
+export interface StarMLPOptions {
+  domains: number;
+  /** Hidden widths, e.g. [256, 128]. */
+  hidden: number[];
+  /** Output width; omit to end with the last hidden layer. */
+  outFeatures?: number;
+  /** Hidden activation (default 'relu'). */
+  activation?: Activation;
+  /** Output activation (default 'identity'). */
+  outputActivation?: Activation;
+  /** Dropout after each hidden layer while training (default 0). */
+  dropout?: number;
+  rng?: Rng;
+}
+
+/** STAR's star-topology fully-connected network: a stack of StarLinear layers. */
+export class StarMLP extends Module {
+  layers: StarLinear[];
+  drops: Dropout[];
+  readonly domains: number;
+  readonly outFeatures: number;
+
+  constructor(inFeatures: number, options: StarMLPOptions) {
+    super();
+    const o = checkOptions(options, 'options');
+    checkInt(inFeatures, 'inFeatures', 1);
+    this.domains = checkInt(o.domains, 'options.domains', 1);
+    const hidden = checkWidths(o.hidden, 'options.hidden', true);
+    const act = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
+    const outAct = checkOneOf(o.outputActivation ?? 'identity', 'options.outputActivation', ACTIVATIONS);
+    const p = checkRange(o.dropout ?? 0, 'options.dropout', 0, 0.99);
+    const init = act === 'relu' || act === 'leaky_relu' ? 'he' : 'xavier';
+    this.layers = [];
+    let width = inFeatures;
+    for (const h of hidden) {
+      this.layers.push(new StarLinear(width, h, { domains: this.domains, activation: act, init, rng: o.rng }));
+      width = h;
+    }
+    if (o.outFeatures !== undefined) {
+      const out = checkInt(o.outFeatures, 'options.outFeatures', 1);
+      this.layers.push(new StarLinear(width, out, { domains: this.domains, activation: outAct, rng: o.rng }));
+      width = out;
+    }
+    if (this.layers.length === 0) throw invalid('at least one layer (hidden or outFeatures)', 'options', o);
+    this.outFeatures = width;
+    this.drops = p > 0 ? hidden.map(() => new Dropout(p)) : [];
+  }
+
+  /** x (B, in), domain ids (B) or a (B, D) mask → (B, outFeatures). */
+  forward(x: Tensor, domain: Tensor): Tensor {
+    const mask = domainMask(domain, this.domains, x.device);
+    let h = x;
+    this.layers.forEach((layer, l) => {
+      h = layer.forward(h, mask);
+      if (this.drops[l]) h = this.drops[l].forward(h);
+    });
+    return h;
+  }
+}
