@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MetaUnit, Rng, tensor } from '../lib';
-import type { Activation } from '../lib';
 import { rand } from './gradcheck';
 import { metaRef, moduleGradcheck } from './module-gradcheck';
 

@@ -63,12 +63,12 @@ describe('StarLinear', () => {
     const x = rows(rng, 6, 5);
     noGrad(() => {
       const d = ids([1, 0, 2, 1, 2, 0]);
-      const shared = layer.forward(x, ids([0, 0, 0, 0, 0, 0])).toArraySync();
-      expectAllClose(layer.forward(x, d).toArraySync(), shared, { atol: 1e-6 }, 'fresh W_p = 1');
+      const shared = layer.forward(x, ids([0, 0, 0, 0, 0, 0])).values();
+      expectAllClose(layer.forward(x, d).values(), shared, { atol: 1e-6 }, 'fresh W_p = 1');
       layer.domainWeight.copyFrom(tensor(Float32Array.from(rand(rng, 3 * 4 * 5)), { shape: [3, 4, 5] }));
       const mixed = layer.forward(x, d).toArraySync() as Float32Array;
       [1, 0, 2, 1, 2, 0].forEach((dd, b) => {
-        const alone = layer.forward(x.narrow(b, 1), ids([dd])).toArraySync();
+        const alone = layer.forward(x.narrow(b, 1), ids([dd])).values();
         expectAllClose(mixed.subarray(b * 4, b * 4 + 4), alone, { atol: 1e-6 }, `row ${b}`);
       });
     });
@@ -115,11 +115,11 @@ describe('PartitionedNorm', () => {
     const pn = new PartitionedNorm(2, { domains: 3, affine: false });
     const x = tensor(Float32Array.from([1, 10, 3, 20, 5, 0, 7, -4]), { shape: [4, 2] });
     noGrad(() => pn.forward(x, ids([0, 0, 1, 2]))); // domain 0: rows 0, 1; 1 and 2: one row each
-    expectAllClose(pn.runningMean.toArraySync(), [0.2, 1.5, 0.5, 0, 0.7, -0.4], { atol: 1e-6 }, 'running mean');
+    expectAllClose(pn.runningMean.values(), [0.2, 1.5, 0.5, 0, 0.7, -0.4], { atol: 1e-6 }, 'running mean');
     // domain 0's unbiased variances: (1, 3) → 2 and (10, 20) → 50; a single sample leaves the variance at 1.
-    expectAllClose(pn.runningVar.toArraySync(), [0.9 + 0.2, 0.9 + 5, 1, 1, 1, 1], { atol: 1e-5 }, 'running var');
+    expectAllClose(pn.runningVar.values(), [0.9 + 0.2, 0.9 + 5, 1, 1, 1, 1], { atol: 1e-5 }, 'running var');
     pn.eval();
-    const y = noGrad(() => pn.forward(tensor(Float32Array.from([2, 2, 2, 2]), { shape: [2, 2] }), ids([0, 2]))).toArraySync();
+    const y = noGrad(() => pn.forward(tensor(Float32Array.from([2, 2, 2, 2]), { shape: [2, 2] }), ids([0, 2]))).values();
     const want = [(2 - 0.2) / Math.sqrt(1.1 + 1e-5), (2 - 1.5) / Math.sqrt(5.9 + 1e-5), (2 - 0.7) / Math.sqrt(1 + 1e-5), (2 + 0.4) / Math.sqrt(1 + 1e-5)];
     expectAllClose(y, want, { atol: 1e-5 }, 'eval output');
   });
@@ -139,7 +139,7 @@ describe('PartitionedNorm', () => {
         const alone = b.forward(sub, ids(mine.map(() => d))).toArraySync() as Float32Array;
         mine.forEach((r, k) => expectAllClose(mixed.subarray(r * 4, r * 4 + 4), alone.subarray(k * 4, k * 4 + 4), { atol: 1e-5 }, `domain ${d} row ${r}`));
       }
-      expectAllClose(a.runningMean.toArraySync(), b.runningMean.toArraySync(), { atol: 1e-6 }, 'running means');
+      expectAllClose(a.runningMean.values(), b.runningMean.toArraySync(), { atol: 1e-6 }, 'running means');
       expect([...(a.runningVar.toArraySync() as Float32Array).subarray(4, 8)]).toEqual([1, 1, 1, 1]);
     });
     expect(a.namedBuffers().map(([n]) => n)).toEqual(['runningMean', 'runningVar']);
@@ -162,7 +162,7 @@ describe('Star model', () => {
     const mask = noGrad(() => domainMask(d, 2, 'cpu'));
     expect(mask.shape).toEqual([8, 2]);
     const viaMask = noGrad(() => star.forward(x, mask, aux)).toArraySync();
-    expectAllClose(viaMask, noGrad(() => star.forward(x, d, aux)).toArraySync(), { atol: 0 }, 'ids and mask agree');
+    expectAllClose(viaMask, noGrad(() => star.forward(x, d, aux)).values(), { atol: 0 }, 'ids and mask agree');
   });
 
   it('refuses bad domains and inputs, naming them', () => {
