@@ -229,6 +229,56 @@ def mmoe(dev, sync, wrap):
         del x, w, bias, ws, bs, wg, dy
 
 
+APG_B = 256
+APG_SIZES = (256, 512, 1024)
+APG_RANKS = (8, 16, 32, 64)
+
+
+def apg(dev, sync, wrap):
+    """APG's layer y = ((x·U)·S(z))·V + b as PyTorch users write it, the shapes of bench/apg.ts:
+    decomposed, F.linear → torch.bmm with the per-sample core → F.linear; materialized, W(z) =
+    U·S(z)·V formed per sample with two bmm/matmul, then bmm. S(z) is an input. Rate: GFLOP/s
+    of the variant's own arithmetic (3× with backward)."""
+    F = torch.nn.functional
+
+    def decomposed(x, u, s, v, b):
+        return F.linear(torch.bmm(F.linear(x, u).unsqueeze(1), s).squeeze(1), v, b)
+
+    def materialized(x, u, s, v, b):
+        w = torch.matmul(torch.matmul(u.t(), s), v.t())  # (B, N, M) = U·S(z)·V
+        return torch.bmm(x.unsqueeze(1), w).squeeze(1) + b
+
+    for n in APG_SIZES:
+        for k in APG_RANKS:
+            if wrap is torch.compile:
+                torch._dynamo.reset()
+            bsz = APG_B
+            x = (torch.rand(bsz, n, device=dev) * 2 - 1).requires_grad_()
+            u = ((torch.rand(k, n, device=dev) * 2 - 1) / n**0.5).requires_grad_()
+            v = ((torch.rand(n, k, device=dev) * 2 - 1) / k**0.5).requires_grad_()
+            b = ((torch.rand(n, device=dev) * 2 - 1) * 0.1).requires_grad_()
+            s = ((torch.rand(bsz, k, k, device=dev) * 2 - 1) / k**0.5).requires_grad_()
+            dy = torch.rand(bsz, n, device=dev) * 2 - 1
+            flops = {"decomposed": 2 * bsz * (n * k + k * k + k * n), "materialized": 2 * bsz * (n * k * k + n * k * n + n * n)}
+            for name, fn in (("decomposed", wrap(decomposed)), ("materialized", wrap(materialized))):
+
+                def fwd():
+                    with torch.no_grad():
+                        fn(x, u, s, v, b)
+
+                def fwd_bwd():
+                    fn(x, u, s, v, b).backward(dy)
+                    for leaf in (x, u, v, b, s):
+                        leaf.grad = None
+
+                for backward, f in ((False, fwd), (True, fwd_bwd)):
+                    ms = timed(f, sync)
+                    gflops = flops[name] * (3 if backward else 1) / (ms * 1e6)
+                    label = f"apg          N{n} M{n} K{k} B{bsz} {name} {'fwd+bwd' if backward else 'fwd'}"
+                    print(label.ljust(72), f"{ms:9.3f} ms {gflops:9.1f} GFLOP/s")
+            del x, u, v, b, s, dy
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--compile", action="store_true", help="wrap each op in torch.compile")
@@ -258,6 +308,7 @@ def main():
     gated_fc(dev, sync, wrap)
     poso_mha(dev, sync, wrap, POSO_MHA_CUDA_CASES if dev == "cuda" else POSO_MHA_CPU_CASES)
     mmoe(dev, sync, wrap)
+    apg(dev, sync, wrap)
 
     rows, cols = 1 << 15, 1024
     a = torch.rand(rows, cols, device=dev) * 4 - 2

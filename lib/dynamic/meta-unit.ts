@@ -80,16 +80,17 @@ export class MetaUnit extends Module {
     let h = x;
     let at = 0;
     this.layerShapes.forEach(([inF, outF], l) => {
-      const w = mul(slice(g, 1, at, inF * outF), 1 / Math.sqrt(inF)).reshape(B, inF, outF);
+      const w = slice(g, 1, at, inF * outF).reshape(B, inF, outF);
       at += inF * outF;
       let b: Tensor | null = null;
       if (this.bias) {
         b = slice(g, 1, at, outF);
         at += outF;
       }
-      if (!rows) h = sampleLinear(h, w, b, this.acts[l]);
+      const scaled = mul(h, 1 / Math.sqrt(inF)); // (h/√in)·W = h·(W/√in) at a fraction of W's size
+      if (!rows) h = sampleLinear(scaled, w, b, this.acts[l]);
       else {
-        const pre = matmul(h, w); // (B, R, out)
+        const pre = matmul(scaled, w); // (B, R, out)
         h = activation(b ? add(pre, b.reshape(B, 1, outF)) : pre, this.acts[l]);
       }
     });

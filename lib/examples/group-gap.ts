@@ -1,9 +1,12 @@
 /**
  * The submergence experiment: a plain MLP that sees the group indicator as one input
- * among many, POSO-MLP (the indicator drives gates on every hidden unit) and PEPNet (the
- * indicator is EPNet's domain and PPNet's prior) trained alike on the synthetic
- * imbalanced-group data (lib/data/synthetic-groups.ts); returns each model's test AUC on
- * the majority and on the minority group.
+ * among many, POSO-MLP (the indicator drives gates on every hidden unit), PEPNet (the
+ * indicator is EPNet's domain and PPNet's prior), and the dynamic-weight models — APG-MLP
+ * (the indicator generates each layer's low-rank core), M2M (it generates the meta
+ * attention and the meta tower) and STAR (it selects each layer's W_p, b_p and the
+ * normalization's statistics) — trained alike on the synthetic imbalanced-group data
+ * (lib/data/synthetic-groups.ts); returns each model's test AUC on the majority and on
+ * the minority group.
  */
 import { noGrad } from '../autograd';
 import { SyntheticGroups, syntheticGroups } from '../data/synthetic-groups';
@@ -17,12 +20,16 @@ import { Adam } from '../optim/adam';
 import { OptimizerSet } from '../optim/optimizer';
 import { PEPNet } from '../models/pepnet';
 import { PosoMLP } from '../personalize/poso-mlp';
+import { ApgMLP } from '../dynamic/apg-mlp';
+import { M2M } from '../models/m2m';
+import { Star } from '../models/star';
 import { manualSeed, Rng } from '../random';
 import { tidy } from '../scope';
 import { Tensor, tensor } from '../tensor';
 import { auc } from '../metrics/auc';
 
-export type GroupGapModel = 'mlp' | 'poso-mlp' | 'pepnet';
+export const GROUP_GAP_MODELS = ['mlp', 'poso-mlp', 'pepnet', 'apg-mlp', 'm2m', 'star'] as const;
+export type GroupGapModel = (typeof GROUP_GAP_MODELS)[number];
 
 /** A trained model, or 'oracle': the true click probability, the best any model can do. */
 export type GroupGapRow = GroupGapModel | 'oracle';
@@ -40,7 +47,7 @@ export interface GroupGapOptions {
   batch?: number;
   /** Hidden widths of every model (default [64, 32]). */
   hidden?: number[];
-  /** Models to train (default all three). */
+  /** Models to train (default mlp, poso-mlp, pepnet). */
   models?: GroupGapModel[];
 }
 
@@ -104,6 +111,18 @@ function build(kind: GroupGapModel, data: SyntheticGroups, hidden: number[], rng
   if (kind === 'poso-mlp') {
     const poso = new PosoMLP(inputs, { hidden, pcFeatures: 2, outFeatures: 1, rng });
     return { module: poso, table, logits: (b) => poso.forward(features(b), b.group) };
+  }
+  if (kind === 'apg-mlp') {
+    const apg = new ApgMLP(inputs, { hidden, outFeatures: 1, rank: 16, condition: 'group', condFeatures: 2, rng });
+    return { module: apg, table, logits: (b) => apg.forward(features(b), b.group) };
+  }
+  if (kind === 'm2m') {
+    const m2m = new M2M(inputs, { scenarioFeatures: 2, tasks: 1, experts: 4, expertHidden: [hidden[0]], towerLayers: 1, rng });
+    return { module: m2m, table, logits: (b) => m2m.forward(features(b), b.group) };
+  }
+  if (kind === 'star') {
+    const star = new Star(inputs, { domains: 2, hidden, rng });
+    return { module: star, table, logits: (b) => star.forward(features(b), b.group) };
   }
   const pep = new PEPNet({ table, fields: 1, domainFields: 1, priorFields: 1, denseFeatures: data.denseFeatures, hidden, rng });
   return { module: pep, table, logits: (b) => pep.forward({ ids: b.itemIds, domainIds: b.groupIds, priorIds: b.groupIds, dense: b.dense }) };
