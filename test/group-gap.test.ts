@@ -25,4 +25,16 @@ describe('minority-group gain', () => {
     // The gap is real: the oracle (true probabilities) is far above the plain MLP.
     expect(mean('oracle', 'minority') - mlp).toBeGreaterThan(0.1);
   }, 60_000);
+
+  it('the dynamic-weight models (APG-MLP, M2M, STAR) beat a plain MLP on the minority group', () => {
+    const runs = [1, 2, 3].map((seed) => runGroupGap({ seed, models: ['mlp', 'apg-mlp', 'm2m', 'star'] }));
+    const of = (r: GroupGapResult[], model: string) => r.find((x) => x.model === model) as GroupGapResult;
+    const mean = (model: string, key: 'majority' | 'minority') => runs.reduce((s, r) => s + of(r, model)[key], 0) / runs.length;
+    for (const model of ['apg-mlp', 'm2m', 'star']) {
+      // Stated effect: ≥ 0.05 AUC on the minority (measured 0.10–0.15 over 5 seeds), the majority within 0.01.
+      expect(mean(model, 'minority') - mean('mlp', 'minority'), model).toBeGreaterThan(0.05);
+      expect(mean(model, 'majority') - mean('mlp', 'majority'), model).toBeGreaterThan(-0.01);
+      for (const r of runs) expect(of(r, model).minority, model).toBeGreaterThan(of(r, 'mlp').minority);
+    }
+  }, 60_000);
 });

@@ -32,6 +32,9 @@ export interface CensusDynamicOptions {
   epochs?: number;
   /** Default 512. */
   batch?: number;
+  /** APG-MLP's rank K (default 64) and over-parameterized inner width P (default 0: none; K 32 with P 64 measured worse here). */
+  apgRank?: number;
+  apgOverParam?: number;
   data?: CensusIncome;
 }
 
@@ -58,7 +61,7 @@ export function runCensusDynamic(options: CensusDynamicOptions): CensusDynamicRe
   let module: Module;
   let run: (x: Tensor, d: Tensor) => Tensor;
   if (options.model === 'apg-mlp') {
-    const m = new ApgMLP(inFeatures, { hidden: HIDDEN, outFeatures: tasks, rank: 16, condition: 'group', condFeatures: D, rng });
+    const m = new ApgMLP(inFeatures, { hidden: HIDDEN, outFeatures: tasks, rank: options.apgRank ?? 64, overParam: options.apgOverParam ?? 0, condition: 'group', condFeatures: D, rng });
     [module, run] = [m, (x, d) => m.forward(x, d)];
   } else if (options.model === 'm2m') {
     const m = new M2M(inFeatures, { scenarioFeatures: D, tasks, experts: 4, expertHidden: [HIDDEN[1]], towerLayers: 2, rng });
