@@ -6,37 +6,20 @@
  * group features' embeddings). `merge()` folds the over-parameterized factors of every
  * layer for inference.
  */
-import { Activation, ACTIVATIONS } from '../ops/activation';
+import { ACTIVATIONS } from '../ops/activation';
 import { Dropout } from '../nn/layers';
 import { Module } from '../nn/module';
-import { Rng } from '../random';
 import { Tensor } from '../tensor';
 import { checkInt, checkOneOf, checkOptions, checkRange, checkWidths, invalid } from '../validate';
-import { ApgCondition, ApgLinear, APG_CONDITIONS } from './apg';
+import { ApgCondition, ApgLinear, ApgLinearOptions, APG_CONDITIONS } from './apg';
+import { MLPOptions } from '../nn/mlp';
 
-export interface ApgMLPOptions {
-  /** Width of each hidden layer, e.g. [256, 128]. */
-  hidden: number[];
-  /** Output width; omit to end with the last hidden layer (its activation applied). */
-  outFeatures?: number;
-  /** Rank K of every layer's generated core (default 16; capped at the layer's smaller side). */
-  rank?: number;
-  /** 'self' (each layer's input, default) or 'group' (one condition z for every layer). */
-  condition?: ApgCondition;
-  /** Width of z for 'group'. */
-  condFeatures?: number;
-  /** Inner width P ≥ K of the over-parameterized factors (default 0: none). */
-  overParam?: number;
-  /** Hidden widths of each layer's generator (default []). */
-  generatorHidden?: number[];
-  /** Hidden activation (default 'relu'). */
-  activation?: Activation;
-  /** Activation of the output layer (default 'identity'). */
-  outputActivation?: Activation;
-  /** Dropout after each hidden layer while training (default 0). */
-  dropout?: number;
-  rng?: Rng;
-}
+/**
+ * MLP's options (hidden, outFeatures, activations, dropout) and ApgLinear's generation
+ * options, shared by every layer; each layer's rank is capped at its smaller side, and with
+ * 'self' each layer generates its core from its own input, with 'group' from z.
+ */
+export interface ApgMLPOptions extends MLPOptions, Pick<ApgLinearOptions, 'rank' | 'condition' | 'condFeatures' | 'overParam' | 'generatorHidden'> {}
 
 export class ApgMLP extends Module {
   layers: ApgLinear[];

@@ -14,6 +14,7 @@ import { add, mul } from '../ops/elementwise';
 import { expertLinear, moeCombine } from '../ops/moe';
 import { constant, heUniform, xavierUniform } from '../nn/init';
 import { Dropout } from '../nn/layers';
+import { MLPOptions } from '../nn/mlp';
 import { Module } from '../nn/module';
 import { Rng } from '../random';
 import { Tensor } from '../tensor';
@@ -83,19 +84,9 @@ export class StarLinear extends Module {
   }
 }
 
-export interface StarMLPOptions {
+/** MLP's options (hidden, outFeatures, activations, dropout) and the number of domains. */
+export interface StarMLPOptions extends MLPOptions {
   domains: number;
-  /** Hidden widths, e.g. [256, 128]. */
-  hidden: number[];
-  /** Output width; omit to end with the last hidden layer. */
-  outFeatures?: number;
-  /** Hidden activation (default 'relu'). */
-  activation?: Activation;
-  /** Output activation (default 'identity'). */
-  outputActivation?: Activation;
-  /** Dropout after each hidden layer while training (default 0). */
-  dropout?: number;
-  rng?: Rng;
 }
 
 /** STAR's star-topology fully-connected network: a stack of StarLinear layers. */

@@ -7,7 +7,7 @@
  *   'star'     STAR: per-domain W ⊙ W_p layers, partitioned normalization, auxiliary domain tower
  * Returns each task's test AUC overall and per domain value.
  */
-import { CensusDomain, CensusIncome, CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
+import { CensusDomain, CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
 import { EmbeddingTable } from '../embedding/table';
 import { concat } from '../ops/layout';
 import { oneHot } from '../ops/one-hot';
@@ -18,24 +18,18 @@ import { M2M } from '../models/m2m';
 import { Star } from '../models/star';
 import { manualSeed, Rng } from '../random';
 import { Tensor, tensor } from '../tensor';
-import { CensusAuc, censusAucs, fitCensus } from './census-train';
+import { CensusAuc, censusAucs, CensusRunCommon, fitCensus } from './census-train';
 
 export const CENSUS_DYNAMIC_MODELS = ['mlp', 'apg-mlp', 'm2m', 'star'] as const;
 export type CensusDynamicModel = (typeof CENSUS_DYNAMIC_MODELS)[number];
 
-export interface CensusDynamicOptions {
+export interface CensusDynamicOptions extends CensusRunCommon {
   model: CensusDynamicModel;
   /** The domain (default 'sex'). */
   domain?: CensusDomain;
-  seed?: number;
-  /** Passes over the training rows (default 4). */
-  epochs?: number;
-  /** Default 512. */
-  batch?: number;
   /** APG-MLP's rank K (default 64) and over-parameterized inner width P (default 0: none; K 32 with P 64 measured worse here). */
   apgRank?: number;
   apgOverParam?: number;
-  data?: CensusIncome;
 }
 
 export interface CensusDynamicResult {

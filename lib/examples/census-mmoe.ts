@@ -8,7 +8,7 @@
  * Returns each task's test AUC and, for the MoE models, the gates' utilization on the test
  * rows (eval mode, no dropout).
  */
-import { CensusIncome, CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
+import { CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
 import { EmbeddingTable } from '../embedding/table';
 import { concat } from '../ops/layout';
 import { Module } from '../nn/module';
@@ -17,18 +17,13 @@ import { Tensor, tensor } from '../tensor';
 import { MMoE, TaskUtilization } from '../multitask/mmoe';
 import { PosoMMoE } from '../multitask/poso-mmoe';
 import { SharedBottom } from '../multitask/shared-bottom';
-import { CensusAuc, censusAucs, fitCensus } from './census-train';
+import { CensusAuc, censusAucs, CensusRunCommon, fitCensus } from './census-train';
 
 export const CENSUS_MTL_MODELS = ['shared-bottom', 'mmoe', 'mmoe-gate-dropout', 'poso-mmoe'] as const;
 export type CensusMtlModel = (typeof CENSUS_MTL_MODELS)[number];
 
-export interface CensusMtlOptions {
+export interface CensusMtlOptions extends CensusRunCommon {
   model: CensusMtlModel;
-  seed?: number;
-  /** Passes over the training rows (default 4). */
-  epochs?: number;
-  /** Default 512. */
-  batch?: number;
   /** Experts (default 8). */
   experts?: number;
   /** Gate dropout of 'mmoe-gate-dropout' (default 0.1). */
@@ -39,7 +34,6 @@ export interface CensusMtlOptions {
   dim?: number;
   /** POSO-MMoE's personalization fields (default sex, age bucket, education). */
   pcFields?: string[];
-  data?: CensusIncome;
 }
 
 export interface CensusMtlResult {

@@ -3,7 +3,7 @@
  * year) as EPNet's condition, beside the same per-task towers without any gate; returns
  * each model's test AUC per task, overall and per domain.
  */
-import { CensusIncome, CensusDomain, CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
+import { CensusDomain, CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
 import { EmbeddingTable } from '../embedding/table';
 import { concat } from '../ops/layout';
 import { MLP } from '../nn/mlp';
@@ -11,25 +11,18 @@ import { Module } from '../nn/module';
 import { PEPNet } from '../models/pepnet';
 import { manualSeed, Rng } from '../random';
 import { Tensor, tensor } from '../tensor';
-import { CensusAuc, censusAucs, fitCensus } from './census-train';
+import { CensusAuc, censusAucs, CensusRunCommon, fitCensus } from './census-train';
 
 export type { CensusAuc };
 
 export type CensusModel = 'towers' | 'pepnet';
 
-export interface CensusRunOptions {
+export interface CensusRunOptions extends CensusRunCommon {
   model: CensusModel;
-  seed?: number;
-  /** Passes over the training rows (default 4). */
-  epochs?: number;
-  /** Default 512. */
-  batch?: number;
   /** EPNet's domain (default 'sex'). */
   domain?: CensusDomain;
   /** PPNet's prior fields (default education, age bucket, major occupation). */
   priors?: string[];
-  /** The data, when already loaded. */
-  data?: CensusIncome;
 }
 
 

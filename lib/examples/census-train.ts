@@ -16,6 +16,18 @@ import { Rng } from '../random';
 import { tidy } from '../scope';
 import { Tensor } from '../tensor';
 
+/** What every census experiment's run takes besides its model. */
+export interface CensusRunCommon {
+  /** Seeds the initial weights, the table and the sample order (default 1). */
+  seed?: number;
+  /** Passes over the training rows (default 4). */
+  epochs?: number;
+  /** Default 512. */
+  batch?: number;
+  /** The data, when already loaded. */
+  data?: CensusIncome;
+}
+
 export interface CensusAuc {
   task: (typeof CENSUS_TASKS)[number];
   /** 'all' or a domain value's name. */
