@@ -6,13 +6,12 @@
  * group features' embeddings). `merge()` folds the over-parameterized factors of every
  * layer for inference.
  */
-import { ACTIVATIONS } from '../ops/activation';
 import { Dropout } from '../nn/layers';
 import { Module } from '../nn/module';
 import { Tensor } from '../tensor';
-import { checkInt, checkOneOf, checkOptions, checkRange, checkWidths, invalid } from '../validate';
+import { checkInt, checkOneOf, checkOptions, invalid } from '../validate';
 import { ApgCondition, ApgLinear, ApgLinearOptions, APG_CONDITIONS } from './apg';
-import { MLPOptions } from '../nn/mlp';
+import { MLPOptions, mlpStack } from '../nn/mlp';
 
 /**
  * MLP's options (hidden, outFeatures, activations, dropout) and ApgLinear's generation
@@ -32,36 +31,14 @@ export class ApgMLP extends Module {
     super();
     const o = checkOptions(options, 'options');
     this.inFeatures = checkInt(inFeatures, 'inFeatures', 1);
-    const hidden = checkWidths(o.hidden, 'options.hidden', true);
-    const widths = o.outFeatures === undefined ? hidden : [...hidden, checkInt(o.outFeatures, 'options.outFeatures', 1)];
-    if (widths.length === 0) throw invalid('at least one layer (hidden or outFeatures)', 'options', o);
     const rank = checkInt(o.rank ?? 16, 'options.rank', 1);
     this.condition = checkOneOf(o.condition ?? 'self', 'options.condition', APG_CONDITIONS);
-    const act = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
-    const outAct = checkOneOf(o.outputActivation ?? 'identity', 'options.outputActivation', ACTIVATIONS);
-    const p = checkRange(o.dropout ?? 0, 'options.dropout', 0, 0.99);
     const overParam = checkInt(o.overParam ?? 0, 'options.overParam', 0);
     if (overParam !== 0 && overParam < rank) throw invalid(`0 or a width ≥ the rank ${rank}`, 'options.overParam', overParam);
-    this.layers = [];
-    let width = this.inFeatures;
-    widths.forEach((out, l) => {
-      const isOutput = o.outFeatures !== undefined && l === widths.length - 1;
-      const k = Math.min(rank, width, out);
-      this.layers.push(
-        new ApgLinear(width, out, {
-          rank: k,
-          condition: this.condition,
-          condFeatures: o.condFeatures,
-          overParam,
-          generatorHidden: o.generatorHidden,
-          activation: isOutput ? outAct : act,
-          rng: o.rng,
-        }),
-      );
-      width = out;
-    });
-    this.outFeatures = width;
-    this.drops = p > 0 ? hidden.map(() => new Dropout(p)) : [];
+    const generation = { condition: this.condition, condFeatures: o.condFeatures, overParam, generatorHidden: o.generatorHidden, rng: o.rng };
+    ({ layers: this.layers, drops: this.drops, outFeatures: this.outFeatures } = mlpStack(this.inFeatures, options, (i, out, activation) =>
+      new ApgLinear(i, out, { ...generation, rank: Math.min(rank, i, out), activation }),
+    ));
   }
 
   /** x (B, inFeatures), and z (B, condFeatures) for 'group' → (B, outFeatures). */

@@ -14,11 +14,11 @@ import { add, mul } from '../ops/elementwise';
 import { expertLinear, moeCombine } from '../ops/moe';
 import { constant, heUniform, xavierUniform } from '../nn/init';
 import { Dropout } from '../nn/layers';
-import { MLPOptions } from '../nn/mlp';
+import { MLPOptions, mlpStack } from '../nn/mlp';
 import { Module } from '../nn/module';
 import { Rng } from '../random';
 import { Tensor } from '../tensor';
-import { checkBoolean, checkInt, checkOneOf, checkOptions, checkRange, checkWidths, invalid } from '../validate';
+import { checkBoolean, checkInt, checkOneOf, checkOptions } from '../validate';
 import { checkRows } from '../personalize/field-input';
 import { domainMask } from './domain-mask';
 
@@ -98,28 +98,8 @@ export class StarMLP extends Module {
 
   constructor(inFeatures: number, options: StarMLPOptions) {
     super();
-    const o = checkOptions(options, 'options');
-    checkInt(inFeatures, 'inFeatures', 1);
-    this.domains = checkInt(o.domains, 'options.domains', 1);
-    const hidden = checkWidths(o.hidden, 'options.hidden', true);
-    const act = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
-    const outAct = checkOneOf(o.outputActivation ?? 'identity', 'options.outputActivation', ACTIVATIONS);
-    const p = checkRange(o.dropout ?? 0, 'options.dropout', 0, 0.99);
-    const init = act === 'relu' || act === 'leaky_relu' ? 'he' : 'xavier';
-    this.layers = [];
-    let width = inFeatures;
-    for (const h of hidden) {
-      this.layers.push(new StarLinear(width, h, { domains: this.domains, activation: act, init, rng: o.rng }));
-      width = h;
-    }
-    if (o.outFeatures !== undefined) {
-      const out = checkInt(o.outFeatures, 'options.outFeatures', 1);
-      this.layers.push(new StarLinear(width, out, { domains: this.domains, activation: outAct, rng: o.rng }));
-      width = out;
-    }
-    if (this.layers.length === 0) throw invalid('at least one layer (hidden or outFeatures)', 'options', o);
-    this.outFeatures = width;
-    this.drops = p > 0 ? hidden.map(() => new Dropout(p)) : [];
+    const domains = (this.domains = checkInt(checkOptions(options, 'options').domains, 'options.domains', 1));
+    ({ layers: this.layers, drops: this.drops, outFeatures: this.outFeatures } = mlpStack(inFeatures, options, (i, out, activation, init) => new StarLinear(i, out, { domains, activation, init, rng: options.rng })));
   }
 
   /** x (B, in), domain ids (B) or a (B, D) mask → (B, outFeatures). */

@@ -21,31 +21,50 @@ export interface MLPOptions {
   rng?: Rng;
 }
 
+/** The layers of an MLP-shaped stack and the dropouts after its hidden layers. */
+export interface MLPStack<L> {
+  layers: L[];
+  drops: Dropout[];
+  outFeatures: number;
+}
+
+/**
+ * Validates MLP options and builds the stack with `make(in, out, activation, init)`: one
+ * layer per hidden width (the hidden activation; He init for ReLU-like, Xavier otherwise),
+ * then an output layer when outFeatures is given (the output activation, Xavier). MLP,
+ * StarMLP and ApgMLP are this stack over different layers.
+ */
+export function mlpStack<L>(inFeatures: number, options: MLPOptions, make: (inF: number, outF: number, act: Activation, init: 'he' | 'xavier') => L): MLPStack<L> {
+  const o = checkOptions(options, 'options');
+  checkInt(inFeatures, 'inFeatures', 1);
+  if (!Array.isArray(o.hidden)) throw invalid('an array of layer widths', 'options.hidden', o.hidden);
+  o.hidden.forEach((h, i) => checkInt(h, `options.hidden[${i}]`, 1));
+  const act = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
+  const outAct = checkOneOf(o.outputActivation ?? 'identity', 'options.outputActivation', ACTIVATIONS);
+  const p = checkRange(o.dropout ?? 0, 'options.dropout', 0, 0.99);
+  const init = act === 'relu' || act === 'leaky_relu' ? 'he' : 'xavier';
+  const layers: L[] = [];
+  let width = inFeatures;
+  for (const h of o.hidden) {
+    layers.push(make(width, h, act, init));
+    width = h;
+  }
+  if (o.outFeatures !== undefined) {
+    const out = checkInt(o.outFeatures, 'options.outFeatures', 1);
+    layers.push(make(width, out, outAct, 'xavier'));
+    width = out;
+  }
+  if (layers.length === 0) throw invalid('at least one layer (hidden or outFeatures)', 'options', o);
+  return { layers, drops: p > 0 ? o.hidden.map(() => new Dropout(p)) : [], outFeatures: width };
+}
+
 export class MLP extends Module {
   layers: Linear[];
   drops: Dropout[];
 
   constructor(inFeatures: number, options: MLPOptions) {
     super();
-    const o = checkOptions(options, 'options');
-    checkInt(inFeatures, 'inFeatures', 1);
-    if (!Array.isArray(o.hidden)) throw invalid('an array of layer widths', 'options.hidden', o.hidden);
-    o.hidden.forEach((h, i) => checkInt(h, `options.hidden[${i}]`, 1));
-    const act = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
-    const outAct = checkOneOf(o.outputActivation ?? 'identity', 'options.outputActivation', ACTIVATIONS);
-    const p = checkRange(o.dropout ?? 0, 'options.dropout', 0, 0.99);
-    const init = act === 'relu' || act === 'leaky_relu' ? 'he' : 'xavier';
-    this.layers = [];
-    let width = inFeatures;
-    for (const h of o.hidden) {
-      this.layers.push(new Linear(width, h, { activation: act, init, rng: o.rng }));
-      width = h;
-    }
-    if (o.outFeatures !== undefined) {
-      this.layers.push(new Linear(width, checkInt(o.outFeatures, 'options.outFeatures', 1), { activation: outAct, rng: o.rng }));
-    }
-    if (this.layers.length === 0) throw invalid('at least one layer (hidden or outFeatures)', 'options', o);
-    this.drops = p > 0 ? o.hidden.map(() => new Dropout(p)) : [];
+    ({ layers: this.layers, drops: this.drops } = mlpStack(inFeatures, options, (i, out, activation, init) => new Linear(i, out, { activation, init, rng: options.rng })));
   }
 
   forward(x: Tensor): Tensor {
