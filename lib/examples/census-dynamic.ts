@@ -7,18 +7,15 @@
  *   'star'     STAR: per-domain W ⊙ W_p layers, partitioned normalization, auxiliary domain tower
  * Returns each task's test AUC overall and per domain value.
  */
-import { CensusDomain, CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
-import { EmbeddingTable } from '../embedding/table';
-import { concat } from '../ops/layout';
+import { CensusDomain, CENSUS_TASKS } from '../data/census-income';
 import { oneHot } from '../ops/one-hot';
 import { MLP } from '../nn/mlp';
 import { Module } from '../nn/module';
 import { ApgMLP } from '../dynamic/apg-mlp';
 import { M2M } from '../models/m2m';
 import { Star } from '../models/star';
-import { manualSeed, Rng } from '../random';
 import { Tensor, tensor } from '../tensor';
-import { CensusAuc, censusAucs, CensusRunCommon, fitCensus } from './census-train';
+import { CensusAuc, censusAucs, CensusRunCommon, censusSetup, fitCensus } from './census-train';
 
 export const CENSUS_DYNAMIC_MODELS = ['mlp', 'apg-mlp', 'm2m', 'star'] as const;
 export type CensusDynamicModel = (typeof CENSUS_DYNAMIC_MODELS)[number];
@@ -38,19 +35,12 @@ export interface CensusDynamicResult {
   parameters: number;
 }
 
-const DIM = 8;
 const HIDDEN = [128, 64];
 
 export function runCensusDynamic(options: CensusDynamicOptions): CensusDynamicResult {
-  const ds = options.data ?? loadCensusIncomeSync();
-  const seed = options.seed ?? 1;
+  const { ds, rng, table, inFeatures, features } = censusSetup(options);
   const domain = options.domain ?? 'sex';
   const D = ds.domains[domain].names.length;
-  manualSeed(seed);
-  const rng = new Rng(seed);
-  const table = new EmbeddingTable({ dim: DIM, capacity: ds.numEmbeddings, seed, optimizer: { kind: 'adagrad', lr: 0.05 } });
-  const fields = ds.fieldNames.length;
-  const inFeatures = fields * DIM + ds.denseNames.length;
   const tasks = CENSUS_TASKS.length;
   let module: Module;
   let run: (x: Tensor, d: Tensor) => Tensor;
@@ -68,10 +58,8 @@ export function runCensusDynamic(options: CensusDynamicOptions): CensusDynamicRe
     [module, run] = [m, (x) => m.forward(x)];
   }
   const logits = (rows: Int32Array): [Tensor, Tensor] => {
-    const b = ds.batch(rows, { domain });
-    const e = table.lookup(tensor(b.ids, { shape: [rows.length, fields] })).reshape(rows.length, fields * DIM);
-    const d = oneHot(tensor(b.domain, { shape: [rows.length] }), D, b.dense.device, 'domain');
-    return [run(concat([e, b.dense], 1), d), b.labels];
+    const [x, b] = features(rows, { domain });
+    return [run(x, oneHot(tensor(b.domain, { shape: [rows.length] }), D, x.device, 'domain')), b.labels];
   };
   const parameters = module.parameters().reduce((s, p) => s + p.size, 0);
   const scores = fitCensus({ ds, table, module, logits, rng, epochs: options.epochs ?? 4, batch: options.batch ?? 512 });

@@ -8,16 +8,13 @@
  * Returns each task's test AUC and, for the MoE models, the gates' utilization on the test
  * rows (eval mode, no dropout).
  */
-import { CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
-import { EmbeddingTable } from '../embedding/table';
-import { concat } from '../ops/layout';
+import { CENSUS_TASKS } from '../data/census-income';
 import { Module } from '../nn/module';
-import { manualSeed, Rng } from '../random';
 import { Tensor, tensor } from '../tensor';
 import { MMoE, TaskUtilization } from '../multitask/mmoe';
 import { PosoMMoE } from '../multitask/poso-mmoe';
 import { SharedBottom } from '../multitask/shared-bottom';
-import { CensusAuc, censusAucs, CensusRunCommon, fitCensus } from './census-train';
+import { CensusAuc, censusAucs, CensusRunCommon, censusSetup, fitCensus } from './census-train';
 
 export const CENSUS_MTL_MODELS = ['shared-bottom', 'mmoe', 'mmoe-gate-dropout', 'poso-mmoe'] as const;
 export type CensusMtlModel = (typeof CENSUS_MTL_MODELS)[number];
@@ -49,15 +46,9 @@ const BOTTOM = [256];
 const TOWER = [32];
 
 export function runCensusMtl(options: CensusMtlOptions): CensusMtlResult {
-  const ds = options.data ?? loadCensusIncomeSync();
-  const seed = options.seed ?? 1;
-  const pcFields = options.pcFields ?? ['sex', 'age_bucket', 'education'];
   const DIM = options.dim ?? 8;
-  manualSeed(seed);
-  const rng = new Rng(seed);
-  const table = new EmbeddingTable({ dim: DIM, capacity: ds.numEmbeddings, seed, optimizer: { kind: 'adagrad', lr: 0.05 } });
-  const fields = ds.fieldNames.length;
-  const inFeatures = fields * DIM + ds.denseNames.length;
+  const { ds, rng, table, inFeatures, features } = censusSetup(options, DIM);
+  const pcFields = options.pcFields ?? ['sex', 'age_bucket', 'education'];
   const tasks = CENSUS_TASKS.length;
   const experts = options.experts ?? 8;
   let module: Module;
@@ -73,9 +64,7 @@ export function runCensusMtl(options: CensusMtlOptions): CensusMtlResult {
     module = moe;
   }
   const logits = (rows: Int32Array): [Tensor, Tensor] => {
-    const b = ds.batch(rows);
-    const e = table.lookup(tensor(b.ids, { shape: [rows.length, fields] })).reshape(rows.length, fields * DIM);
-    const x = concat([e, b.dense], 1);
+    const [x, b] = features(rows);
     if (options.model === 'poso-mmoe') {
       const pcIds = tensor(ds.batch(rows, { fields: pcFields }).ids, { shape: [rows.length, pcFields.length] });
       return [(module as PosoMMoE).forward(x, table.lookup(pcIds).reshape(rows.length, pcFields.length * DIM)), b.labels];

@@ -3,15 +3,14 @@
  * year) as EPNet's condition, beside the same per-task towers without any gate; returns
  * each model's test AUC per task, overall and per domain.
  */
-import { CensusDomain, CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
-import { EmbeddingTable } from '../embedding/table';
+import { CensusDomain, CENSUS_TASKS } from '../data/census-income';
 import { concat } from '../ops/layout';
 import { MLP } from '../nn/mlp';
 import { Module } from '../nn/module';
 import { PEPNet } from '../models/pepnet';
-import { manualSeed, Rng } from '../random';
+import { Rng } from '../random';
 import { Tensor, tensor } from '../tensor';
-import { CensusAuc, censusAucs, CensusRunCommon, fitCensus } from './census-train';
+import { CensusAuc, censusAucs, CensusRunCommon, censusSetup, fitCensus } from './census-train';
 
 export type { CensusAuc };
 
@@ -41,16 +40,11 @@ class Towers extends Module {
 }
 
 export function runCensus(options: CensusRunOptions): CensusAuc[] {
-  const ds = options.data ?? loadCensusIncomeSync();
-  const seed = options.seed ?? 1;
+  const { ds, rng, table, fields, inFeatures, features } = censusSetup(options, DIM);
   const epochs = options.epochs ?? 4;
   const batchSize = options.batch ?? 512;
   const domain = options.domain ?? 'sex';
   const priors = options.priors ?? ['education', 'age_bucket', 'major_occ_code'];
-  manualSeed(seed);
-  const rng = new Rng(seed);
-  const table = new EmbeddingTable({ dim: DIM, capacity: ds.numEmbeddings, seed, optimizer: { kind: 'adagrad', lr: 0.05 } });
-  const fields = ds.fieldNames.length;
   const dense = ds.denseNames.length;
   const tasks = CENSUS_TASKS.length;
   let module: Module;
@@ -65,12 +59,11 @@ export function runCensus(options: CensusRunOptions): CensusAuc[] {
       return [out, b.labels];
     };
   } else {
-    const towers = new Towers(fields * DIM + dense, tasks, rng);
+    const towers = new Towers(inFeatures, tasks, rng);
     module = towers;
     logits = (rows) => {
-      const b = ds.batch(rows);
-      const e = table.lookup(tensor(b.ids, { shape: [rows.length, fields] })).reshape(rows.length, fields * DIM);
-      return [towers.forward(concat([e, b.dense], 1)), b.labels];
+      const [x, b] = features(rows);
+      return [towers.forward(x), b.labels];
     };
   }
   return censusAucs(ds, fitCensus({ ds, table, module, logits, rng, epochs, batch: batchSize }), domain);

@@ -4,7 +4,7 @@
  * rows in eval mode and compute each task's exact AUC, overall and per domain value.
  */
 import { noGrad } from '../autograd';
-import { CensusDomain, CensusIncome, CENSUS_TASKS } from '../data/census-income';
+import { CensusBatch, CensusBatchOptions, CensusDomain, CensusIncome, CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
 import { EmbeddingTable } from '../embedding/table';
 import { SparseOptimizer } from '../embedding/sparse-optimizer';
 import { auc } from '../metrics/auc';
@@ -12,9 +12,10 @@ import { multiTaskBce } from '../models/multi-task-loss';
 import { Module } from '../nn/module';
 import { Adam } from '../optim/adam';
 import { OptimizerSet } from '../optim/optimizer';
-import { Rng } from '../random';
+import { manualSeed, Rng } from '../random';
+import { concat } from '../ops/layout';
 import { tidy } from '../scope';
-import { Tensor } from '../tensor';
+import { Tensor, tensor } from '../tensor';
 
 /** What every census experiment's run takes besides its model. */
 export interface CensusRunCommon {
@@ -26,6 +27,45 @@ export interface CensusRunCommon {
   batch?: number;
   /** The data, when already loaded. */
   data?: CensusIncome;
+}
+
+/** A run's data, seeded generator and embedding table, and the usual input of its model. */
+export interface CensusSetup {
+  ds: CensusIncome;
+  seed: number;
+  rng: Rng;
+  /** Every categorical field's embedding (AdaGrad, lr 0.05). */
+  table: EmbeddingTable;
+  dim: number;
+  /** Categorical fields per row. */
+  fields: number;
+  /** fields · dim + the dense features: the width of `features`. */
+  inFeatures: number;
+  /** The rows' batch and its embedded fields beside its dense features, (B, inFeatures). */
+  features(rows: Int32Array, options?: CensusBatchOptions): [Tensor, CensusBatch];
+}
+
+/** Loads the data unless given, seeds the global and a local generator, makes the table. */
+export function censusSetup(options: CensusRunCommon, dim = 8): CensusSetup {
+  const ds = options.data ?? loadCensusIncomeSync();
+  const seed = options.seed ?? 1;
+  manualSeed(seed);
+  const table = new EmbeddingTable({ dim, capacity: ds.numEmbeddings, seed, optimizer: { kind: 'adagrad', lr: 0.05 } });
+  const fields = ds.fieldNames.length;
+  return {
+    ds,
+    seed,
+    rng: new Rng(seed),
+    table,
+    dim,
+    fields,
+    inFeatures: fields * dim + ds.denseNames.length,
+    features: (rows, batchOptions) => {
+      const b = ds.batch(rows, batchOptions);
+      const e = table.lookup(tensor(b.ids, { shape: [rows.length, fields] })).reshape(rows.length, fields * dim);
+      return [concat([e, b.dense], 1), b];
+    },
+  };
 }
 
 export interface CensusAuc {
