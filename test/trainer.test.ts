@@ -1,0 +1,127 @@
+/**
+ * The Trainer: a two-task model (a click and a regression target) learns from a batch
+ * stream; evaluation gives exact metrics per task and per domain; early stopping stops when
+ * the watched metric stalls; a seed makes runs identical; gradient clipping is applied;
+ * progress prints throughput as plain lines off a TTY; async sources keep the event loop
+ * turning; bad options are named.
+ */
+import { describe, expect, it } from 'vitest';
+import { MLP, Progress, Rng, SGD, tensor, Trainer } from '../lib';
+import type { Tensor } from '../lib';
+
+interface Batch {
+  x: Tensor;
+  y: Tensor;
+  domain: Int32Array;
+}
+
+/** click = [x0 + x1·d > 0], watch = 2·x2 − x3; d = ±1 by domain. */
+function makeBatches(seed: number, n: number, size: number): Batch[] {
+  const rng = new Rng(seed);
+  const out: Batch[] = [];
+  for (let s = 0; s < n; s += size) {
+    const b = Math.min(size, n - s);
+    const x = new Float32Array(b * 5);
+    const y = new Float32Array(b * 2);
+    const domain = new Int32Array(b);
+    for (let i = 0; i < b; ++i) {
+      for (let j = 0; j < 4; ++j) x[i * 5 + j] = rng.normal();
+      domain[i] = rng.uniform() < 0.5 ? 0 : 1;
+      x[i * 5 + 4] = domain[i];
+      const d = domain[i] ? 1 : -1;
+      y[i * 2] = x[i * 5] + x[i * 5 + 1] * d > 0 ? 1 : 0;
+      y[i * 2 + 1] = 2 * x[i * 5 + 2] - x[i * 5 + 3];
+    }
+    out.push({ x: tensor(x, { shape: [b, 5] }), y: tensor(y, { shape: [b, 2] }), domain });
+  }
+  return out;
+}
+
+function makeTrainer(seed: number, lr = 0.05) {
+  const model = new MLP(5, { hidden: [32], outFeatures: 2, rng: new Rng(seed) });
+  return new Trainer<Batch>({
+    model,
+    forward: (b) => ({ outputs: model.forward(b.x), labels: b.y }),
+    tasks: ['click', 'watch'],
+    kinds: ['binary', 'regression'],
+    optimizers: [new SGD(model.parameters(), { lr, momentum: 0.9 })],
+    clipNorm: 5,
+    batchInfo: (b) => ({ domains: b.domain }),
+    domainNames: ['left', 'right'],
+    progress: { mode: 'none' },
+  });
+}
+
+describe('Trainer', () => {
+  const train = makeBatches(1, 4096, 128);
+  const test = makeBatches(2, 1024, 256);
+
+  it('learns both tasks; evaluation per task and per domain', async () => {
+    const t = makeTrainer(3);
+    const before = await t.evaluate(test);
+    const r = await t.fit(train, { epochs: 3, eval: test, seed: 5 });
+    expect(r.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    expect(r.steps).toBe(3 * 32);
+    expect(r.history[2].loss).toBeLessThan(r.history[0].loss);
+    const m = r.history[2].metrics ?? [];
+    expect(m.map((x) => `${x.task} ${x.domain}`)).toEqual(['click all', 'click left', 'click right', 'watch all', 'watch left', 'watch right']);
+    expect(m[0].auc).toBeGreaterThan(0.95);
+    expect(m[0].auc).toBeGreaterThan((before[0].auc as number) + 0.1);
+    expect(m[3].mse).toBeLessThan(0.2 * (before[3].mse as number));
+    expect(m[1].n + m[2].n).toBe(1024);
+  });
+
+  it('a seed makes runs identical', async () => {
+    const [a, b] = [makeTrainer(4), makeTrainer(4)];
+    await a.fit(train.slice(0, 8), { seed: 9 });
+    await b.fit(train.slice(0, 8), { seed: 9 });
+    expect(Array.from(a.predict(test[0]))).toEqual(Array.from(b.predict(test[0])));
+  });
+
+  it('early stopping: stops after `patience` evaluations without improvement', async () => {
+    const t = makeTrainer(5, 0); // lr 0: the metric never improves after the first epoch
+    const r = await t.fit(train.slice(0, 2), { epochs: 10, eval: test, earlyStopping: { metric: 'auc', task: 'click', patience: 2 } });
+    expect(r.stoppedEarly).toBe(true);
+    expect(r.history.length).toBe(3);
+    expect(r.bestEpoch).toBe(1);
+  });
+
+  it('async sources: the event loop keeps turning between batches', async () => {
+    const t = makeTrainer(6);
+    let ticks = 0;
+    const timer = setInterval(() => ++ticks, 0);
+    async function* stream() {
+      for (const b of train) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yield b;
+      }
+    }
+    await t.fit(() => stream(), { epochs: 1 });
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(3);
+  });
+
+  it('progress lines carry throughput and loss', () => {
+    const lines: string[] = [];
+    let now = 0;
+    const p = new Progress({ mode: 'lines', every: 1, now: () => now, stream: { write: (s: string) => lines.push(s) } as never });
+    p.begin('epoch 1/1', 1000);
+    now = 500;
+    p.update(500, 0.5);
+    now = 1500;
+    p.update(500, 0.3);
+    p.end('done');
+    expect(lines[0]).toBe('epoch 1/1  1000/1000  667 samples/s  loss 0.4000  ETA 0 s\n');
+    expect(lines[1]).toBe('epoch 1/1  1000/1000  667 samples/s  loss 0.4000  1.5 s done\n');
+  });
+
+  it('refuses bad options, naming them', () => {
+    const model = new MLP(2, { hidden: [], outFeatures: 1 });
+    const forward = () => ({ outputs: model.forward(tensor(new Float32Array(2), { shape: [1, 2] })), labels: tensor(new Float32Array(1), { shape: [1, 1] }) });
+    expect(() => new Trainer({ model, forward, tasks: [] })).toThrow('options.tasks');
+    expect(() => new Trainer({ model, forward, tasks: ['a'], kinds: ['ranking' as never] })).toThrow("options.kinds[0]");
+    expect(() => new Trainer({ model, forward, tasks: ['a'], clipNorm: -1 })).toThrow('options.clipNorm');
+    const t = new Trainer({ model, forward, tasks: ['a'], progress: { mode: 'none' } });
+    return expect(t.fit([], { earlyStopping: {} })).rejects.toThrow('options.eval');
+  });
+});
