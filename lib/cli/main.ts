@@ -1,0 +1,49 @@
+/**
+ * The `gatewise` command line. Each command is a function from its arguments to an exit
+ * code; errors print one line (the library's messages name the bad argument) and exit 1.
+ *   gatewise info [--json]        version, backend, devices
+ *   gatewise help                 this text
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { formatInfo, infoReport } from './info';
+
+const USAGE = `usage: gatewise <command> [options]
+
+commands:
+  info [--json]   the version, the native backend and the devices it sees
+  help            this text`;
+
+/** The package's version: its package.json is two levels up from lib/cli, three from dist/cjs/cli. */
+function version(): string {
+  for (const up of ['../..', '../../..']) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.resolve(__dirname, up, 'package.json'), 'utf8'));
+      if (pkg.name === 'gatewise') return pkg.version as string;
+    } catch {
+      // not there: try the next level
+    }
+  }
+  return 'unknown';
+}
+
+/** Runs a command line (without `node gatewise`); returns the exit code. */
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'info': {
+      const report = infoReport(version());
+      out(args.includes('--json') ? `${JSON.stringify(report, null, 2)}\n` : `${formatInfo(report)}\n`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(`${USAGE}\n`);
+      return command === undefined ? 1 : 0;
+    default:
+      out(`gatewise: unknown command '${command}'\n${USAGE}\n`);
+      return 1;
+  }
+}
