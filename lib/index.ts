@@ -115,3 +115,8 @@ export { M2M, MetaTower } from './models/m2m';
 export type { M2MOptions } from './models/m2m';
 export { Star } from './models/star';
 export type { StarOptions } from './models/star';
+export { defineSchema, DataSchema, FIELD_KINDS } from './data/schema';
+export type { Schema, FieldSpec, FieldKind, ResolvedField, SparseField, MultiField, SequenceField, DenseField, LabelField, DomainField, WeightField } from './data/schema';
+export { hashId, fnv1a64, parseInt64 } from './data/hash';
+export { readCsv, readJsonl, shuffle, batches, SEQUENCE_PAD_ID } from './data/readers';
+export type { TextSource, Row, ReaderOptions, CsvOptions, JsonlOptions, ReaderStats, RowReader, ShuffleOptions, BatchOptions, BagBatch, SequenceBatch, Batch } from './data/readers';

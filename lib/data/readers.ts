@@ -1,0 +1,598 @@
+/**
+ * Streaming readers of training rows: CSV/TSV ({@link readCsv}) and JSON Lines
+ * ({@link readJsonl}) from a file (gzipped when the name ends in `.gz`) or any (async)
+ * iterable of text, parsed against a {@link DataSchema} into typed {@link Row}s; a seeded
+ * {@link shuffle} buffer; and {@link batches}, which turns rows into tensors for a model.
+ *
+ * Every reader, shuffle and batches result is re-iterable when its source is (a file path
+ * is read again on each pass: one pass per epoch).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import * as zlib from 'node:zlib';
+import { defaultDevice, Device } from '../backend';
+import { FormatError } from '../errors';
+import { Rng } from '../random';
+import { Tensor, tensor } from '../tensor';
+import { checkBoolean, checkInt, checkKnownKeys, checkOneOf, checkOptions, invalid } from '../validate';
+import { splitCsvRecord } from './csv';
+import { hashId, parseInt64 } from './hash';
+import { DataSchema, defineSchema, ResolvedField, Schema } from './schema';
+
+/** A file path, or text as an (async) iterable of chunks (or of lines, with `lines: true`). */
+export type TextSource = string | AsyncIterable<string> | Iterable<string>;
+
+/** One parsed row. */
+export interface Row {
+  /** The (first) line of the source it came from, 1-based. */
+  line: number;
+  /** sparse fields: the id. */
+  ids: Record<string, bigint>;
+  /** multi fields: the bag's ids (at most maxLength). */
+  bags: Record<string, bigint[]>;
+  /** sequence fields: the ids, oldest first, the most recent maxLength kept. */
+  sequences: Record<string, bigint[]>;
+  /** Dense values in the schema's `dense` order. */
+  dense: number[];
+  /** Labels in the schema's `tasks` order; null where missing. */
+  labels: (number | null)[];
+  /** The domain id, or -1 without a domain field. */
+  domain: number;
+  /** The sample weight (1 without a weight field or when missing). */
+  weight: number;
+}
+
+export interface ReaderOptions {
+  /** 'fail' (default): a malformed row throws a FormatError; 'skip': it is skipped and counted in `stats`. */
+  onError?: 'skip' | 'fail';
+  /** The source's name in error messages (default: a file's base name, else 'input'). */
+  name?: string;
+  /** For an iterable source: each item is one whole line without its line break (default false: items are chunks of text that may split lines anywhere). */
+  lines?: boolean;
+}
+
+export interface CsvOptions extends ReaderOptions {
+  /** The first line names the columns (default true, or false when `columns` is given). */
+  header?: boolean;
+  /** Column names (required without a header; with one, they replace it). */
+  columns?: string[];
+  /** Field delimiter (default '\t' for a `.tsv` or `.tsv.gz` file, else ','). */
+  delimiter?: string;
+}
+
+export type JsonlOptions = ReaderOptions;
+
+export interface ReaderStats {
+  /** Rows read. */
+  rows: number;
+  /** Malformed rows skipped (onError 'skip'). */
+  skipped: number;
+  /** The first 10 error messages. */
+  errors: string[];
+}
+
+/** The rows of a source; `stats` counts the current (or last) pass. */
+export interface RowReader extends AsyncIterable<Row> {
+  readonly stats: ReaderStats;
+  readonly schema: DataSchema;
+}
+
+/** A bad value: the reader adds the source and line. */
+class RowError extends Error {
+  constructor(
+    readonly field: string | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function shown(v: unknown): string {
+  if (typeof v === 'string') return `'${v.length > 40 ? v.slice(0, 40) + '…' : v}'`;
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? s.slice(0, 40) + '…' : s;
+}
+
+const isMissing = (v: unknown): boolean => v === undefined || v === null || v === '';
+
+function toNumber(f: ResolvedField, v: unknown): number {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && v.trim() !== '') {
+    const x = Number(v);
+    if (Number.isFinite(x)) return x;
+  }
+  if (typeof v === 'boolean' && f.kind === 'label') return v ? 1 : 0;
+  throw new RowError(f.name, `expected a number but found ${shown(v)}`);
+}
+
+function toId(f: ResolvedField, v: unknown): bigint {
+  if (typeof v === 'number' && Number.isFinite(v)) {
+    if (f.hash) return hashId(f.hashKey, String(v));
+    if (Number.isSafeInteger(v)) return BigInt(v);
+    throw new RowError(f.name, `expected an integer id (ids beyond 2^53 as strings) but found ${shown(v)}`);
+  }
+  if (typeof v === 'string') {
+    if (f.hash) return hashId(f.hashKey, v);
+    const id = parseInt64(v);
+    if (id === undefined) throw new RowError(f.name, `expected an int64 id but found ${shown(v)}`);
+    return id;
+  }
+  throw new RowError(f.name, `expected an id but found ${shown(v)}`);
+}
+
+function toIds(f: ResolvedField, v: unknown): bigint[] {
+  let items: unknown[];
+  if (isMissing(v)) items = [];
+  else if (Array.isArray(v)) items = v;
+  else if (typeof v === 'string') items = v.split(f.separator).filter((s) => s !== '');
+  else items = [v];
+  if (items.length > f.maxLength) items = f.kind === 'sequence' ? items.slice(items.length - f.maxLength) : items.slice(0, f.maxLength);
+  return items.map((x) => toId(f, x));
+}
+
+/** Builds a Row from the raw value of each field. */
+function toRow(schema: DataSchema, line: number, get: (f: ResolvedField) => unknown): Row {
+  const row: Row = { line, ids: {}, bags: {}, sequences: {}, dense: [], labels: [], domain: -1, weight: 1 };
+  for (const f of schema.fields) {
+    const v = get(f);
+    switch (f.kind) {
+      case 'sparse':
+        if (isMissing(v) && f.default === undefined) throw new RowError(f.name, 'missing value (the field has no default)');
+        row.ids[f.name] = toId(f, isMissing(v) ? f.default : v);
+        break;
+      case 'multi':
+        row.bags[f.name] = toIds(f, v);
+        break;
+      case 'sequence':
+        row.sequences[f.name] = toIds(f, v);
+        break;
+      case 'dense':
+        if (isMissing(v) && f.default === undefined) throw new RowError(f.name, 'missing value (the field has no default)');
+        row.dense.push(isMissing(v) ? (f.default as number) : toNumber(f, v));
+        break;
+      case 'label':
+        row.labels.push(isMissing(v) ? null : toNumber(f, v));
+        break;
+      case 'weight':
+        if (!isMissing(v)) row.weight = toNumber(f, v);
+        if (row.weight < 0) throw new RowError(f.name, `expected a non-negative weight but found ${shown(v)}`);
+        break;
+      case 'domain': {
+        if (isMissing(v)) throw new RowError(f.name, 'missing domain');
+        if (typeof v !== 'string' && typeof v !== 'number') throw new RowError(f.name, `expected a domain value but found ${shown(v)}`);
+        const d = schema.domainId(String(v));
+        if (d < 0) {
+          const known = schema.domainNames.map((n) => `'${n}'`).join(', ');
+          throw new RowError(f.name, schema.fixedDomains ? `expected one of ${known} but found ${shown(v)}` : `found a domain past maxDomains ${schema.maxDomains}: ${shown(v)}`);
+        }
+        row.domain = d;
+        break;
+      }
+    }
+  }
+  return row;
+}
+
+// ---- sources
+
+function sourceName(source: TextSource, name: string | undefined): string {
+  if (name !== undefined) {
+    if (typeof name !== 'string') throw invalid('a string', 'options.name', name);
+    return name;
+  }
+  return typeof source === 'string' ? path.basename(source) : 'input';
+}
+
+function checkSource(source: unknown): TextSource {
+  if (typeof source === 'string') return source;
+  if (source !== null && typeof source === 'object' && (Symbol.asyncIterator in source || Symbol.iterator in source)) return source as TextSource;
+  throw invalid('a file path or an (async) iterable of strings', 'source', source);
+}
+
+/** The physical lines of a source, without line breaks. */
+async function* readLines(source: TextSource, lines: boolean): AsyncGenerator<string> {
+  if (typeof source === 'string') {
+    const file = fs.createReadStream(source);
+    let input: NodeJS.ReadableStream = file;
+    if (source.endsWith('.gz')) {
+      const gunzip = zlib.createGunzip();
+      file.on('error', (e) => gunzip.destroy(e));
+      input = file.pipe(gunzip);
+    }
+    let failed: Error | null = null;
+    input.on('error', (e: Error) => (failed = e));
+    const rl = readline.createInterface({ input, crlfDelay: Infinity });
+    try {
+      for await (const line of rl) yield line;
+    } finally {
+      rl.close();
+      file.destroy();
+    }
+    if (failed) throw failed;
+    return;
+  }
+  let rest = '';
+  for await (const chunk of source as AsyncIterable<string>) {
+    if (typeof chunk !== 'string') throw invalid('strings', 'source items', chunk);
+    if (lines) {
+      yield chunk.endsWith('\r') ? chunk.slice(0, -1) : chunk;
+      continue;
+    }
+    rest += chunk;
+    let start = 0;
+    for (let nl = rest.indexOf('\n'); nl >= 0; nl = rest.indexOf('\n', start)) {
+      yield rest.charCodeAt(nl - 1) === 13 && nl > start ? rest.slice(start, nl - 1) : rest.slice(start, nl);
+      start = nl + 1;
+    }
+    rest = rest.slice(start);
+  }
+  if (rest !== '') yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
+}
+
+/** A source's records: [first line number, fields or parse error]. */
+type Parsed = { line: number; get: (f: ResolvedField) => unknown } | { line: number; error: RowError };
+
+function makeReader(schemaSpec: Schema | DataSchema, options: ReaderOptions | undefined, known: string[], records: (o: ReaderOptions, name: string) => AsyncIterable<Parsed>, source: unknown): RowReader {
+  const schema = defineSchema(schemaSpec);
+  const src = checkSource(source);
+  const o = checkOptions(options, 'options');
+  checkKnownKeys(o, 'options', ['onError', 'name', 'lines', ...known]);
+  const onError = checkOneOf(o.onError ?? 'fail', 'options.onError', ['skip', 'fail'] as const);
+  if (o.lines !== undefined) checkBoolean(o.lines, 'options.lines');
+  const name = sourceName(src, o.name);
+  const stats: ReaderStats = { rows: 0, skipped: 0, errors: [] };
+  return {
+    stats,
+    schema,
+    async *[Symbol.asyncIterator]() {
+      stats.rows = 0;
+      stats.skipped = 0;
+      stats.errors = [];
+      for await (const rec of records(o, name)) {
+        let row: Row;
+        try {
+          if ('error' in rec) throw rec.error;
+          row = toRow(schema, rec.line, rec.get);
+        } catch (e) {
+          if (!(e instanceof RowError)) throw e;
+          const msg = `${name} line ${rec.line}${e.field === null ? '' : `, field '${e.field}'`}: ${e.message}`;
+          if (onError === 'fail') throw new FormatError(msg);
+          stats.skipped++;
+          if (stats.errors.length < 10) stats.errors.push(msg);
+          continue;
+        }
+        stats.rows++;
+        yield row;
+      }
+    },
+  };
+}
+
+/**
+ * Reads CSV (or TSV) rows: RFC 4180 quoting, CRLF or LF line breaks, blank lines ignored,
+ * columns not in the schema ignored. Multi and sequence cells hold ids joined by their
+ * field's separator.
+ *
+ * @throws (while iterating) FormatError "census.csv line 17, field 'age': expected a number
+ * but found 'abc'" for a malformed row (unless onError 'skip'), and for a header that lacks
+ * a schema field (always).
+ */
+export function readCsv(source: TextSource, schema: Schema | DataSchema, options?: CsvOptions): RowReader {
+  const o = checkOptions(options, 'options');
+  if (o.columns !== undefined && (!Array.isArray(o.columns) || o.columns.some((c) => typeof c !== 'string'))) throw invalid('an array of column names', 'options.columns', o.columns);
+  const header = o.header === undefined ? o.columns === undefined : checkBoolean(o.header, 'options.header');
+  if (!header && o.columns === undefined) throw invalid('column names (the source has no header)', 'options.columns', o.columns);
+  const tsv = typeof source === 'string' && /\.tsv(\.gz)?$/i.test(source);
+  const delimiter = o.delimiter === undefined ? (tsv ? '\t' : ',') : o.delimiter;
+  if (typeof delimiter !== 'string' || delimiter.length === 0 || delimiter.includes('"') || delimiter.includes('\n')) throw invalid('a non-empty delimiter without quotes or line breaks', 'options.delimiter', delimiter);
+  const defined = defineSchema(schema);
+  const fields = defined.fields;
+  return makeReader(
+    defined,
+    options,
+    ['header', 'columns', 'delimiter'],
+    async function* (ro, name) {
+      let columns: string[] | null = o.columns ? o.columns.slice() : null;
+      let at: number[] = [];
+      const bind = (cols: string[], line: number) => {
+        at = fields.map((f) => {
+          const i = cols.indexOf(f.name);
+          if (i < 0) throw new FormatError(`${name} line ${line}: no column for field '${f.name}' (columns: ${cols.join(', ')})`);
+          return i;
+        });
+      };
+      if (columns) bind(columns, 0);
+      let pending: string | null = null;
+      let start = 0;
+      let lineNo = 0;
+      let needHeader = header;
+      for await (let line of readLines(source, ro.lines ?? false)) {
+        ++lineNo;
+        if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+        if (pending === null) {
+          if (line.trim() === '') continue;
+          start = lineNo;
+        }
+        const text: string = pending === null ? line : `${pending}\n${line}`;
+        const rec = splitCsvRecord(text, delimiter);
+        if ('open' in rec) {
+          pending = text;
+          continue;
+        }
+        pending = null;
+        if ('error' in rec) {
+          if (needHeader) throw new FormatError(`${name} line ${start}: ${rec.error}`);
+          yield { line: start, error: new RowError(null, rec.error) };
+          continue;
+        }
+        if (needHeader) {
+          needHeader = false;
+          if (!columns) bind((columns = rec.fields.map((c) => c.trim())), start);
+          continue;
+        }
+        const cells = rec.fields;
+        if (cells.length !== (columns as string[]).length) {
+          yield { line: start, error: new RowError(null, `expected ${(columns as string[]).length} columns but found ${cells.length}`) };
+          continue;
+        }
+        yield { line: start, get: (f: ResolvedField) => cells[at[f.index]] };
+      }
+      if (pending !== null) yield { line: start, error: new RowError(null, 'unterminated quoted field at the end of the input') };
+    },
+    source,
+  );
+}
+
+/**
+ * Reads JSON Lines: one object per line, blank lines ignored. Values may be numbers,
+ * strings, booleans (labels), arrays (multi and sequence fields) or null / absent (missing).
+ *
+ * @throws (while iterating) FormatError naming the line (and the field) of a malformed row, unless onError 'skip'.
+ */
+export function readJsonl(source: TextSource, schema: Schema | DataSchema, options?: JsonlOptions): RowReader {
+  return makeReader(
+    schema,
+    options,
+    [],
+    async function* (ro) {
+      let lineNo = 0;
+      for await (const line of readLines(source, ro.lines ?? false)) {
+        ++lineNo;
+        if (line.trim() === '') continue;
+        let obj: unknown;
+        try {
+          obj = JSON.parse(line);
+        } catch (e) {
+          yield { line: lineNo, error: new RowError(null, `invalid JSON (${(e as Error).message})`) };
+          continue;
+        }
+        if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+          yield { line: lineNo, error: new RowError(null, `expected a JSON object but found ${shown(obj)}`) };
+          continue;
+        }
+        const o = obj as Record<string, unknown>;
+        yield { line: lineNo, get: (f: ResolvedField) => (Object.prototype.hasOwnProperty.call(o, f.name) ? o[f.name] : undefined) };
+      }
+    },
+    source,
+  );
+}
+
+// ---- shuffle
+
+export interface ShuffleOptions {
+  /** Items held at once; each output is drawn uniformly from them (required; larger mixes better). */
+  bufferSize: number;
+  /** Seed (required): the same seed gives the same order; each pass over the result draws on, so epochs differ. */
+  seed: number;
+}
+
+/** A seeded shuffle buffer over an (async) iterable: every item comes out once, in a seed-determined order. */
+export function shuffle<T>(items: AsyncIterable<T> | Iterable<T>, options: ShuffleOptions): AsyncIterable<T> {
+  if (items === null || typeof items !== 'object' || !(Symbol.asyncIterator in items || Symbol.iterator in items)) throw invalid('an (async) iterable', 'items', items);
+  const o = checkOptions(options, 'options');
+  checkKnownKeys(o, 'options', ['bufferSize', 'seed']);
+  const size = checkInt(o.bufferSize, 'options.bufferSize', 1);
+  const rng = new Rng(checkInt(o.seed, 'options.seed', 0, Number.MAX_SAFE_INTEGER));
+  return {
+    async *[Symbol.asyncIterator]() {
+      const buf: T[] = [];
+      for await (const item of items as AsyncIterable<T>) {
+        if (buf.length < size) {
+          buf.push(item);
+          continue;
+        }
+        const j = rng.int(size);
+        const out = buf[j];
+        buf[j] = item;
+        yield out;
+      }
+      rng.shuffle(buf);
+      yield* buf;
+    },
+  };
+}
+
+// ---- batches
+
+/** The sequence lookup's padding id: sequences are left-aligned, oldest first, padded with 0n on the right; mask with `lengths`. */
+export const SEQUENCE_PAD_ID = 0n;
+
+export interface BatchOptions {
+  /** Rows per batch (required). */
+  batchSize: number;
+  /** Device of the tensors (default: `defaultDevice()`). */
+  device?: Device;
+  /** Drop the last batch when it has fewer than batchSize rows (default false). */
+  dropLast?: boolean;
+  /** A sparse field whose ids come in `raw.group` (e.g. the user, for grouped AUC) (default: none). */
+  groupField?: string;
+}
+
+/** A multi-hot field in the form `EmbeddingTable.lookupBag(ids, offsets)` takes. */
+export interface BagBatch {
+  /** int64 (N): every bag's ids, concatenated. */
+  ids: Tensor;
+  /** int64 (B): where each bag starts in ids (bag b is ids[offsets[b] .. offsets[b+1]), the last runs to the end; PyTorch's EmbeddingBag convention). */
+  offsets: Tensor;
+}
+
+/** A sequence field, for `lookupSequences(table, padded, lengths, { layout: 'padded' })`. */
+export interface SequenceBatch {
+  /** int64 (B, maxLength): oldest first, padded with SEQUENCE_PAD_ID. */
+  ids: Tensor;
+  /** The same ids on the host (lookupSequences takes these). */
+  padded: BigInt64Array;
+  /** (B) the real ids per row. */
+  lengths: Int32Array;
+}
+
+export interface Batch {
+  size: number;
+  /** sparse fields: int64 (B). */
+  ids: Record<string, Tensor>;
+  /** multi fields. */
+  bags: Record<string, BagBatch>;
+  /** sequence fields. */
+  sequences: Record<string, SequenceBatch>;
+  /** float32 (B, nDense), columns in the schema's `dense` order. */
+  dense: Tensor;
+  /** float32 (B, nTasks), columns in the schema's `tasks` order; 0 where missing. */
+  labels: Tensor;
+  /** float32 (B, nTasks): 1 where the label is present, 0 where missing. */
+  labelMask: Tensor;
+  /** int32 (B) domain ids, with a domain field. */
+  domain?: Tensor;
+  /** float32 (B) sample weights, with a weight field. */
+  weight?: Tensor;
+  /** Host copies for metrics. */
+  raw: {
+    /** (B × nTasks) row-major, 0 where missing. */
+    labels: Float32Array;
+    /** (B × nTasks) row-major. */
+    labelMask: Float32Array;
+    domain?: Int32Array;
+    weight?: Float32Array;
+    /** The groupField's ids. */
+    group?: BigInt64Array;
+    /** Source line of each row. */
+    lines: Int32Array;
+  };
+  /** Frees every tensor of the batch. */
+  dispose(): void;
+}
+
+function makeBatch(rows: Row[], schema: DataSchema, device: Device, group: string | null): Batch {
+  const B = rows.length;
+  const T = schema.tasks.length;
+  const D = schema.dense.length;
+  const bad = (what: string, name: string, v: unknown) => invalid(what, name, v);
+  const tensors: Tensor[] = [];
+  const t = (data: Float32Array | Int32Array | BigInt64Array, shape: number[]) => {
+    const x = tensor(data, { shape, device });
+    tensors.push(x);
+    return x;
+  };
+  const batch: Batch = { size: B, ids: {}, bags: {}, sequences: {}, dense: null as unknown as Tensor, labels: null as unknown as Tensor, labelMask: null as unknown as Tensor, raw: { labels: new Float32Array(B * T), labelMask: new Float32Array(B * T), lines: new Int32Array(B) }, dispose: () => tensors.forEach((x) => x.dispose()) };
+  for (const f of schema.fields) {
+    if (f.kind === 'sparse') {
+      const a = new BigInt64Array(B);
+      rows.forEach((r, b) => {
+        const v = r.ids?.[f.name];
+        if (typeof v !== 'bigint') throw bad('a Row read with this schema (an id)', `rows[${b}].ids.${f.name}`, v);
+        a[b] = v;
+      });
+      batch.ids[f.name] = t(a, [B]);
+      if (f.name === group) batch.raw.group = a.slice();
+    } else if (f.kind === 'multi') {
+      const offsets = new BigInt64Array(B);
+      let n = 0;
+      rows.forEach((r, b) => {
+        const v = r.bags?.[f.name];
+        if (!Array.isArray(v)) throw bad('a Row read with this schema (a bag)', `rows[${b}].bags.${f.name}`, v);
+        offsets[b] = BigInt(n);
+        n += v.length;
+      });
+      const ids = new BigInt64Array(n);
+      rows.forEach((r, b) => ids.set(r.bags[f.name], Number(offsets[b])));
+      batch.bags[f.name] = { ids: t(ids, [n]), offsets: t(offsets, [B]) };
+    } else if (f.kind === 'sequence') {
+      const L = f.maxLength;
+      const padded = new BigInt64Array(B * L).fill(SEQUENCE_PAD_ID);
+      const lengths = new Int32Array(B);
+      rows.forEach((r, b) => {
+        const v = r.sequences?.[f.name];
+        if (!Array.isArray(v)) throw bad('a Row read with this schema (a sequence)', `rows[${b}].sequences.${f.name}`, v);
+        const kept = v.length > L ? v.slice(v.length - L) : v;
+        padded.set(kept, b * L);
+        lengths[b] = kept.length;
+      });
+      batch.sequences[f.name] = { ids: t(padded, [B, L]), padded, lengths };
+    }
+  }
+  const dense = new Float32Array(B * D);
+  const domain = schema.domain ? new Int32Array(B) : null;
+  const weight = schema.weight ? new Float32Array(B) : null;
+  const { labels, labelMask, lines } = batch.raw;
+  rows.forEach((r, b) => {
+    if (!Array.isArray(r.dense) || r.dense.length !== D) throw bad(`${D} dense values`, `rows[${b}].dense`, r.dense);
+    if (!Array.isArray(r.labels) || r.labels.length !== T) throw bad(`${T} labels`, `rows[${b}].labels`, r.labels);
+    dense.set(r.dense, b * D);
+    for (let k = 0; k < T; ++k) {
+      const y = r.labels[k];
+      if (y !== null) {
+        labels[b * T + k] = y;
+        labelMask[b * T + k] = 1;
+      }
+    }
+    if (domain) domain[b] = r.domain;
+    if (weight) weight[b] = r.weight;
+    lines[b] = r.line;
+  });
+  batch.dense = t(dense, [B, D]);
+  batch.labels = t(labels.slice(), [B, T]);
+  batch.labelMask = t(labelMask.slice(), [B, T]);
+  if (domain) {
+    batch.domain = t(domain.slice(), [B]);
+    batch.raw.domain = domain;
+  }
+  if (weight) {
+    batch.weight = t(weight.slice(), [B]);
+    batch.raw.weight = weight;
+  }
+  return batch;
+}
+
+/**
+ * Groups rows into batches of tensors (see {@link Batch}). The caller owns each batch's
+ * tensors: `batch.dispose()` when done.
+ */
+export function batches(rows: AsyncIterable<Row> | Iterable<Row>, schema: Schema | DataSchema, options: BatchOptions): AsyncIterable<Batch> {
+  if (rows === null || typeof rows !== 'object' || !(Symbol.asyncIterator in rows || Symbol.iterator in rows)) throw invalid('an (async) iterable of rows', 'rows', rows);
+  const s = defineSchema(schema);
+  const o = checkOptions(options, 'options');
+  checkKnownKeys(o, 'options', ['batchSize', 'device', 'dropLast', 'groupField']);
+  const size = checkInt(o.batchSize, 'options.batchSize', 1, 2 ** 24);
+  const device = o.device === undefined ? defaultDevice() : checkOneOf(o.device, 'options.device', ['cpu', 'cuda'] as const);
+  const dropLast = o.dropLast === undefined ? false : checkBoolean(o.dropLast, 'options.dropLast');
+  let group: string | null = null;
+  if (o.groupField !== undefined) {
+    if (s.field(o.groupField as string)?.kind !== 'sparse') throw invalid('the name of a sparse field of the schema', 'options.groupField', o.groupField);
+    group = o.groupField as string;
+  }
+  return {
+    async *[Symbol.asyncIterator]() {
+      let buf: Row[] = [];
+      for await (const row of rows as AsyncIterable<Row>) {
+        buf.push(row);
+        if (buf.length === size) {
+          const full = buf;
+          buf = [];
+          yield makeBatch(full, s, device, group);
+        }
+      }
+      if (buf.length > 0 && !dropLast) yield makeBatch(buf, s, device, group);
+    },
+  };
+}
