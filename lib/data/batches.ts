@@ -1,0 +1,191 @@
+/**
+ * Rows into batches of tensors on the device: single-hot ids (B), multi-hot bags in
+ * `lookupBag`'s form, padded sequences for `lookupSequences`, dense features, labels with a
+ * mask for missing ones, the domain and the sample weight, plus host copies for metrics.
+ */
+import { defaultDevice, Device } from '../backend';
+import { Tensor, tensor } from '../tensor';
+import { checkBoolean, checkInt, checkKnownKeys, checkOneOf, checkOptions, invalid } from '../validate';
+import { DataSchema, defineSchema, Schema } from './schema';
+import { Row } from './readers';
+
+/** The sequence lookup's padding id: sequences are left-aligned, oldest first, padded with 0n on the right; mask with `lengths`. */
+export const SEQUENCE_PAD_ID = 0n;
+
+export interface BatchOptions {
+  /** Rows per batch (required). */
+  batchSize: number;
+  /** Device of the tensors (default: `defaultDevice()`). */
+  device?: Device;
+  /** Drop the last batch when it has fewer than batchSize rows (default false). */
+  dropLast?: boolean;
+  /** A sparse field whose ids come in `raw.group` (e.g. the user, for grouped AUC) (default: none). */
+  groupField?: string;
+}
+
+/** A multi-hot field in the form `EmbeddingTable.lookupBag(ids, offsets)` takes. */
+export interface BagBatch {
+  /** int64 (N): every bag's ids, concatenated. */
+  ids: Tensor;
+  /** int64 (B): where each bag starts in ids (bag b is ids[offsets[b] .. offsets[b+1]), the last runs to the end; PyTorch's EmbeddingBag convention). */
+  offsets: Tensor;
+}
+
+/** A sequence field, for `lookupSequences(table, padded, lengths, { layout: 'padded' })`. */
+export interface SequenceBatch {
+  /** int64 (B, maxLength): oldest first, padded with SEQUENCE_PAD_ID. */
+  ids: Tensor;
+  /** The same ids on the host (lookupSequences takes these). */
+  padded: BigInt64Array;
+  /** (B) the real ids per row. */
+  lengths: Int32Array;
+}
+
+export interface Batch {
+  size: number;
+  /** sparse fields: int64 (B). */
+  ids: Record<string, Tensor>;
+  /** multi fields. */
+  bags: Record<string, BagBatch>;
+  /** sequence fields. */
+  sequences: Record<string, SequenceBatch>;
+  /** float32 (B, nDense), columns in the schema's `dense` order. */
+  dense: Tensor;
+  /** float32 (B, nTasks), columns in the schema's `tasks` order; 0 where missing. */
+  labels: Tensor;
+  /** float32 (B, nTasks): 1 where the label is present, 0 where missing. */
+  labelMask: Tensor;
+  /** int32 (B) domain ids, with a domain field. */
+  domain?: Tensor;
+  /** float32 (B) sample weights, with a weight field. */
+  weight?: Tensor;
+  /** Host copies for metrics. */
+  raw: {
+    /** (B × nTasks) row-major, 0 where missing. */
+    labels: Float32Array;
+    /** (B × nTasks) row-major. */
+    labelMask: Float32Array;
+    domain?: Int32Array;
+    weight?: Float32Array;
+    /** The groupField's ids. */
+    group?: BigInt64Array;
+    /** Source line of each row. */
+    lines: Int32Array;
+  };
+  /** Frees every tensor of the batch. */
+  dispose(): void;
+}
+
+function makeBatch(rows: Row[], schema: DataSchema, device: Device, group: string | null): Batch {
+  const B = rows.length;
+  const T = schema.tasks.length;
+  const D = schema.dense.length;
+  const bad = (what: string, name: string, v: unknown) => invalid(what, name, v);
+  const tensors: Tensor[] = [];
+  const t = (data: Float32Array | Int32Array | BigInt64Array, shape: number[]) => {
+    const x = tensor(data, { shape, device });
+    tensors.push(x);
+    return x;
+  };
+  const batch: Batch = { size: B, ids: {}, bags: {}, sequences: {}, dense: null as unknown as Tensor, labels: null as unknown as Tensor, labelMask: null as unknown as Tensor, raw: { labels: new Float32Array(B * T), labelMask: new Float32Array(B * T), lines: new Int32Array(B) }, dispose: () => tensors.forEach((x) => x.dispose()) };
+  for (const f of schema.fields) {
+    if (f.kind === 'sparse') {
+      const a = new BigInt64Array(B);
+      rows.forEach((r, b) => {
+        const v = r.ids?.[f.name];
+        if (typeof v !== 'bigint') throw bad('a Row read with this schema (an id)', `rows[${b}].ids.${f.name}`, v);
+        a[b] = v;
+      });
+      batch.ids[f.name] = t(a, [B]);
+      if (f.name === group) batch.raw.group = a.slice();
+    } else if (f.kind === 'multi') {
+      const offsets = new BigInt64Array(B);
+      let n = 0;
+      rows.forEach((r, b) => {
+        const v = r.bags?.[f.name];
+        if (!Array.isArray(v)) throw bad('a Row read with this schema (a bag)', `rows[${b}].bags.${f.name}`, v);
+        offsets[b] = BigInt(n);
+        n += v.length;
+      });
+      const ids = new BigInt64Array(n);
+      rows.forEach((r, b) => ids.set(r.bags[f.name], Number(offsets[b])));
+      batch.bags[f.name] = { ids: t(ids, [n]), offsets: t(offsets, [B]) };
+    } else if (f.kind === 'sequence') {
+      const L = f.maxLength;
+      const padded = new BigInt64Array(B * L).fill(SEQUENCE_PAD_ID);
+      const lengths = new Int32Array(B);
+      rows.forEach((r, b) => {
+        const v = r.sequences?.[f.name];
+        if (!Array.isArray(v)) throw bad('a Row read with this schema (a sequence)', `rows[${b}].sequences.${f.name}`, v);
+        const kept = v.length > L ? v.slice(v.length - L) : v;
+        padded.set(kept, b * L);
+        lengths[b] = kept.length;
+      });
+      batch.sequences[f.name] = { ids: t(padded, [B, L]), padded, lengths };
+    }
+  }
+  const dense = new Float32Array(B * D);
+  const domain = schema.domain ? new Int32Array(B) : null;
+  const weight = schema.weight ? new Float32Array(B) : null;
+  const { labels, labelMask, lines } = batch.raw;
+  rows.forEach((r, b) => {
+    if (!Array.isArray(r.dense) || r.dense.length !== D) throw bad(`${D} dense values`, `rows[${b}].dense`, r.dense);
+    if (!Array.isArray(r.labels) || r.labels.length !== T) throw bad(`${T} labels`, `rows[${b}].labels`, r.labels);
+    dense.set(r.dense, b * D);
+    for (let k = 0; k < T; ++k) {
+      const y = r.labels[k];
+      if (y !== null) {
+        labels[b * T + k] = y;
+        labelMask[b * T + k] = 1;
+      }
+    }
+    if (domain) domain[b] = r.domain;
+    if (weight) weight[b] = r.weight;
+    lines[b] = r.line;
+  });
+  batch.dense = t(dense, [B, D]);
+  batch.labels = t(labels.slice(), [B, T]);
+  batch.labelMask = t(labelMask.slice(), [B, T]);
+  if (domain) {
+    batch.domain = t(domain.slice(), [B]);
+    batch.raw.domain = domain;
+  }
+  if (weight) {
+    batch.weight = t(weight.slice(), [B]);
+    batch.raw.weight = weight;
+  }
+  return batch;
+}
+
+/**
+ * Groups rows into batches of tensors (see {@link Batch}). The caller owns each batch's
+ * tensors: `batch.dispose()` when done.
+ */
+export function batches(rows: AsyncIterable<Row> | Iterable<Row>, schema: Schema | DataSchema, options: BatchOptions): AsyncIterable<Batch> {
+  if (rows === null || typeof rows !== 'object' || !(Symbol.asyncIterator in rows || Symbol.iterator in rows)) throw invalid('an (async) iterable of rows', 'rows', rows);
+  const s = defineSchema(schema);
+  const o = checkOptions(options, 'options');
+  checkKnownKeys(o, 'options', ['batchSize', 'device', 'dropLast', 'groupField']);
+  const size = checkInt(o.batchSize, 'options.batchSize', 1, 2 ** 24);
+  const device = o.device === undefined ? defaultDevice() : checkOneOf(o.device, 'options.device', ['cpu', 'cuda'] as const);
+  const dropLast = o.dropLast === undefined ? false : checkBoolean(o.dropLast, 'options.dropLast');
+  let group: string | null = null;
+  if (o.groupField !== undefined) {
+    if (s.field(o.groupField as string)?.kind !== 'sparse') throw invalid('the name of a sparse field of the schema', 'options.groupField', o.groupField);
+    group = o.groupField as string;
+  }
+  return {
+    async *[Symbol.asyncIterator]() {
+      let buf: Row[] = [];
+      for await (const row of rows as AsyncIterable<Row>) {
+        buf.push(row);
+        if (buf.length === size) {
+          const full = buf;
+          buf = [];
+          yield makeBatch(full, s, device, group);
+        }
+      }
+      if (buf.length > 0 && !dropLast) yield makeBatch(buf, s, device, group);
+    },
+  };
+}
