@@ -6,8 +6,14 @@
  * e.g. `new OptimizerSet([new SparseOptimizer(tables), new Adam(model.parameters())])`.
  */
 import { noGrad } from '../autograd';
-import { invalid } from '../validate';
+import { checkInt, invalid } from '../validate';
 import { EmbeddingTable } from './table';
+
+/** What `SparseOptimizer.stateDict()` returns. */
+export interface SparseOptimizerState {
+  kind: 'SparseOptimizer';
+  stepCount: number;
+}
 
 export class SparseOptimizer {
   readonly tables: EmbeddingTable[];
@@ -30,6 +36,20 @@ export class SparseOptimizer {
     noGrad(() => {
       for (const t of this.tables) t._applyGradients();
     });
+  }
+
+  /**
+   * Its own state: the step count only (the tables' optimizer state lives in their rows and is
+   * saved with `EmbeddingTable.export()`).
+   */
+  stateDict(): SparseOptimizerState {
+    return { kind: 'SparseOptimizer', stepCount: this.stepCount };
+  }
+
+  /** Restores a {@link stateDict} snapshot. */
+  loadStateDict(state: SparseOptimizerState): void {
+    if (!state || typeof state !== 'object' || state.kind !== 'SparseOptimizer') throw invalid("a SparseOptimizer state { kind: 'SparseOptimizer', stepCount }", 'state', state);
+    this.stepCount = checkInt(state.stepCount, 'state.stepCount', 0);
   }
 
   /** Drops gradients not yet applied. */

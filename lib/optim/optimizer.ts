@@ -8,6 +8,7 @@ import { ArgumentError } from '../errors';
 import { keep } from '../scope';
 import { Tensor, zerosLike } from '../tensor';
 import { checkNumber, invalid } from '../validate';
+import { checkOptimizerState, OptimizerState, ParamState, restoreTensor, saveTensor } from './optimizer-state';
 
 /** Hyper-parameters every optimizer has. */
 export interface BaseOptions {
@@ -42,6 +43,52 @@ export abstract class Optimizer<O extends BaseOptions> {
       this.validate(group, gi);
       return group;
     });
+  }
+
+  /**
+   * A snapshot of the whole state — step counts, each group's hyper-parameters, each
+   * parameter's state tensors copied to the host — keyed by position (group, index in group).
+   */
+  stateDict(): OptimizerState {
+    return {
+      kind: this.constructor.name,
+      stepCount: this.stepCount,
+      groups: this.paramGroups.map((g) => {
+        const { params, ...options } = g;
+        return {
+          options: JSON.parse(JSON.stringify(options)) as Record<string, number | boolean | string>,
+          params: params.map((p): ParamState => ({
+            shape: p.shape.slice(),
+            steps: this.steps.get(p) ?? 0,
+            state: Object.fromEntries(Object.entries(this.state.get(p) ?? {}).map(([k, t]) => [k, saveTensor(t)])),
+          })),
+        };
+      }),
+    };
+  }
+
+  /**
+   * Restores a {@link stateDict} snapshot (of the same optimizer class over parameters of the
+   * same shapes, in the same groups and order): step counts, hyper-parameters and state
+   * tensors. Everything is checked first; a mismatch throws naming the entry and changes nothing.
+   */
+  loadStateDict(state: OptimizerState): void {
+    const s = checkOptimizerState(state, this.constructor.name, this.paramGroups);
+    s.groups.forEach((g, gi) => this.validate({ ...this.paramGroups[gi], ...g.options, params: this.paramGroups[gi].params } as ParamGroup<O>, gi));
+    this.paramGroups.forEach((group, gi) => {
+      // In place, so schedulers holding the groups see the restored hyper-parameters.
+      Object.assign(group, s.groups[gi].options, { params: group.params });
+      group.params.forEach((p, pi) => {
+        const ps = s.groups[gi].params[pi];
+        for (const t of Object.values(this.state.get(p) ?? {})) t.dispose();
+        this.state.delete(p);
+        const entries = Object.entries(ps.state);
+        if (entries.length) this.state.set(p, Object.fromEntries(entries.map(([k, t]) => [k, restoreTensor(t, p.device)])));
+        if (ps.steps > 0) this.steps.set(p, ps.steps);
+        else this.steps.delete(p);
+      });
+    });
+    this.stepCount = s.stepCount;
   }
 
   /** Checks a group's hyper-parameters (names them in errors). */
@@ -107,6 +154,18 @@ export interface Steppable {
   zeroGrad(): void;
 }
 
+/** Something whose state can be snapshot and restored (every optimizer here). */
+export interface Stateful<S = unknown> {
+  stateDict(): S;
+  loadStateDict(state: S): void;
+}
+
+/** What `OptimizerSet.stateDict()` returns: each member's state, in order. */
+export interface OptimizerSetState {
+  kind: 'OptimizerSet';
+  optimizers: unknown[];
+}
+
 /** Steps several optimizers as one (e.g. sparse AdaGrad for embeddings + Adam for dense weights). */
 export class OptimizerSet {
   readonly optimizers: Steppable[];
@@ -122,4 +181,29 @@ export class OptimizerSet {
   step(): void {
     for (const o of this.optimizers) o.step();
   }
+
+  /** Every member's state, in order (each member must have `stateDict()`). */
+  stateDict(): OptimizerSetState {
+    return { kind: 'OptimizerSet', optimizers: this.optimizers.map((o, i) => stateful(o, i).stateDict()) };
+  }
+
+  /** Restores a {@link stateDict} snapshot into the members, in order; all are checked before any changes. */
+  loadStateDict(state: OptimizerSetState): void {
+    if (!state || state.kind !== 'OptimizerSet' || !Array.isArray(state.optimizers)) throw invalid('an OptimizerSet state', 'state', state);
+    if (state.optimizers.length !== this.optimizers.length) {
+      throw new ArgumentError(`Expected ${this.optimizers.length} optimizer state(s) for state.optimizers but received ${state.optimizers.length}`);
+    }
+    const members = this.optimizers.map((o, i) => stateful(o, i));
+    // Members validate their own state; restoring the others first would leave a half-loaded set on error.
+    members.forEach((m, i) => {
+      if (m instanceof Optimizer) checkOptimizerState(state.optimizers[i], m.constructor.name, m.paramGroups);
+    });
+    members.forEach((m, i) => m.loadStateDict(state.optimizers[i]));
+  }
+}
+
+function stateful(o: Steppable, i: number): Stateful {
+  const s = o as Partial<Stateful>;
+  if (typeof s.stateDict !== 'function' || typeof s.loadStateDict !== 'function') throw invalid('an optimizer with stateDict() and loadStateDict()', `optimizers[${i}]`, o);
+  return s as Stateful;
 }
