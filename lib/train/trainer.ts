@@ -60,6 +60,8 @@ export interface TrainerOptions<B> {
   /** Names of the domain ids batchInfo returns. */
   domainNames?: string[];
   progress?: ProgressOptions;
+  /** Other modules put in eval mode with the model while evaluating and predicting (e.g. an EmbeddingTable held outside it, so eval lookups insert no rows). */
+  alsoEval?: Module[];
 }
 
 export interface EarlyStopping {
@@ -144,6 +146,7 @@ export class Trainer<B> {
   /** One step: [loss, rows of the batch]. */
   private run(batch: B): [number, number] {
     this.model.train();
+    for (const m of this.o.alsoEval ?? []) m.train();
     return tidy(() => {
       const { outputs, labels, mask } = this.o.forward(batch);
       const loss = multiTaskLoss(outputs, labels, { kinds: this.kinds.map((k) => LOSS_OF[k]), weights: this.o.taskWeights, mask: mask ?? null });
@@ -243,12 +246,13 @@ export class Trainer<B> {
   }
 
   private forwardEval(batch: B): StepOutput {
-    const wasTraining = this.model.training;
-    this.model.eval();
+    const modules = [this.model, ...(this.o.alsoEval ?? [])];
+    const modes = modules.map((m) => m.training);
+    modules.forEach((m) => m.eval());
     try {
       return this.o.forward(batch);
     } finally {
-      this.model.train(wasTraining);
+      modules.forEach((m, i) => m.train(modes[i]));
     }
   }
 }
