@@ -12,8 +12,7 @@ import { EmbeddingTable } from '../embedding/table';
 import { SparseOptimizer } from '../embedding/sparse-optimizer';
 import { ArgumentError, DTypeError, FormatError, ShapeError } from '../errors';
 import { Module } from '../nn/module';
-import { Optimizer, OptimizerSet } from '../optim/optimizer';
-import { checkOptimizerState } from '../optim/optimizer-state';
+import { checkMemberStates, Optimizer, OptimizerSet } from '../optim/optimizer';
 import { Tensor, tensor } from '../tensor';
 import { checkBoolean, checkInt, checkKnownKeys, checkOptions, invalid } from '../validate';
 import { writeFileAtomic } from './atomic-write';
@@ -274,10 +273,7 @@ export function loadCheckpoint(file: string, options: LoadCheckpointOptions): Lo
     const state = decodeState(saves[name], c);
     const members = opt instanceof OptimizerSet ? opt.optimizers : [opt];
     const states = opt instanceof OptimizerSet ? (state as { optimizers?: unknown[] }).optimizers : [state];
-    if (!Array.isArray(states) || states.length !== members.length) throw new ArgumentError(`Expected ${members.length} optimizer state(s) for optimizer ${name} in checkpoint ${p}`);
-    members.forEach((m, i) => {
-      if (m instanceof Optimizer) checkOptimizerState(states[i], m.constructor.name, m.paramGroups);
-    });
+    checkMemberStates(members, states, `optimizer ${name} in checkpoint ${p}`);
     return [opt, state];
   });
 

@@ -66,8 +66,7 @@ export class PartitionedNorm extends Module {
   /** x (B, F), domain ids (B) or a (B, D) mask → (B, F). */
   forward(x: Tensor, domain: Tensor): Tensor {
     checkRows(x, this.features, 'x');
-    const mask = domainMask(domain, this.domains, x.device);
-    checkRows(mask, this.domains, 'domain', x.shape[0]);
+    const mask = domainMask(domain, this.domains, x.device, x.shape[0]);
     const perSample = (perDomain: Tensor) => matmul(mask, perDomain); // (B, D)·(D, F) → (B, F)
     let centered: Tensor;
     let variance: Tensor;

@@ -76,8 +76,7 @@ export class StarLinear extends Module {
   forward(x: Tensor, domain: Tensor): Tensor {
     checkRows(x, this.inFeatures, 'x');
     const B = x.shape[0];
-    const mask = domainMask(domain, this.domains, x.device);
-    checkRows(mask, this.domains, 'domain', B);
+    const mask = domainMask(domain, this.domains, x.device, B);
     const [w, b] = this.combined();
     const all = expertLinear(x, w, b, this.activation); // (D, B, out)
     return moeCombine(all, mask.reshape(B, 1, this.domains)).reshape(B, this.outFeatures);
@@ -104,7 +103,7 @@ export class StarMLP extends Module {
 
   /** x (B, in), domain ids (B) or a (B, D) mask → (B, outFeatures). */
   forward(x: Tensor, domain: Tensor): Tensor {
-    const mask = domainMask(domain, this.domains, x.device);
+    const mask = domainMask(domain, this.domains, x.device, x.shape[0]);
     let h = x;
     this.layers.forEach((layer, l) => {
       h = layer.forward(h, mask);

@@ -8,14 +8,10 @@ import { backend } from '../backend';
 import { GroupGapModel, GroupGapResult, GroupGapRow, GROUP_GAP_MODELS, runGroupGap } from './group-gap';
 import { cliArg } from './census-train';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
-const seeds = arg('seeds', 5);
-const samples = arg('samples', 40_000);
-const epochs = arg('epochs', 2);
+const seeds = Number(cliArg('seeds', '5'));
+const samples = Number(cliArg('samples', '40000'));
+const epochs = Number(cliArg('epochs', '2'));
 const models = cliArg('models', 'mlp,poso-mlp,pepnet').split(',') as GroupGapModel[];
 for (const m of models) if (!GROUP_GAP_MODELS.includes(m)) throw new Error(`--models: unknown model '${m}' (one of ${GROUP_GAP_MODELS.join(', ')})`);
 const b = backend();

@@ -64,8 +64,7 @@ export class Star extends Module {
    */
   forward(x: Tensor, domain: Tensor, aux?: Tensor): Tensor {
     checkRows(x, this.inFeatures, 'x');
-    const mask = domainMask(domain, this.domains, x.device);
-    checkRows(mask, this.domains, 'domain', x.shape[0]);
+    const mask = domainMask(domain, this.domains, x.device, x.shape[0]);
     if (this.auxFeatures > 0) checkRows(aux as Tensor, this.auxFeatures, 'aux', x.shape[0]);
     const h = this.norm ? this.norm.forward(x, mask) : x;
     const auxIn = this.auxFeatures > 0 ? concat([mask, aux as Tensor], 1) : mask;

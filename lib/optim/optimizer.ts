@@ -190,16 +190,24 @@ export class OptimizerSet {
   /** Restores a {@link stateDict} snapshot into the members, in order; all are checked before any changes. */
   loadStateDict(state: OptimizerSetState): void {
     if (!state || state.kind !== 'OptimizerSet' || !Array.isArray(state.optimizers)) throw invalid('an OptimizerSet state', 'state', state);
-    if (state.optimizers.length !== this.optimizers.length) {
-      throw new ArgumentError(`Expected ${this.optimizers.length} optimizer state(s) for state.optimizers but received ${state.optimizers.length}`);
-    }
     const members = this.optimizers.map((o, i) => stateful(o, i));
     // Members validate their own state; restoring the others first would leave a half-loaded set on error.
-    members.forEach((m, i) => {
-      if (m instanceof Optimizer) checkOptimizerState(state.optimizers[i], m.constructor.name, m.paramGroups);
-    });
+    checkMemberStates(this.optimizers, state.optimizers, 'state.optimizers');
     members.forEach((m, i) => m.loadStateDict(state.optimizers[i]));
   }
+}
+
+/**
+ * Checks the states of an optimizer set's members before any is restored: one per member,
+ * and each Optimizer's against its groups; `what` names the states in the error.
+ */
+export function checkMemberStates(members: readonly Steppable[], states: unknown, what: string): void {
+  if (!Array.isArray(states) || states.length !== members.length) {
+    throw new ArgumentError(`Expected ${members.length} optimizer state(s) for ${what} but received ${Array.isArray(states) ? states.length : typeof states}`);
+  }
+  members.forEach((m, i) => {
+    if (m instanceof Optimizer) checkOptimizerState(states[i], m.constructor.name, m.paramGroups);
+  });
 }
 
 function stateful(o: Steppable, i: number): Stateful {
