@@ -1,16 +1,31 @@
 /**
  * The `gatewise` command line. Each command is a function from its arguments to an exit
  * code; errors print one line (the library's messages name the bad argument) and exit 1.
- *   gatewise info [--json]        version, backend, devices
- *   gatewise help                 this text
+ *   gatewise train --config <file>   train a config's job (see lib/train/config.ts)
+ *   gatewise eval --config <file>    score its checkpoint
+ *   gatewise bench [--config <file>] time its model; --kernels: the kernel microbenchmarks
+ *   gatewise info [--json]           version, backend, devices
+ *   gatewise help                    this text
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { benchCommand } from './bench';
 import { formatInfo, infoReport } from './info';
+import { evalCommand, trainCommand } from './train';
 
 const USAGE = `usage: gatewise <command> [options]
 
 commands:
+  train --config <file> [--epochs N] [--out <dir>] [--worker] [--progress auto|bar|lines|none] [--json]
+                  train the model a config describes on its data; writes the checkpoint,
+                  metrics.json and report.html under its output folder (default runs/<name>)
+  eval --config <file> [--checkpoint <file>] [--data <file>] [--part test|valid|train] [--json]
+                  score a checkpoint: AUC, GAUC, logloss, MSE per task and per domain
+  bench [--config <file>] [--batch N] [--steps N] [--json]
+                  time the config's model (default: the bundled census MMoE): train steps,
+                  scoring, serving latency at batch 1 / 32 / 256
+  bench --kernels [filter...]
+                  the kernel microbenchmarks (a source checkout's bench/)
   info [--json]   the version, the native backend and the devices it sees
   help            this text`;
 
@@ -36,6 +51,12 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       out(args.includes('--json') ? `${JSON.stringify(report, null, 2)}\n` : `${formatInfo(report)}\n`);
       return 0;
     }
+    case 'train':
+      return trainCommand(args, out);
+    case 'eval':
+      return evalCommand(args, out);
+    case 'bench':
+      return benchCommand(args, out);
     case undefined:
     case 'help':
     case '--help':

@@ -67,6 +67,8 @@ export interface Batch {
     labelMask: Float32Array;
     domain?: Int32Array;
     weight?: Float32Array;
+    /** sparse fields: the ids on the host. */
+    ids: Record<string, BigInt64Array>;
     /** The groupField's ids. */
     group?: BigInt64Array;
     /** Source line of each row. */
@@ -87,7 +89,7 @@ function makeBatch(rows: Row[], schema: DataSchema, device: Device, group: strin
     tensors.push(x);
     return x;
   };
-  const batch: Batch = { size: B, ids: {}, bags: {}, sequences: {}, dense: null as unknown as Tensor, labels: null as unknown as Tensor, labelMask: null as unknown as Tensor, raw: { labels: new Float32Array(B * T), labelMask: new Float32Array(B * T), lines: new Int32Array(B) }, dispose: () => tensors.forEach((x) => x.dispose()) };
+  const batch: Batch = { size: B, ids: {}, bags: {}, sequences: {}, dense: null as unknown as Tensor, labels: null as unknown as Tensor, labelMask: null as unknown as Tensor, raw: { labels: new Float32Array(B * T), labelMask: new Float32Array(B * T), ids: {}, lines: new Int32Array(B) }, dispose: () => tensors.forEach((x) => x.dispose()) };
   for (const f of schema.fields) {
     if (f.kind === 'sparse') {
       const a = new BigInt64Array(B);
@@ -97,7 +99,8 @@ function makeBatch(rows: Row[], schema: DataSchema, device: Device, group: strin
         a[b] = v;
       });
       batch.ids[f.name] = t(a, [B]);
-      if (f.name === group) batch.raw.group = a.slice();
+      batch.raw.ids[f.name] = a;
+      if (f.name === group) batch.raw.group = a;
     } else if (f.kind === 'multi') {
       const offsets = new BigInt64Array(B);
       let n = 0;
@@ -157,6 +160,22 @@ function makeBatch(rows: Row[], schema: DataSchema, device: Device, group: strin
   return batch;
 }
 
+/** Rows already in hand (a request's, say) as one batch; the caller disposes it. */
+export function collate(rows: readonly Row[], schema: Schema | DataSchema, options: Omit<BatchOptions, 'batchSize' | 'dropLast'> = {}): Batch {
+  if (!Array.isArray(rows) || rows.length === 0) throw invalid('a non-empty array of rows', 'rows', rows);
+  const s = defineSchema(schema);
+  const o = checkOptions(options, 'options');
+  checkKnownKeys(o, 'options', ['device', 'groupField']);
+  const device = o.device === undefined ? defaultDevice() : checkOneOf(o.device, 'options.device', ['cpu', 'cuda'] as const);
+  return makeBatch(rows as Row[], s, device, groupFieldOf(s, o.groupField));
+}
+
+function groupFieldOf(s: DataSchema, groupField: unknown): string | null {
+  if (groupField === undefined) return null;
+  if (s.field(groupField as string)?.kind !== 'sparse') throw invalid('the name of a sparse field of the schema', 'options.groupField', groupField);
+  return groupField as string;
+}
+
 /**
  * Groups rows into batches of tensors (see {@link Batch}). The caller owns each batch's
  * tensors: `batch.dispose()` when done.
@@ -169,11 +188,7 @@ export function batches(rows: AsyncIterable<Row> | Iterable<Row>, schema: Schema
   const size = checkInt(o.batchSize, 'options.batchSize', 1, 2 ** 24);
   const device = o.device === undefined ? defaultDevice() : checkOneOf(o.device, 'options.device', ['cpu', 'cuda'] as const);
   const dropLast = o.dropLast === undefined ? false : checkBoolean(o.dropLast, 'options.dropLast');
-  let group: string | null = null;
-  if (o.groupField !== undefined) {
-    if (s.field(o.groupField as string)?.kind !== 'sparse') throw invalid('the name of a sparse field of the schema', 'options.groupField', o.groupField);
-    group = o.groupField as string;
-  }
+  const group = groupFieldOf(s, o.groupField);
   return {
     async *[Symbol.asyncIterator]() {
       let buf: Row[] = [];

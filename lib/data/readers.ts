@@ -103,6 +103,11 @@ function toNumber(f: ResolvedField, v: unknown): number {
   throw new RowError(f.name, `expected a number but found ${shown(v)}`);
 }
 
+/** A dense value after its field's transform ('log1p': sign(x)·log(1 + |x|)). */
+function transformed(f: ResolvedField, x: number): number {
+  return f.transform === 'log1p' ? Math.sign(x) * Math.log1p(Math.abs(x)) : x;
+}
+
 function toId(f: ResolvedField, v: unknown): bigint {
   if (typeof v === 'number' && Number.isFinite(v)) {
     if (f.hash) return hashId(f.hashKey, String(v));
@@ -146,10 +151,10 @@ function toRow(schema: DataSchema, line: number, get: (f: ResolvedField) => unkn
         break;
       case 'dense':
         if (isMissing(v) && f.default === undefined) throw new RowError(f.name, 'missing value (the field has no default)');
-        row.dense.push(isMissing(v) ? (f.default as number) : toNumber(f, v));
+        row.dense.push(transformed(f, isMissing(v) ? (f.default as number) : toNumber(f, v)));
         break;
       case 'label':
-        row.labels.push(isMissing(v) ? null : toNumber(f, v));
+        row.labels.push(isMissing(v) ? null : f.positive ? (f.positive.includes(String(v).trim()) ? 1 : 0) : toNumber(f, v));
         break;
       case 'weight':
         if (!isMissing(v)) row.weight = toNumber(f, v);
@@ -158,7 +163,7 @@ function toRow(schema: DataSchema, line: number, get: (f: ResolvedField) => unkn
       case 'domain': {
         if (isMissing(v)) throw new RowError(f.name, 'missing domain');
         if (typeof v !== 'string' && typeof v !== 'number') throw new RowError(f.name, `expected a domain value but found ${shown(v)}`);
-        const d = schema.domainId(String(v));
+        const d = schema.domainId(String(v).trim());
         if (d < 0) {
           const known = schema.domainNames.map((n) => `'${n}'`).join(', ');
           throw new RowError(f.name, schema.fixedDomains ? `expected one of ${known} but found ${shown(v)}` : `found a domain past maxDomains ${schema.maxDomains}: ${shown(v)}`);
@@ -339,6 +344,23 @@ export function readCsv(source: TextSource, schema: Schema | DataSchema, options
     },
     source,
   );
+}
+
+/**
+ * One row from a plain object (a JSON request body, say), read as readJsonl reads a line:
+ * values by field name, missing labels masked. `where` names it in errors (default 'row').
+ *
+ * @throws FormatError "request 3, field 'age': expected a number but found 'abc'".
+ */
+export function rowFromObject(schema: Schema | DataSchema, obj: Record<string, unknown>, where = 'row'): Row {
+  const s = defineSchema(schema);
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw invalid('a plain object', where, obj);
+  try {
+    return toRow(s, 0, (f) => (Object.prototype.hasOwnProperty.call(obj, f.name) ? obj[f.name] : undefined));
+  } catch (e) {
+    if (!(e instanceof RowError)) throw e;
+    throw new FormatError(`${where}${e.field === null ? '' : `, field '${e.field}'`}: ${e.message}`);
+  }
 }
 
 /**

@@ -48,6 +48,8 @@ export interface DenseField {
   kind: 'dense';
   /** The value of a missing cell (default: none, a missing value is a row error). */
   default?: number;
+  /** Applied to the value as it is read: 'log1p' is sign(x)·log(1 + |x|), for counts and amounts with long tails (default 'none'). */
+  transform?: 'none' | 'log1p';
 }
 /** A label: one per task, 0/1 or real. A missing label is masked out (labelMask 0), not an error. */
 export interface LabelField {
@@ -55,6 +57,10 @@ export interface LabelField {
   kind: 'label';
   /** The task's name (default: the field's name). */
   task?: string;
+  /** Read a categorical label: a value in this list (compared trimmed) is 1, any other 0 (default: labels are numbers, or booleans in JSON). */
+  positive?: string[];
+  /** 'binary' (default: 0/1 labels, BCE on logits, AUC) or 'regression' (real labels, squared error, MSE). */
+  objective?: 'binary' | 'regression';
 }
 /** The domain (scenario) of a row, as a 0-based domain id. A missing domain is a row error. */
 export interface DomainField {
@@ -97,14 +103,20 @@ export interface ResolvedField {
   readonly default: string | number | undefined;
   /** label: the task. */
   readonly task: string;
+  /** label: 'binary' or 'regression'. */
+  readonly objective: 'binary' | 'regression';
+  /** label: the values read as 1, or null (numeric labels). */
+  readonly positive: readonly string[] | null;
+  /** dense: the transform applied as values are read. */
+  readonly transform: 'none' | 'log1p';
 }
 
 const KEYS: Record<FieldKind, readonly string[]> = {
   sparse: ['name', 'kind', 'hash', 'default'],
   multi: ['name', 'kind', 'separator', 'maxLength', 'hash'],
   sequence: ['name', 'kind', 'separator', 'maxLength', 'hash'],
-  dense: ['name', 'kind', 'default'],
-  label: ['name', 'kind', 'task'],
+  dense: ['name', 'kind', 'default', 'transform'],
+  label: ['name', 'kind', 'task', 'positive', 'objective'],
   domain: ['name', 'kind', 'values', 'maxDomains'],
   weight: ['name', 'kind'],
 };
@@ -125,6 +137,8 @@ export class DataSchema {
   readonly perFieldHash: boolean;
   /** Task names, in the order of the label columns. */
   readonly tasks: readonly string[];
+  /** Each task's objective, in the same order. */
+  readonly objectives: readonly ('binary' | 'regression')[];
   /** Dense field names, in the order of the dense columns. */
   readonly dense: readonly string[];
   /** The domain field, if any. */
@@ -168,7 +182,14 @@ export class DataSchema {
         else throw invalid('a string or a number', `${at}.default`, f.default);
       }
       let task = '';
+      let positive: string[] | null = null;
+      const objective = kind === 'label' && f.objective !== undefined ? checkOneOf(f.objective, `${at}.objective`, ['binary', 'regression'] as const) : 'binary';
+      const transform = kind === 'dense' && f.transform !== undefined ? checkOneOf(f.transform, `${at}.transform`, ['none', 'log1p'] as const) : 'none';
       if (kind === 'label') {
+        if (f.positive !== undefined) {
+          if (!Array.isArray(f.positive) || f.positive.length === 0 || f.positive.some((v) => typeof v !== 'string')) throw invalid('a non-empty array of strings', `${at}.positive`, f.positive);
+          positive = f.positive.map((v) => v.trim());
+        }
         task = f.task === undefined ? name : nonEmptyString(f.task, `${at}.task`);
         if (tasks.has(task)) throw invalid(`a unique task ('${task}' is also the task of schema.fields[${tasks.get(task)}])`, `${at}.task`, task);
         tasks.set(task, i);
@@ -185,7 +206,7 @@ export class DataSchema {
         }
         if (f.maxDomains !== undefined) maxDomains = positiveInt(f.maxDomains, `${at}.maxDomains`);
       }
-      return { name, kind, index: i, hash, hashKey: this.perFieldHash ? name : '', separator, maxLength, default: dflt, task };
+      return { name, kind, index: i, hash, hashKey: this.perFieldHash ? name : '', separator, maxLength, default: dflt, task, positive, transform, objective };
     });
     const only = (kind: FieldKind): ResolvedField | null => {
       const fs = this.fields.filter((f) => f.kind === kind);
@@ -195,6 +216,7 @@ export class DataSchema {
     this.domain = only('domain');
     this.weight = only('weight');
     this.tasks = [...tasks.keys()];
+    this.objectives = [...tasks.values()].map((i) => this.fields[i].objective);
     if (this.tasks.length === 0) throw new ArgumentError(`Expected at least one label field for schema.fields but received none (fields: ${this.fields.map((f) => `${f.name}:${f.kind}`).join(', ')})`);
     this.dense = this.fields.filter((f) => f.kind === 'dense').map((f) => f.name);
     this.fixedDomains = fixed !== null;

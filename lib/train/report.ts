@@ -24,7 +24,7 @@ export interface TrainingReportInput {
   notes?: string[];
 }
 
-/** Smoothing of the per-step loss's "smoothed" series: ema += alpha × (loss − ema). */
+/** Smoothing of the per-step loss's "smoothed" series: ema += alpha × (loss − ema), debiased. */
 export const REPORT_SMOOTHING_ALPHA = 0.02;
 
 const METRICS = ['auc', 'gauc', 'logloss', 'mse'] as const;
@@ -96,14 +96,24 @@ function checkInput(input: TrainingReportInput): Required<Omit<TrainingReportInp
   return { title, subtitle, stepLosses, history, notes };
 }
 
-/** The exponential moving average of the finite values; NaN where the value is not finite (a gap). */
+/**
+ * The debiased exponential moving average of the finite values (as TensorBoard smooths: the
+ * average starts from zero and is divided by 1 − (1 − alpha)^n, so the first steps are not
+ * dragged towards the first loss); NaN where the value is not finite (a gap).
+ */
 function smoothed(values: ArrayLike<number>, alpha: number): number[] {
   const out: number[] = [];
-  let ema = NaN;
+  let ema = 0;
+  let weight = 0;
   for (let i = 0; i < values.length; ++i) {
     const v = values[i];
-    if (!Number.isFinite(v)) out.push(NaN);
-    else out.push((ema = Number.isNaN(ema) ? v : ema + alpha * (v - ema)));
+    if (!Number.isFinite(v)) {
+      out.push(NaN);
+      continue;
+    }
+    ema += alpha * (v - ema);
+    weight += alpha * (1 - weight);
+    out.push(ema / weight);
   }
   return out;
 }

@@ -86,6 +86,10 @@ export interface FitOptions<B> {
   seed?: number;
   /** Called after each epoch (and its evaluation). */
   onEpoch?: (record: EpochRecord) => void | Promise<void>;
+  /** Called after every optimizer step with the step count and the batch's loss (awaited: periodic checkpoints and serving updates go here). */
+  onStep?: (step: number, loss: number) => void | Promise<void>;
+  /** Stops training after the current step when aborted; fit then returns with `interrupted` (no evaluation of the partial epoch). */
+  signal?: AbortSignal;
 }
 
 export interface EpochRecord {
@@ -103,6 +107,8 @@ export interface FitResult {
   /** The epoch with the best watched metric (with early stopping), else the last. */
   bestEpoch: number;
   stoppedEarly: boolean;
+  /** Whether options.signal stopped training. */
+  interrupted: boolean;
   /** Optimizer steps taken. */
   steps: number;
 }
@@ -180,6 +186,11 @@ export class Trainer<B> {
         const [loss, n] = this.run(batch);
         samples += n;
         progress.update(n, loss);
+        await o.onStep?.(this.step, loss);
+        if (o.signal?.aborted) {
+          progress.end();
+          return { history, bestEpoch, stoppedEarly: false, interrupted: true, steps: this.step };
+        }
       }
       const loss = progress.meanLoss();
       const samplesPerSecond = progress.end();
@@ -199,11 +210,11 @@ export class Trainer<B> {
           bestEpoch = epoch;
           since = 0;
         } else if (++since >= patience) {
-          return { history, bestEpoch, stoppedEarly: true, steps: this.step };
+          return { history, bestEpoch, stoppedEarly: true, interrupted: false, steps: this.step };
         }
       } else bestEpoch = epoch;
     }
-    return { history, bestEpoch, stoppedEarly: false, steps: this.step };
+    return { history, bestEpoch, stoppedEarly: false, interrupted: false, steps: this.step };
   }
 
   /** Scores the data in eval mode (no graph, no table inserts) and computes exact metrics. */

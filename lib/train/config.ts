@@ -1,0 +1,252 @@
+/**
+ * A training job as data: the schema, where the rows are, the model, the optimizers, the
+ * loop and where results go — what `gatewise train --config <file>` reads. Paths are relative
+ * to the config file. {@link parseTrainConfig} checks everything up front and names the bad
+ * key ("config.model.kind"), so a typo fails before any data is read.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ArgumentError, FormatError } from '../errors';
+import { DataSchema, defineSchema, Schema } from '../data/schema';
+import { EarlyStopping } from './trainer';
+import { checkBoolean, checkInt, checkKnownKeys, checkOneOf, checkOptions, checkPositive, checkRange, invalid } from '../validate';
+
+export const MODEL_KINDS = ['mlp', 'shared-bottom', 'mmoe', 'pepnet'] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
+export const DENSE_OPTIMIZERS = ['adam', 'adamw', 'adagrad', 'sgd'] as const;
+export const SPARSE_OPTIMIZERS = ['adagrad', 'sgd', 'adam'] as const;
+
+export interface DataConfig {
+  /** Training rows: a CSV/TSV/JSONL file (optionally .gz). */
+  train: string;
+  /** Validation rows, evaluated after every epoch (default: `split.valid` of the train file). */
+  valid?: string;
+  /** Test rows, scored once at the end (default: `split.test` of the train file). */
+  test?: string;
+  /** Without valid/test files: the shares of the train file's rows held out, chosen by a hash of the line number and seed (default { valid: 0.1, test: 0.1, seed: 1 }). */
+  split?: { valid?: number; test?: number; seed?: number };
+  /** 'csv', 'tsv' or 'jsonl' (default: from the train file's extension). */
+  format?: 'csv' | 'tsv' | 'jsonl';
+  /** CSV: column names when the file has no header. */
+  columns?: string[];
+  /** CSV: whether the first line names the columns (default: true unless columns are given). */
+  header?: boolean;
+  /** CSV: field delimiter (default ',' or '\t' for tsv). */
+  delimiter?: string;
+  /** Malformed rows: 'fail' (default) or 'skip' (counted and reported). */
+  onError?: 'fail' | 'skip';
+  /** A sparse field whose values are the users, for GAUC (default: none). */
+  userField?: string;
+}
+
+export interface ModelConfig {
+  kind: ModelKind;
+  /** Floats per embedding row (default 8). */
+  embeddingDim?: number;
+  /** The shared embedding table's options (capacity default 2^20; policy, ttlSteps, admitAfter, … as EmbeddingTable). */
+  table?: Record<string, unknown>;
+  /** pepnet: the sparse fields that condition PPNet (user, item, author ids…). Required for pepnet. */
+  priorFields?: string[];
+  /** The body's own options, as its constructor takes them (MLP: hidden, activation, dropout; SharedBottom: bottom, tower; MMoE: experts, expertHidden, tower, gateDropout; PEPNet: hidden, placement, gamma, gateHidden). */
+  options?: Record<string, unknown>;
+}
+
+export interface OptimizerConfig {
+  /** The embedding rows' optimizer (default { kind: 'adagrad', lr: 0.05 }). */
+  sparse?: { kind?: (typeof SPARSE_OPTIMIZERS)[number]; lr?: number; weightDecay?: number };
+  /** The dense weights' optimizer (default { kind: 'adam', lr: 0.001 }). */
+  dense?: { kind?: (typeof DENSE_OPTIMIZERS)[number]; lr?: number; weightDecay?: number };
+}
+
+export interface LoopConfig {
+  /** Passes over the training rows (default 4); an online job makes one pass over its stream. */
+  epochs?: number;
+  /** Rows per training batch (default 512). */
+  batchSize?: number;
+  /** Rows per evaluation batch (default 4096). */
+  evalBatchSize?: number;
+  /** Rows held in the shuffle buffer (default 10000; 0: read in file order). */
+  shuffleBuffer?: number;
+  /** Global-norm clipping of the dense gradients (default: none). */
+  clipNorm?: number;
+  /** Stop when the validation metric stops improving (default: train every epoch). */
+  earlyStopping?: EarlyStopping;
+  /** Also write a checkpoint every this many steps (default: only at the end). */
+  checkpointEvery?: number;
+}
+
+export interface OutputConfig {
+  /** Where the checkpoint, report and metrics go (default runs/<name> under the working directory). */
+  dir?: string;
+  /** Also export the dense weights as safetensors (default false). */
+  safetensors?: boolean;
+  /** Write the training-curve report (default true). */
+  report?: boolean;
+}
+
+export interface TrainConfig {
+  /** The job's name (default: the config file's base name). */
+  name?: string;
+  /** Seeds the weights, the table and the shuffles (default 1). */
+  seed?: number;
+  schema: Schema;
+  data: DataConfig;
+  model: ModelConfig;
+  optimizer?: OptimizerConfig;
+  train?: LoopConfig;
+  output?: OutputConfig;
+}
+
+/** A checked config with defaults filled in and paths absolute. */
+export interface ResolvedConfig {
+  name: string;
+  seed: number;
+  schema: DataSchema;
+  /** The schema as written (saved into checkpoints). */
+  schemaSpec: Schema;
+  data: Required<Pick<DataConfig, 'train' | 'format' | 'onError'>> & Omit<DataConfig, 'train' | 'format' | 'onError' | 'split'> & { split: { valid: number; test: number; seed: number } };
+  model: { kind: ModelKind; embeddingDim: number; table: Record<string, unknown>; priorFields: string[]; options: Record<string, unknown> };
+  optimizer: { sparse: { kind: (typeof SPARSE_OPTIMIZERS)[number]; lr: number; weightDecay: number }; dense: { kind: (typeof DENSE_OPTIMIZERS)[number]; lr: number; weightDecay: number } };
+  train: { epochs: number; batchSize: number; evalBatchSize: number; shuffleBuffer: number; clipNorm?: number; earlyStopping?: EarlyStopping; checkpointEvery: number };
+  output: { dir: string; safetensors: boolean; report: boolean };
+  /** The config as given (saved into checkpoints and reports). */
+  source: TrainConfig;
+}
+
+function formatOf(file: string, at: string): 'csv' | 'tsv' | 'jsonl' {
+  const f = file.replace(/\.gz$/, '');
+  if (f.endsWith('.tsv')) return 'tsv';
+  if (f.endsWith('.jsonl') || f.endsWith('.ndjson')) return 'jsonl';
+  if (f.endsWith('.csv')) return 'csv';
+  throw invalid("a file ending in .csv, .tsv or .jsonl (optionally .gz), or config.data.format", at, file);
+}
+
+function checkFile(value: unknown, at: string, baseDir: string): string {
+  if (typeof value !== 'string' || value === '') throw invalid('a file path', at, value);
+  return path.resolve(baseDir, value);
+}
+
+function checkStrings(value: unknown, at: string): string[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw invalid('an array of strings', at, value);
+  return value.slice();
+}
+
+function checkShare(value: unknown, fallback: number, at: string): number {
+  return value === undefined ? fallback : checkRange(value, at, 0, 0.5, 'a share in [0, 0.5]');
+}
+
+/**
+ * Checks a config (see {@link TrainConfig}); relative paths resolve against baseDir.
+ *
+ * @throws ArgumentError naming the key: "Expected one of 'mlp', … for config.model.kind but received 'mmeo'".
+ */
+export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), defaultName = 'job'): ResolvedConfig {
+  const c = checkOptions(config, 'config');
+  checkKnownKeys(c, 'config', ['name', 'seed', 'schema', 'data', 'model', 'optimizer', 'train', 'output']);
+  if (c.name !== undefined && (typeof c.name !== 'string' || !/^[\w.-]+$/.test(c.name))) throw invalid('a name of letters, digits, _ . -', 'config.name', c.name);
+  const name = c.name ?? defaultName;
+  const seed = checkInt(c.seed ?? 1, 'config.seed', 0);
+  let schema: DataSchema;
+  try {
+    schema = defineSchema(c.schema as Schema);
+  } catch (e) {
+    throw e instanceof ArgumentError ? new ArgumentError(e.message.replace(/\bschema\b/, 'config.schema')) : e;
+  }
+
+  const d = checkOptions(c.data, 'config.data');
+  checkKnownKeys(d, 'config.data', ['train', 'valid', 'test', 'split', 'format', 'columns', 'header', 'delimiter', 'onError', 'userField']);
+  const train = checkFile(d.train, 'config.data.train', baseDir);
+  const split = checkOptions(d.split ?? {}, 'config.data.split');
+  checkKnownKeys(split, 'config.data.split', ['valid', 'test', 'seed']);
+  if (d.userField !== undefined && schema.field(d.userField)?.kind !== 'sparse') throw invalid('the name of a sparse field of the schema', 'config.data.userField', d.userField);
+  const data: ResolvedConfig['data'] = {
+    train,
+    valid: d.valid === undefined ? undefined : checkFile(d.valid, 'config.data.valid', baseDir),
+    test: d.test === undefined ? undefined : checkFile(d.test, 'config.data.test', baseDir),
+    split: { valid: checkShare(split.valid, d.valid === undefined ? 0.1 : 0, 'config.data.split.valid'), test: checkShare(split.test, d.test === undefined ? 0.1 : 0, 'config.data.split.test'), seed: checkInt(split.seed ?? seed, 'config.data.split.seed', 0) },
+    format: d.format === undefined ? formatOf(train, 'config.data.train') : checkOneOf(d.format, 'config.data.format', ['csv', 'tsv', 'jsonl'] as const),
+    columns: d.columns === undefined ? undefined : checkStrings(d.columns, 'config.data.columns'),
+    header: d.header,
+    delimiter: d.delimiter,
+    onError: checkOneOf(d.onError ?? 'fail', 'config.data.onError', ['fail', 'skip'] as const),
+    userField: d.userField,
+  };
+  if (data.valid === undefined && data.split.valid === 0) throw invalid('a validation file or split.valid > 0 (every epoch is evaluated)', 'config.data.valid', d.valid);
+
+  const m = checkOptions(c.model, 'config.model');
+  checkKnownKeys(m, 'config.model', ['kind', 'embeddingDim', 'table', 'priorFields', 'options']);
+  const kind = checkOneOf(m.kind, 'config.model.kind', MODEL_KINDS);
+  const priorFields = m.priorFields === undefined ? [] : checkStrings(m.priorFields, 'config.model.priorFields');
+  priorFields.forEach((f, i) => {
+    if (schema.field(f)?.kind !== 'sparse') throw invalid('the name of a sparse field of the schema', `config.model.priorFields[${i}]`, f);
+  });
+  if (kind === 'pepnet') {
+    if (priorFields.length === 0) throw invalid('at least one sparse field (PPNet conditions on them)', 'config.model.priorFields', m.priorFields);
+    if (!schema.domain) throw invalid('a domain field in the schema (EPNet conditions on it)', 'config.model.kind', kind);
+    if (schema.ofKind('multi').length + schema.ofKind('sequence').length > 0) throw invalid("sparse and dense fields only ('pepnet' gates single-hot fields)", 'config.schema.fields', 'multi/sequence fields');
+  }
+  const model: ResolvedConfig['model'] = {
+    kind,
+    embeddingDim: checkInt(m.embeddingDim ?? 8, 'config.model.embeddingDim', 1, 4096),
+    table: { capacity: 1 << 20, ...checkOptions(m.table ?? {}, 'config.model.table') },
+    priorFields,
+    options: { ...checkOptions(m.options ?? {}, 'config.model.options') },
+  };
+  for (const k of ['dim', 'device', 'optimizer', 'clock', 'defaultRow']) {
+    if (k in model.table) throw invalid(`no '${k}' (set it with config.model.embeddingDim or config.optimizer.sparse)`, `config.model.table.${k}`, model.table[k]);
+  }
+
+  const o = checkOptions(c.optimizer ?? {}, 'config.optimizer');
+  checkKnownKeys(o, 'config.optimizer', ['sparse', 'dense']);
+  const sp = checkOptions(o.sparse ?? {}, 'config.optimizer.sparse');
+  checkKnownKeys(sp, 'config.optimizer.sparse', ['kind', 'lr', 'weightDecay']);
+  const de = checkOptions(o.dense ?? {}, 'config.optimizer.dense');
+  checkKnownKeys(de, 'config.optimizer.dense', ['kind', 'lr', 'weightDecay']);
+  const sparseKind = checkOneOf(sp.kind ?? 'adagrad', 'config.optimizer.sparse.kind', SPARSE_OPTIMIZERS);
+  const denseKind = checkOneOf(de.kind ?? 'adam', 'config.optimizer.dense.kind', DENSE_OPTIMIZERS);
+  const optimizer: ResolvedConfig['optimizer'] = {
+    sparse: { kind: sparseKind, lr: checkPositive(sp.lr ?? { adagrad: 0.05, sgd: 0.01, adam: 0.001 }[sparseKind], 'config.optimizer.sparse.lr'), weightDecay: checkRange(sp.weightDecay ?? 0, 'config.optimizer.sparse.weightDecay', 0, Infinity, 'a non-negative number') },
+    dense: { kind: denseKind, lr: checkPositive(de.lr ?? { adam: 1e-3, adamw: 1e-3, adagrad: 0.01, sgd: 0.01 }[denseKind], 'config.optimizer.dense.lr'), weightDecay: checkRange(de.weightDecay ?? (denseKind === 'adamw' ? 0.01 : 0), 'config.optimizer.dense.weightDecay', 0, Infinity, 'a non-negative number') },
+  };
+
+  const t = checkOptions(c.train ?? {}, 'config.train');
+  checkKnownKeys(t, 'config.train', ['epochs', 'batchSize', 'evalBatchSize', 'shuffleBuffer', 'clipNorm', 'earlyStopping', 'checkpointEvery']);
+  const loop: ResolvedConfig['train'] = {
+    epochs: checkInt(t.epochs ?? 4, 'config.train.epochs', 1),
+    batchSize: checkInt(t.batchSize ?? 512, 'config.train.batchSize', 1, 1 << 20),
+    evalBatchSize: checkInt(t.evalBatchSize ?? 4096, 'config.train.evalBatchSize', 1, 1 << 20),
+    shuffleBuffer: checkInt(t.shuffleBuffer ?? 10000, 'config.train.shuffleBuffer', 0),
+    clipNorm: t.clipNorm === undefined ? undefined : checkPositive(t.clipNorm, 'config.train.clipNorm'),
+    earlyStopping: t.earlyStopping === undefined ? undefined : checkOptions(t.earlyStopping, 'config.train.earlyStopping'),
+    checkpointEvery: checkInt(t.checkpointEvery ?? 0, 'config.train.checkpointEvery', 0),
+  };
+  if (loop.earlyStopping) checkKnownKeys(loop.earlyStopping, 'config.train.earlyStopping', ['metric', 'task', 'patience', 'minDelta']);
+
+  const out = checkOptions(c.output ?? {}, 'config.output');
+  checkKnownKeys(out, 'config.output', ['dir', 'safetensors', 'report']);
+  if (out.dir !== undefined && (typeof out.dir !== 'string' || out.dir === '')) throw invalid('a directory path', 'config.output.dir', out.dir);
+  const output: ResolvedConfig['output'] = {
+    dir: out.dir === undefined ? path.resolve('runs', name) : path.resolve(baseDir, out.dir),
+    safetensors: checkBoolean(out.safetensors ?? false, 'config.output.safetensors'),
+    report: checkBoolean(out.report ?? true, 'config.output.report'),
+  };
+  return { name, seed, schema, schemaSpec: c.schema as Schema, data, model, optimizer, train: loop, output, source: config };
+}
+
+/** Reads and checks a JSON config file; its paths resolve against the file's folder, its default name is the file's base name. */
+export function loadTrainConfig(file: string): ResolvedConfig {
+  if (typeof file !== 'string' || file === '') throw invalid('a config file path', 'config', file);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ArgumentError(`Cannot read the config file ${file}: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new FormatError(`${file}: invalid JSON (${(e as Error).message})`);
+  }
+  return parseTrainConfig(json as TrainConfig, path.dirname(path.resolve(file)), path.basename(file).replace(/\.json$/, ''));
+}

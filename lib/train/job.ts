@@ -1,0 +1,222 @@
+/**
+ * A config-described training job end to end: stream the rows (split into train / valid /
+ * test by a hash of the line when no separate files are given), shuffle, batch, train the
+ * TabularModel with the Trainer (sparse optimizer on the table, a dense one on the rest),
+ * evaluate every epoch with early stopping, score the test rows, then write the checkpoint
+ * (schema, config and domain vocabulary inside), the metrics as JSON, the training-curve
+ * report and optionally safetensors. `gatewise train --config` and `trainInWorker` run this.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Batch, batches } from '../data/batches';
+import { readCsv, readJsonl, ReaderStats, Row, RowReader } from '../data/readers';
+import { shuffle } from '../data/shuffle';
+import { SparseOptimizer } from '../embedding/sparse-optimizer';
+import { TaskMetric } from '../metrics/task-metrics';
+import { Adagrad } from '../optim/adagrad';
+import { Adam, AdamW } from '../optim/adam';
+import { Steppable } from '../optim/optimizer';
+import { SGD } from '../optim/sgd';
+import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint';
+import { exportSafetensors } from '../checkpoint/safetensors';
+import { manualSeed } from '../random';
+import { ResolvedConfig } from './config';
+import { EpochRecord, FitResult, Trainer } from './trainer';
+import { ProgressOptions } from './progress';
+import { writeTrainingReport } from './report';
+import { TabularModel } from './tabular-model';
+
+export type Part = 'train' | 'valid' | 'test';
+
+/** What a job built: the model, its trainer and its data. */
+export interface JobParts {
+  config: ResolvedConfig;
+  model: TabularModel;
+  trainer: Trainer<Batch>;
+  /** The rows of a part in file order (a file's rows instead, when given). */
+  rows(part: Part, file?: string): AsyncIterable<Row>;
+  /** Batches of a part, a fresh pass per call (train: shuffled, each pass anew). */
+  data(part: Part, file?: string): () => AsyncIterable<Batch>;
+  /** The readers' counts of the last pass over each part. */
+  stats: Partial<Record<Part, ReaderStats>>;
+}
+
+export interface JobOptions {
+  /** Progress output (default: a bar on a terminal, lines otherwise, on stderr). */
+  progress?: ProgressOptions;
+  /** Where the job's own lines go (default: stderr). */
+  log?: (line: string) => void;
+  /** After each epoch. */
+  onEpoch?: (record: EpochRecord) => void | Promise<void>;
+  /** After each step. */
+  onStep?: (step: number, loss: number) => void | Promise<void>;
+  /** Stops training after the current step; the job still scores the test rows and writes its checkpoint. */
+  signal?: AbortSignal;
+}
+
+export interface JobResult {
+  name: string;
+  fit: FitResult;
+  /** Metrics of the test rows, per task and per domain. */
+  test: TaskMetric[];
+  /** Training loss per step. */
+  stepLosses: number[];
+  checkpoint: string;
+  /** metrics.json: history and test metrics. */
+  metrics: string;
+  report?: string;
+  safetensors?: string;
+  stats: Partial<Record<Part, ReaderStats>>;
+  seconds: number;
+}
+
+/** Which part a row of the single train file belongs to: a hash of (seed, line) against the split shares. */
+function partOf(line: number, split: ResolvedConfig['data']['split']): Part {
+  // murmur3's finalizer over (line, seed): uniform in [0, 1) even for consecutive lines.
+  let h = (line ^ Math.imul(split.seed + 1, 0x9e3779b9)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  const u = ((h ^ (h >>> 16)) >>> 0) / 2 ** 32;
+  return u < split.valid ? 'valid' : u < split.valid + split.test ? 'test' : 'train';
+}
+
+function reader(config: ResolvedConfig, file: string): RowReader {
+  const d = config.data;
+  if (d.format === 'jsonl') return readJsonl(file, config.schema, { onError: d.onError });
+  return readCsv(file, config.schema, { columns: d.columns, header: d.header, delimiter: d.delimiter ?? (d.format === 'tsv' ? '\t' : ','), onError: d.onError });
+}
+
+async function* only(rows: AsyncIterable<Row>, part: Part, split: ResolvedConfig['data']['split']): AsyncGenerator<Row> {
+  for await (const r of rows) if (partOf(r.line, split) === part) yield r;
+}
+
+/** Yields each batch and frees its tensors once the consumer asks for the next. */
+async function* owned(source: AsyncIterable<Batch>): AsyncGenerator<Batch> {
+  for await (const b of source) {
+    try {
+      yield b;
+    } finally {
+      b.dispose();
+    }
+  }
+}
+
+function denseOptimizer(config: ResolvedConfig, model: TabularModel): Steppable {
+  const { kind, lr, weightDecay } = config.optimizer.dense;
+  const params = model.parameters();
+  switch (kind) {
+    case 'adam':
+      return new Adam(params, { lr, weightDecay });
+    case 'adamw':
+      return new AdamW(params, { lr, weightDecay });
+    case 'adagrad':
+      return new Adagrad(params, { lr, weightDecay });
+    case 'sgd':
+      return new SGD(params, { lr, weightDecay });
+  }
+}
+
+/** Builds the model, trainer and data of a job (seeded: the same config builds the same model). */
+export function buildJob(config: ResolvedConfig, options: Pick<JobOptions, 'progress'> = {}): JobParts {
+  manualSeed(config.seed);
+  const model = new TabularModel({ schema: config.schema, model: config.model, sparseOptimizer: config.optimizer.sparse, seed: config.seed });
+  const schema = config.schema;
+  const trainer = new Trainer<Batch>({
+    model,
+    forward: (b) => ({ outputs: model.forward(b), labels: b.labels, mask: b.labelMask }),
+    tasks: [...schema.tasks],
+    kinds: [...schema.objectives],
+    optimizers: [new SparseOptimizer(model.table), denseOptimizer(config, model)],
+    clipNorm: config.train.clipNorm,
+    batchInfo: (b) => ({ domains: b.raw.domain, users: b.raw.group }),
+    // A live view: the vocabulary may be learned while reading.
+    get domainNames() {
+      return schema.domain ? [...schema.domainNames] : undefined;
+    },
+    progress: options.progress,
+  });
+  const stats: JobParts['stats'] = {};
+  let pass = 0;
+  const rowsOf = (part: Part, file?: string): AsyncIterable<Row> => {
+    const d = config.data;
+    const own = file ?? (part === 'train' ? d.train : d[part]);
+    const r = reader(config, own ?? d.train);
+    stats[part] = r.stats;
+    return own !== undefined && (part !== 'train' || (d.split.valid === 0 && d.split.test === 0)) ? r : only(r, part, d.split);
+  };
+  const data = (part: Part, file?: string) => () => {
+    const d = config.data;
+    let rows = rowsOf(part, file);
+    if (part === 'train' && config.train.shuffleBuffer > 0) rows = shuffle(rows, { bufferSize: config.train.shuffleBuffer, seed: config.seed * 7919 + pass++ });
+    const size = part === 'train' ? config.train.batchSize : config.train.evalBatchSize;
+    return owned(batches(rows, schema, { batchSize: size, groupField: d.userField }));
+  };
+  return { config, model, trainer, rows: rowsOf, data, stats };
+}
+
+/** The checkpoint's record of a job: what rebuilds its model. */
+function checkpointConfig(config: ResolvedConfig): unknown {
+  return { gatewise: 'train-config', config: config.source, domainNames: config.schema.domainNames };
+}
+
+/** Restores a job's checkpoint into freshly built parts (the domain vocabulary first, so ids line up). */
+export function loadJobCheckpoint(parts: JobParts, file: string): { step: number } {
+  const info = loadCheckpoint(file, { model: parts.model, tables: { table: parts.model.table } });
+  const saved = (info.config as { domainNames?: unknown } | null)?.domainNames;
+  if (Array.isArray(saved)) for (const name of saved) parts.config.schema.domainId(String(name));
+  parts.trainer.step = info.step;
+  return { step: info.step };
+}
+
+/** Runs a job (see the file comment) and writes its outputs under config.output.dir. */
+export async function runTrainJob(config: ResolvedConfig, options: JobOptions = {}): Promise<JobResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const t0 = Date.now();
+  const parts = buildJob(config, { progress: options.progress });
+  const { model, trainer } = parts;
+  const out = config.output.dir;
+  fs.mkdirSync(out, { recursive: true });
+  const checkpointFile = path.join(out, 'checkpoint.gwck');
+  const save = () =>
+    saveCheckpoint(checkpointFile, { model, tables: { table: model.table }, optimizers: { all: trainer.optimizer }, step: trainer.step, config: checkpointConfig(config), keepPrevious: true });
+  const stepLosses: number[] = [];
+  const fit = await trainer.fit(parts.data('train'), {
+    epochs: config.train.epochs,
+    eval: parts.data('valid'),
+    earlyStopping: config.train.earlyStopping,
+    seed: config.seed,
+    onEpoch: options.onEpoch,
+    signal: options.signal,
+    onStep: async (step, loss) => {
+      stepLosses.push(loss);
+      if (config.train.checkpointEvery > 0 && step % config.train.checkpointEvery === 0) save();
+      await options.onStep?.(step, loss);
+    },
+  });
+  const hasTest = config.data.test !== undefined || config.data.split.test > 0;
+  const test = hasTest ? await trainer.evaluate(parts.data('test')) : [];
+  const checkpoint = save();
+  const result: JobResult = { name: config.name, fit, test, stepLosses, checkpoint, metrics: path.join(out, 'metrics.json'), stats: parts.stats, seconds: (Date.now() - t0) / 1000 };
+  fs.writeFileSync(result.metrics, JSON.stringify({ name: config.name, steps: fit.steps, bestEpoch: fit.bestEpoch, stoppedEarly: fit.stoppedEarly, history: fit.history, test, stats: parts.stats }, null, 2));
+  if (config.output.report) {
+    result.report = writeTrainingReport(path.join(out, 'report.html'), { title: `gatewise — ${config.name}`, subtitle: `${config.model.kind}, ${fit.steps} steps`, stepLosses, history: fit.history, notes: test.length ? [`test rows: ${test.filter((m) => m.domain === 'all').map((m) => `${m.task} auc ${m.auc?.toFixed(4)}`).join(', ')}`] : [] });
+  }
+  if (config.output.safetensors) {
+    result.safetensors = path.join(out, 'model.safetensors');
+    exportSafetensors(model, result.safetensors);
+  }
+  for (const [part, s] of Object.entries(parts.stats)) if (s && s.skipped > 0) log(`${part}: skipped ${s.skipped} malformed rows, e.g. ${s.errors[0]}`);
+  model.table.dispose();
+  return result;
+}
+
+/** Evaluates a job's checkpoint on a part (or a file read with the job's schema). */
+export async function evaluateJobCheckpoint(config: ResolvedConfig, checkpoint: string, options: { part?: Part; file?: string } = {}): Promise<TaskMetric[]> {
+  const parts = buildJob(config, { progress: { mode: 'none' } });
+  try {
+    loadJobCheckpoint(parts, checkpoint);
+    return await parts.trainer.evaluate(parts.data(options.part ?? 'test', options.file));
+  } finally {
+    parts.model.table.dispose();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The config-described job end to end on a generated click log: each body kind learns the
+ * click task (test AUC) and the regression task, the outputs are written, a checkpoint
+ * reloads into the same scores, malformed rows are skipped and counted (or fail naming the
+ * line), and an abort signal stops after the current step with the checkpoint still written.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FormatError, readCheckpointInfo, readSafetensors } from '../lib';
+import { parseTrainConfig, TrainConfig } from '../lib/train/config';
+import { buildJob, evaluateJobCheckpoint, loadJobCheckpoint, runTrainJob } from '../lib/train/job';
+import { clickConfig, writeClickLog } from './fixtures/tabular-data';
+
+let dir: string;
+const quiet = { progress: { mode: 'none' as const }, log: () => {} };
+const resolve = (c: TrainConfig) => parseTrainConfig(c, dir);
+const allRows = (metrics: { task: string; domain: string }[], task: string) => metrics.find((m) => m.task === task && m.domain === 'all')!;
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-job-'));
+  writeClickLog(dir, 6000);
+});
+
+describe('config job', () => {
+  it.each(['mlp', 'shared-bottom', 'mmoe', 'pepnet'] as const)('%s learns the click and dwell tasks; outputs written; the checkpoint scores the same', async (kind) => {
+    const config = resolve(clickConfig(kind, { output: { dir: `out-${kind}`, safetensors: true } }));
+    const r = await runTrainJob(config, quiet);
+    expect(r.fit.history).toHaveLength(3);
+    expect(r.fit.steps).toBe(r.stepLosses.length);
+    const click = allRows(r.test, 'click');
+    expect(click.auc).toBeGreaterThan(0.75);
+    const dwell = allRows(r.test, 'dwell') as { mse?: number; n: number };
+    expect(dwell.mse).toBeLessThan(1.0); // the labels' variance is ~2.3
+    // Per-domain rows: every scene.
+    expect(r.test.filter((m) => m.task === 'click').map((m) => m.domain).sort()).toEqual(['all', 'detail', 'feed', 'search']);
+    for (const f of [r.checkpoint, r.metrics, r.report!, r.safetensors!]) expect(fs.existsSync(f)).toBe(true);
+    expect(JSON.parse(fs.readFileSync(r.metrics, 'utf8')).history).toHaveLength(3);
+    expect(fs.readFileSync(r.report!, 'utf8')).toContain('<svg');
+    expect(Object.keys(readSafetensors(r.safetensors!)).length).toBeGreaterThan(0);
+    expect(readCheckpointInfo(r.checkpoint).step).toBe(r.fit.steps);
+    // A fresh build (its schema has not seen the data: the domain vocabulary comes from the checkpoint).
+    const again = await evaluateJobCheckpoint(resolve(clickConfig(kind, { output: { dir: `out-${kind}` } })), r.checkpoint);
+    expect(again).toEqual(r.test);
+  }, 60_000);
+
+  it('is deterministic from its seed', async () => {
+    const run = async () => (await runTrainJob(resolve(clickConfig('mlp', { train: { epochs: 1, batchSize: 256 }, output: { dir: 'out-det', report: false } })), quiet)).stepLosses;
+    expect(await run()).toEqual(await run());
+  }, 60_000);
+
+  it('the checkpoint restores the step and the domain vocabulary into a fresh job', async () => {
+    const r = await runTrainJob(resolve(clickConfig('mmoe', { train: { epochs: 1 }, output: { dir: 'out-restore', report: false } })), quiet);
+    const parts = buildJob(resolve(clickConfig('mmoe')));
+    expect(parts.config.schema.domainNames).toEqual([]);
+    expect(loadJobCheckpoint(parts, r.checkpoint).step).toBe(r.fit.steps);
+    expect(parts.trainer.step).toBe(r.fit.steps);
+    expect([...parts.config.schema.domainNames].sort()).toEqual(['detail', 'feed', 'search']);
+    parts.model.table.dispose();
+  }, 60_000);
+
+  it('malformed rows: skipped and counted, or a FormatError naming the line and field', async () => {
+    const text = fs.readFileSync(path.join(dir, 'clicks.csv'), 'utf8').split('\n');
+    text.splice(5, 0, 'u1,i2,t1,i3,cheap,feed,1,2.0');
+    text.splice(9, 0, 'u1,i2,t1,i3,10,,1,2.0');
+    fs.writeFileSync(path.join(dir, 'dirty.csv'), text.join('\n'));
+    const skip = await runTrainJob(resolve(clickConfig('mlp', { data: { train: 'dirty.csv', onError: 'skip', split: { valid: 0.15, test: 0.15 } }, train: { epochs: 1 }, output: { dir: 'out-dirty', report: false } })), quiet);
+    const skipped = Object.values(skip.stats).reduce((s, st) => s + (st?.skipped ?? 0), 0);
+    expect(skipped).toBeGreaterThanOrEqual(2);
+    expect(skip.stats.train!.errors.join('\n')).toMatch(/dirty\.csv line 6, field 'price': expected a number but found 'cheap'/);
+    const fail = runTrainJob(resolve(clickConfig('mlp', { data: { train: 'dirty.csv', split: { valid: 0.15, test: 0.15 } }, output: { dir: 'out-dirty2' } })), quiet);
+    await expect(fail).rejects.toThrow(FormatError);
+    await expect(fail).rejects.toThrow(/dirty\.csv line 6, field 'price'/);
+  }, 60_000);
+
+  it('an abort signal stops after the current step; the checkpoint is still written', async () => {
+    const stop = new AbortController();
+    const r = await runTrainJob(resolve(clickConfig('mlp', { output: { dir: 'out-stop', report: false } })), { ...quiet, onStep: (step) => void (step === 7 && stop.abort()), signal: stop.signal });
+    expect(r.fit.interrupted).toBe(true);
+    expect(r.fit.steps).toBe(7);
+    expect(readCheckpointInfo(r.checkpoint).step).toBe(7);
+  }, 60_000);
+
+  it('evaluates a checkpoint on another file read with the job schema', async () => {
+    const r = await runTrainJob(resolve(clickConfig('mlp', { output: { dir: 'out-other', report: false } })), quiet);
+    const other = writeClickLog(dir, 1500, 9, 'other.csv');
+    const m = await evaluateJobCheckpoint(resolve(clickConfig('mlp')), r.checkpoint, { file: other });
+    expect(allRows(m, 'click').n).toBe(1500);
+    // New rows of the same world score about as well as the held-out test rows.
+    expect(allRows(m, 'click').auc).toBeGreaterThan(0.72);
+    expect(Math.abs(allRows(m, 'click').auc! - allRows(r.test, 'click').auc!)).toBeLessThan(0.05);
+  }, 60_000);
+});
