@@ -32,7 +32,7 @@ describe('train config', () => {
 
   it('names the bad key', () => {
     expect(bad((c) => ((c.model as { kind: string }).kind = 'mmeo'))).toThrow(/config\.model\.kind.*'mmeo'/);
-    expect(bad((c) => ((c.model as Record<string, unknown>).experts = 4))).toThrow(/config\.model.*experts/);
+    expect(bad((c) => ((c.model as unknown as Record<string, unknown>).experts = 4))).toThrow(/config\.model.*experts/);
     expect(bad((c) => (c.train = { epochs: 0 }))).toThrow(/config\.train\.epochs/);
     expect(bad((c) => (c.train = { batchSize: 1.5 }))).toThrow(/config\.train\.batchSize/);
     expect(bad((c) => (c.optimizer = { dense: { kind: 'lion' as 'adam' } }))).toThrow(/config\.optimizer\.dense\.kind/);
@@ -44,7 +44,7 @@ describe('train config', () => {
     expect(bad((c) => (c.schema.fields[0] = { name: 'user', kind: 'sparse', hsh: true } as never))).toThrow(/config\.schema\.fields\[0\].*hsh/);
     expect(bad((c) => (c.name = 'a b'))).toThrow(/config\.name/);
     expect(bad((c) => (c.output = { safetensors: 'yes' as never }))).toThrow(/config\.output\.safetensors/);
-    expect(bad((c) => ((c as Record<string, unknown>).optimiser = {}))).toThrow(ArgumentError);
+    expect(bad((c) => ((c as unknown as Record<string, unknown>).optimiser = {}))).toThrow(ArgumentError);
   });
 
   it('pepnet needs prior fields, a domain and single-hot fields only', () => {

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FormatError, readCheckpointInfo, readSafetensors } from '../lib';
+import type { TaskMetric } from '../lib';
 import { parseTrainConfig, TrainConfig } from '../lib/train/config';
 import { buildJob, evaluateJobCheckpoint, loadJobCheckpoint, runTrainJob } from '../lib/train/job';
 import { clickConfig, writeClickLog } from './fixtures/tabular-data';
@@ -16,7 +17,7 @@ import { clickConfig, writeClickLog } from './fixtures/tabular-data';
 let dir: string;
 const quiet = { progress: { mode: 'none' as const }, log: () => {} };
 const resolve = (c: TrainConfig) => parseTrainConfig(c, dir);
-const allRows = (metrics: { task: string; domain: string }[], task: string) => metrics.find((m) => m.task === task && m.domain === 'all')!;
+const allRows = (metrics: TaskMetric[], task: string): TaskMetric => metrics.find((m) => m.task === task && m.domain === 'all')!;
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-job-'));
@@ -31,7 +32,7 @@ describe('config job', () => {
     expect(r.fit.steps).toBe(r.stepLosses.length);
     const click = allRows(r.test, 'click');
     expect(click.auc).toBeGreaterThan(0.75);
-    const dwell = allRows(r.test, 'dwell') as { mse?: number; n: number };
+    const dwell = allRows(r.test, 'dwell');
     expect(dwell.mse).toBeLessThan(1.0); // the labels' variance is ~2.3
     // Per-domain rows: every scene.
     expect(r.test.filter((m) => m.task === 'click').map((m) => m.domain).sort()).toEqual(['all', 'detail', 'feed', 'search']);
