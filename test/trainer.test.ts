@@ -115,6 +115,32 @@ describe('Trainer', () => {
     expect(lines[1]).toBe('epoch 1/1  1000/1000  667 samples/s  loss 0.4000  1.5 s done\n');
   });
 
+  it('sample weights: a row of weight 2 trains as if it came twice; a wrong shape is named', () => {
+    const rng = new Rng(21);
+    const n = 6;
+    const x = Array.from({ length: n * 5 }, () => rng.normal());
+    const y = Array.from({ length: n * 2 }, (_, i) => (i % 2 ? rng.normal() : rng.uniform() < 0.5 ? 1 : 0));
+    const weights = [2, 1, 3, 1, 1, 2];
+    const rows = (idx: number[]) => ({
+      x: tensor(idx.flatMap((i) => x.slice(i * 5, i * 5 + 5)), { shape: [idx.length, 5] }),
+      y: tensor(idx.flatMap((i) => y.slice(i * 2, i * 2 + 2)), { shape: [idx.length, 2] }),
+    });
+    const make = () => {
+      const model = new MLP(5, { hidden: [8], outFeatures: 2, rng: new Rng(4) });
+      return [model, new SGD(model.parameters(), { lr: 0.1 })] as const;
+    };
+    const [ma, oa] = make();
+    const weighted = new Trainer<ReturnType<typeof rows> & { w: Tensor }>({ model: ma, forward: (b) => ({ outputs: ma.forward(b.x), labels: b.y, weight: b.w }), tasks: ['click', 'watch'], kinds: ['binary', 'regression'], optimizers: [oa], progress: { mode: 'none' } });
+    weighted.trainStep({ ...rows([0, 1, 2, 3, 4, 5]), w: tensor(weights) });
+    const [mb, ob] = make();
+    const repeated = new Trainer<ReturnType<typeof rows>>({ model: mb, forward: (b) => ({ outputs: mb.forward(b.x), labels: b.y }), tasks: ['click', 'watch'], kinds: ['binary', 'regression'], optimizers: [ob], progress: { mode: 'none' } });
+    repeated.trainStep(rows(weights.flatMap((w, i) => Array(w).fill(i))));
+    const pa = ma.parameters().map((p) => Array.from(p.toArraySync() as Float32Array));
+    const pb = mb.parameters().map((p) => Array.from(p.toArraySync() as Float32Array));
+    pa.forEach((p, i) => p.forEach((v, j) => expect(v).toBeCloseTo(pb[i][j], 5)));
+    expect(() => weighted.trainStep({ ...rows([0, 1]), w: tensor([1, 1, 1]) })).toThrow(/forward\(batch\)\.weight/);
+  });
+
   it('refuses bad options, naming them', () => {
     const model = new MLP(2, { hidden: [], outFeatures: 1 });
     const forward = () => ({ outputs: model.forward(tensor(new Float32Array(2), { shape: [1, 2] })), labels: tensor(new Float32Array(1), { shape: [1, 1] }) });

@@ -123,7 +123,7 @@ export function buildJob(config: ResolvedConfig, options: Pick<JobOptions, 'prog
   const schema = config.schema;
   const trainer = new Trainer<Batch>({
     model,
-    forward: (b) => ({ outputs: model.forward(b), labels: b.labels, mask: b.labelMask }),
+    forward: (b) => ({ outputs: model.forward(b), labels: b.labels, mask: b.labelMask, weight: b.weight }),
     tasks: [...schema.tasks],
     kinds: [...schema.objectives],
     optimizers: [new SparseOptimizer(model.table), denseOptimizer(config, model)],

@@ -16,7 +16,9 @@ import { clipGradNorm } from '../optim/clip';
 import { OptimizerSet, Steppable } from '../optim/optimizer';
 import { manualSeed } from '../random';
 import { tidy } from '../scope';
-import { Tensor } from '../tensor';
+import { ShapeError } from '../errors';
+import { mul } from '../ops/elementwise';
+import { checkTensor, ones, Tensor } from '../tensor';
 import { checkInt, checkOneOf, checkOptions, checkPositive, invalid } from '../validate';
 import { Progress, ProgressOptions } from './progress';
 
@@ -28,6 +30,8 @@ export interface StepOutput {
   labels: Tensor;
   /** (B, T) 0/1, 0 where a label is missing (default: all present). */
   mask?: Tensor | null;
+  /** (B) sample weights for the loss: each task's loss is Σ w·m·ℓ / Σ w·m, as if a row of weight 2 came twice (default: all 1). Metrics are unweighted. */
+  weight?: Tensor | null;
 }
 
 /** Host-side facts about a batch's rows for the metrics. */
@@ -154,8 +158,8 @@ export class Trainer<B> {
     this.model.train();
     for (const m of this.o.alsoEval ?? []) m.train();
     return tidy(() => {
-      const { outputs, labels, mask } = this.o.forward(batch);
-      const loss = multiTaskLoss(outputs, labels, { kinds: this.kinds.map((k) => LOSS_OF[k]), weights: this.o.taskWeights, mask: mask ?? null });
+      const { outputs, labels, mask, weight } = this.o.forward(batch);
+      const loss = multiTaskLoss(outputs, labels, { kinds: this.kinds.map((k) => LOSS_OF[k]), weights: this.o.taskWeights, mask: lossMask(outputs, mask ?? null, weight ?? null) });
       this.optimizer.zeroGrad();
       loss.backward();
       if (this.clipNorm !== null) clipGradNorm(this.model.parameters().filter((p) => p.grad), this.clipNorm);
@@ -266,6 +270,16 @@ export class Trainer<B> {
       modules.forEach((m, i) => m.train(modes[i]));
     }
   }
+}
+
+/** The loss's mask: the label mask times the sample weights (B, 1), or either alone. */
+function lossMask(outputs: Tensor, mask: Tensor | null, weight: Tensor | null): Tensor | null {
+  if (weight === null) return mask;
+  checkTensor(weight, 'forward(batch).weight', 'float32');
+  const B = outputs.shape[0];
+  if (weight.ndim !== 1 || weight.shape[0] !== B) throw new ShapeError(`Expected shape [${B}] for forward(batch).weight but received [${weight.shape}]`);
+  const w = weight.reshape(B, 1);
+  return noGrad(() => (mask ? mul(mask, w) : mul(ones(outputs.shape, { device: outputs.device }), w)));
 }
 
 /** "income auc 0.9401 logloss 0.1520 · …" over the 'all' rows. */
