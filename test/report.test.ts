@@ -9,11 +9,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ArgumentError, MLP, Rng, SGD, taskMetrics, tensor, Trainer } from '../lib';
-import type { EpochRecord, Tensor } from '../lib';
+import { ArgumentError, MLP, Rng, SGD, taskMetrics, Trainer } from '../lib';
+import type { EpochRecord } from '../lib';
 import { CHART_MAX_POINTS, downsample, escapeXml, formatTicks, lineChartSvg, niceTicks } from '../lib/train/chart';
 import type { ChartSeries } from '../lib/train/chart';
 import { trainingReportHtml, writeTrainingReport } from '../lib/train/report';
+import { Batch, makeBatches } from './fixtures/two-task-batches';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatewise-report-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -219,34 +220,6 @@ describe('lineChartSvg', () => {
     expect(() => niceTicks(1, 1)).toThrow(ArgumentError);
   });
 });
-
-interface Batch {
-  x: Tensor;
-  y: Tensor;
-  domain: Int32Array;
-}
-
-/** click = [x0 + x1·d > 0], watch = 2·x2 − x3; d = ±1 by domain (as in trainer.test.ts). */
-function makeBatches(seed: number, n: number, size: number): Batch[] {
-  const rng = new Rng(seed);
-  const out: Batch[] = [];
-  for (let s = 0; s < n; s += size) {
-    const b = Math.min(size, n - s);
-    const x = new Float32Array(b * 5);
-    const y = new Float32Array(b * 2);
-    const domain = new Int32Array(b);
-    for (let i = 0; i < b; ++i) {
-      for (let j = 0; j < 4; ++j) x[i * 5 + j] = rng.normal();
-      domain[i] = rng.uniform() < 0.5 ? 0 : 1;
-      x[i * 5 + 4] = domain[i];
-      const d = domain[i] ? 1 : -1;
-      y[i * 2] = x[i * 5] + x[i * 5 + 1] * d > 0 ? 1 : 0;
-      y[i * 2 + 1] = 2 * x[i * 5 + 2] - x[i * 5 + 3];
-    }
-    out.push({ x: tensor(x, { shape: [b, 5] }), y: tensor(y, { shape: [b, 2] }), domain });
-  }
-  return out;
-}
 
 function makeTrainer(seed: number) {
   const model = new MLP(5, { hidden: [16], outFeatures: 2, rng: new Rng(seed) });

@@ -8,34 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { MLP, Progress, Rng, SGD, tensor, Trainer } from '../lib';
 import type { Tensor } from '../lib';
-
-interface Batch {
-  x: Tensor;
-  y: Tensor;
-  domain: Int32Array;
-}
-
-/** click = [x0 + x1·d > 0], watch = 2·x2 − x3; d = ±1 by domain. */
-function makeBatches(seed: number, n: number, size: number): Batch[] {
-  const rng = new Rng(seed);
-  const out: Batch[] = [];
-  for (let s = 0; s < n; s += size) {
-    const b = Math.min(size, n - s);
-    const x = new Float32Array(b * 5);
-    const y = new Float32Array(b * 2);
-    const domain = new Int32Array(b);
-    for (let i = 0; i < b; ++i) {
-      for (let j = 0; j < 4; ++j) x[i * 5 + j] = rng.normal();
-      domain[i] = rng.uniform() < 0.5 ? 0 : 1;
-      x[i * 5 + 4] = domain[i];
-      const d = domain[i] ? 1 : -1;
-      y[i * 2] = x[i * 5] + x[i * 5 + 1] * d > 0 ? 1 : 0;
-      y[i * 2 + 1] = 2 * x[i * 5 + 2] - x[i * 5 + 3];
-    }
-    out.push({ x: tensor(x, { shape: [b, 5] }), y: tensor(y, { shape: [b, 2] }), domain });
-  }
-  return out;
-}
+import { Batch, makeBatches } from './fixtures/two-task-batches';
 
 function makeTrainer(seed: number, lr = 0.05) {
   const model = new MLP(5, { hidden: [32], outFeatures: 2, rng: new Rng(seed) });
