@@ -85,6 +85,14 @@ export type { TrainInWorkerOptions, TrainingWorker, WorkerConfig } from './train
 export { trainingReportHtml, writeTrainingReport } from './train/report';
 export type { TrainingReportInput } from './train/report';
 export { lineChartSvg } from './train/chart';
+export { MicroBatcher } from './serve/micro-batcher';
+export type { MicroBatcherOptions, MicroBatcherStats } from './serve/micro-batcher';
+export { Predictor, objectCollate } from './serve/predictor';
+export type { PredictorOptions, PredictorStats, Prediction, ObjectCollateOptions } from './serve/predictor';
+export { exportUpdate, applyUpdate, saveUpdate, loadUpdate } from './serve/update';
+export type { ExportUpdateOptions, ApplyUpdateOptions, AppliedUpdate } from './serve/update';
+export { jobPredictor } from './serve/job-predictor';
+export type { JobPredictor, JobPredictorOptions } from './serve/job-predictor';
 export type { LineChartOptions, ChartSeries } from './train/chart';
 export { stratifiedSplit } from './data/split';
 export type { SplitFractions, RowSplit } from './data/split';

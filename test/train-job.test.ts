@@ -12,6 +12,7 @@ import { FormatError, readCheckpointInfo, readSafetensors } from '../lib';
 import type { TaskMetric } from '../lib';
 import { parseTrainConfig, TrainConfig } from '../lib/train/config';
 import { buildJob, evaluateJobCheckpoint, loadJobCheckpoint, runTrainJob } from '../lib/train/job';
+import { jobPredictor } from '../lib/serve/job-predictor';
 import { clickConfig, writeClickLog } from './fixtures/tabular-data';
 
 let dir: string;
@@ -91,5 +92,35 @@ describe('config job', () => {
     // New rows of the same world score about as well as the held-out test rows.
     expect(allRows(m, 'click').auc).toBeGreaterThan(0.72);
     expect(Math.abs(allRows(m, 'click').auc! - allRows(r.test, 'click').auc!)).toBeLessThan(0.05);
+  }, 60_000);
+
+  it('serving: a copy fed only by the job\'s updates predicts exactly what its final checkpoint does; no inserts', async () => {
+    const r = await runTrainJob(resolve(clickConfig('mmoe', { train: { epochs: 2, batchSize: 128, updateEvery: 25 }, output: { dir: 'out-serve', report: false } })), quiet);
+    expect(r.updates.length).toBe(Math.ceil(r.fit.steps / 25));
+    const sizes = r.updates.map((f) => fs.statSync(f).size);
+    expect(Math.max(...sizes.slice(1))).toBeLessThan(sizes[0] * 1.01); // later updates carry only changed rows
+    const fromCheckpoint = jobPredictor(resolve(clickConfig('mmoe')), r.checkpoint);
+    const fromUpdates = jobPredictor(resolve(clickConfig('mmoe')), null, { maxBatch: 16 });
+    let applied = 0;
+    for (const f of r.updates) applied += Object.values(fromUpdates.update(f).rows).reduce((a, b) => a + b, 0);
+    expect(applied).toBeGreaterThan(fromUpdates.parts.model.table.size);
+    const requests = [
+      { user: 'u3', item: 'i7', tags: 't1|t2', hist: 'i1|i2|i3', price: 120, scene: 'search' },
+      { user: 'u-never-seen', item: 'i7', tags: '', hist: '', price: 5, scene: 'feed' },
+      { user: 'u9', item: 'i50', tags: 't4', hist: 'i9', price: 900, scene: 'detail' },
+    ];
+    const size = fromCheckpoint.parts.model.table.size;
+    const a = fromCheckpoint.predictor.predict(requests);
+    expect(fromUpdates.predictor.predict(requests)).toEqual(a);
+    expect(await Promise.all(requests.map((q) => fromUpdates.predictor.score(q)))).toEqual(a);
+    expect(fromCheckpoint.parts.model.table.size).toBe(size);
+    for (const p of a) {
+      expect(p.click).toBeGreaterThan(0);
+      expect(p.click).toBeLessThan(1);
+      expect(Number.isFinite(p.dwell)).toBe(true);
+    }
+    await expect(fromUpdates.predictor.score({ ...requests[0], price: 'cheap' })).rejects.toThrow("request 0, field 'price': expected a number but found 'cheap'");
+    await fromCheckpoint.dispose();
+    await fromUpdates.dispose();
   }, 60_000);
 });

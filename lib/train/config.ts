@@ -73,6 +73,8 @@ export interface LoopConfig {
   earlyStopping?: EarlyStopping;
   /** Also write a checkpoint every this many steps (default: only at the end). */
   checkpointEvery?: number;
+  /** Write a serving update (dense weights + the table rows changed since the previous one) to <output.dir>/updates/ every this many steps and after the last step (default 0: none). */
+  updateEvery?: number;
 }
 
 export interface OutputConfig {
@@ -107,7 +109,7 @@ export interface ResolvedConfig {
   data: Required<Pick<DataConfig, 'train' | 'format' | 'onError'>> & Omit<DataConfig, 'train' | 'format' | 'onError' | 'split'> & { split: { valid: number; test: number; seed: number } };
   model: { kind: ModelKind; embeddingDim: number; table: Record<string, unknown>; priorFields: string[]; options: Record<string, unknown> };
   optimizer: { sparse: { kind: (typeof SPARSE_OPTIMIZERS)[number]; lr: number; weightDecay: number }; dense: { kind: (typeof DENSE_OPTIMIZERS)[number]; lr: number; weightDecay: number } };
-  train: { epochs: number; batchSize: number; evalBatchSize: number; shuffleBuffer: number; clipNorm?: number; earlyStopping?: EarlyStopping; checkpointEvery: number };
+  train: { epochs: number; batchSize: number; evalBatchSize: number; shuffleBuffer: number; clipNorm?: number; earlyStopping?: EarlyStopping; checkpointEvery: number; updateEvery: number };
   output: { dir: string; safetensors: boolean; report: boolean };
   /** The config as given (saved into checkpoints and reports). */
   source: TrainConfig;
@@ -210,7 +212,7 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
   };
 
   const t = checkOptions(c.train ?? {}, 'config.train');
-  checkKnownKeys(t, 'config.train', ['epochs', 'batchSize', 'evalBatchSize', 'shuffleBuffer', 'clipNorm', 'earlyStopping', 'checkpointEvery']);
+  checkKnownKeys(t, 'config.train', ['epochs', 'batchSize', 'evalBatchSize', 'shuffleBuffer', 'clipNorm', 'earlyStopping', 'checkpointEvery', 'updateEvery']);
   const loop: ResolvedConfig['train'] = {
     epochs: checkInt(t.epochs ?? 4, 'config.train.epochs', 1),
     batchSize: checkInt(t.batchSize ?? 512, 'config.train.batchSize', 1, 1 << 20),
@@ -219,6 +221,7 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
     clipNorm: t.clipNorm === undefined ? undefined : checkPositive(t.clipNorm, 'config.train.clipNorm'),
     earlyStopping: t.earlyStopping === undefined ? undefined : checkOptions(t.earlyStopping, 'config.train.earlyStopping'),
     checkpointEvery: checkInt(t.checkpointEvery ?? 0, 'config.train.checkpointEvery', 0),
+    updateEvery: checkInt(t.updateEvery ?? 0, 'config.train.updateEvery', 0),
   };
   if (loop.earlyStopping) checkKnownKeys(loop.earlyStopping, 'config.train.earlyStopping', ['metric', 'task', 'patience', 'minDelta']);
 

@@ -19,6 +19,7 @@ import { Steppable } from '../optim/optimizer';
 import { SGD } from '../optim/sgd';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint';
 import { exportSafetensors } from '../checkpoint/safetensors';
+import { saveUpdate } from '../serve/update';
 import { manualSeed } from '../random';
 import { ResolvedConfig } from './config';
 import { EpochRecord, FitResult, Trainer } from './trainer';
@@ -62,6 +63,8 @@ export interface JobResult {
   /** Training loss per step. */
   stepLosses: number[];
   checkpoint: string;
+  /** The serving updates written (train.updateEvery), oldest first: apply them in order. */
+  updates: string[];
   /** metrics.json: history and test metrics. */
   metrics: string;
   report?: string;
@@ -179,6 +182,16 @@ export async function runTrainJob(config: ResolvedConfig, options: JobOptions = 
   const checkpointFile = path.join(out, 'checkpoint.gwck');
   const save = () =>
     saveCheckpoint(checkpointFile, { model, tables: { table: model.table }, optimizers: { all: trainer.optimizer }, step: trainer.step, config: checkpointConfig(config), keepPrevious: true });
+  // Serving updates: the first carries every row, each later one the rows changed since the one before.
+  const updates: string[] = [];
+  let lastSync: number | undefined;
+  const pushUpdate = () => {
+    const file = path.join(out, 'updates', `update-${String(trainer.step).padStart(9, '0')}.gwup`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const since = lastSync;
+    lastSync = model.table.step;
+    updates.push(saveUpdate(file, { model, tables: { table: model.table }, step: trainer.step, sinceStep: since }));
+  };
   const stepLosses: number[] = [];
   const fit = await trainer.fit(parts.data('train'), {
     epochs: config.train.epochs,
@@ -190,13 +203,15 @@ export async function runTrainJob(config: ResolvedConfig, options: JobOptions = 
     onStep: async (step, loss) => {
       stepLosses.push(loss);
       if (config.train.checkpointEvery > 0 && step % config.train.checkpointEvery === 0) save();
+      if (config.train.updateEvery > 0 && step % config.train.updateEvery === 0) pushUpdate();
       await options.onStep?.(step, loss);
     },
   });
+  if (config.train.updateEvery > 0 && trainer.step % config.train.updateEvery !== 0) pushUpdate();
   const hasTest = config.data.test !== undefined || config.data.split.test > 0;
   const test = hasTest ? await trainer.evaluate(parts.data('test')) : [];
   const checkpoint = save();
-  const result: JobResult = { name: config.name, fit, test, stepLosses, checkpoint, metrics: path.join(out, 'metrics.json'), stats: parts.stats, seconds: (Date.now() - t0) / 1000 };
+  const result: JobResult = { name: config.name, fit, test, stepLosses, checkpoint, updates, metrics: path.join(out, 'metrics.json'), stats: parts.stats, seconds: (Date.now() - t0) / 1000 };
   fs.writeFileSync(result.metrics, JSON.stringify({ name: config.name, steps: fit.steps, bestEpoch: fit.bestEpoch, stoppedEarly: fit.stoppedEarly, history: fit.history, test, stats: parts.stats }, null, 2));
   if (config.output.report) {
     result.report = writeTrainingReport(path.join(out, 'report.html'), { title: `gatewise — ${config.name}`, subtitle: `${config.model.kind}, ${fit.steps} steps`, stepLosses, history: fit.history, notes: test.length ? [`test rows: ${test.filter((m) => m.domain === 'all').map((m) => `${m.task} auc ${m.auc?.toFixed(4)}`).join(', ')}`] : [] });
