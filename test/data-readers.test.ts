@@ -139,6 +139,16 @@ describe('hashId', () => {
     const [s] = await collect(readCsv(['a,b,y\nx,x,1\n'], { fields, perFieldHash: false }));
     expect(s.ids).toEqual({ a: hashId('', 'x'), b: hashId('', 'x') });
   });
+
+  it('the readers\' id cache gives hashId\'s ids, past its size too (70,000 distinct values, then repeats)', async () => {
+    const schema = defineSchema({ fields: [{ name: 'user', kind: 'sparse' }, { name: 'y', kind: 'label' }] });
+    const values = [...Array.from({ length: 70000 }, (_, i) => `u${i}`), 'u3', 'u69999', 'u3'];
+    const rows = await collect(readCsv(['user,y\n', ...values.map((v) => `${v},1\n`)], schema));
+    expect(rows.length).toBe(values.length);
+    rows.forEach((r, i) => {
+      if (r.ids.user !== hashId('user', values[i])) throw new Error(`row ${i}: ${r.ids.user} is not hashId('user', '${values[i]}')`);
+    });
+  });
 });
 
 describe('readCsv', () => {

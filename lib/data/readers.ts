@@ -108,14 +108,31 @@ function transformed(f: ResolvedField, x: number): number {
   return f.transform === 'log1p' ? Math.sign(x) * Math.log1p(Math.abs(x)) : x;
 }
 
+/** Hashed ids of recent values per field: categories repeat, and hashing is most of a reader's time. */
+const idCache = new WeakMap<ResolvedField, Map<string, bigint>>();
+const ID_CACHE_SIZE = 1 << 16;
+
+function hashed(f: ResolvedField, value: string): bigint {
+  let cache = idCache.get(f);
+  if (!cache) idCache.set(f, (cache = new Map()));
+  let id = cache.get(value);
+  if (id === undefined) {
+    id = hashId(f.hashKey, value);
+    // A field of many distinct values (user ids) starts over rather than growing without bound.
+    if (cache.size >= ID_CACHE_SIZE) cache.clear();
+    cache.set(value, id);
+  }
+  return id;
+}
+
 function toId(f: ResolvedField, v: unknown): bigint {
   if (typeof v === 'number' && Number.isFinite(v)) {
-    if (f.hash) return hashId(f.hashKey, String(v));
+    if (f.hash) return hashed(f, String(v));
     if (Number.isSafeInteger(v)) return BigInt(v);
     throw new RowError(f.name, `expected an integer id (ids beyond 2^53 as strings) but found ${shown(v)}`);
   }
   if (typeof v === 'string') {
-    if (f.hash) return hashId(f.hashKey, v);
+    if (f.hash) return hashed(f, v);
     const id = parseInt64(v);
     if (id === undefined) throw new RowError(f.name, `expected an int64 id but found ${shown(v)}`);
     return id;
