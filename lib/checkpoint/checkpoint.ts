@@ -96,14 +96,7 @@ function resolvePath(p: unknown, name: string): string {
 /** Every EmbeddingTable inside `model` (itself included), by dotted path, each once. */
 export function findTables(model: Module): Record<string, EmbeddingTable> {
   const out: Record<string, EmbeddingTable> = {};
-  const seen = new Set<Module>();
-  const walk = (m: Module, prefix: string) => {
-    if (seen.has(m)) return;
-    seen.add(m);
-    if (m instanceof EmbeddingTable) out[prefix || 'table'] = m;
-    for (const [k, c] of m.namedChildren()) walk(c, prefix ? `${prefix}.${k}` : k);
-  };
-  walk(model, '');
+  for (const [name, m] of model.namedModules()) if (m instanceof EmbeddingTable) out[name || 'table'] = m;
   return out;
 }
 

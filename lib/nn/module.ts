@@ -59,6 +59,20 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every module inside it, each once (a module shared by two parents under its first path), with dotted paths ('' for this one). */
+  namedModules(): [string, Module][] {
+    const out: [string, Module][] = [];
+    const seen = new Set<Module>();
+    const walk = (m: Module, prefix: string) => {
+      if (seen.has(m)) return;
+      seen.add(m);
+      out.push([prefix, m]);
+      for (const [k, c] of m.namedChildren()) walk(c, prefix ? `${prefix}.${k}` : k);
+    };
+    walk(this, '');
+    return out;
+  }
+
   /** Sets training mode here and in every sub-module. */
   train(mode = true): this {
     checkBoolean(mode, 'mode');
@@ -130,5 +144,20 @@ export abstract class Module {
   /** Total number of parameter elements. */
   numParameters(): number {
     return this.parameters().reduce((n, p) => n + p.size, 0);
+  }
+}
+
+/**
+ * Runs fn with `modules` (and everything inside them) in eval mode, then puts every module
+ * back in the mode it was in — each one, so a sub-module kept in eval mode stays there.
+ */
+export function inEvalMode<T>(modules: Module[], fn: () => T): T {
+  const all = [...new Set(modules.flatMap((m) => m.namedModules().map(([, c]) => c)))];
+  const modes = all.map((m) => m.training);
+  try {
+    modules.forEach((m) => m.eval());
+    return fn();
+  } finally {
+    all.forEach((m, i) => (m.training = modes[i]));
   }
 }

@@ -15,7 +15,7 @@ import { rowFromObject } from '../data/readers';
 import { DataSchema, defineSchema, Schema } from '../data/schema';
 import { DTypeError, ShapeError } from '../errors';
 import { TaskKind, TASK_KINDS } from '../metrics/task-metrics';
-import { Module } from '../nn/module';
+import { inEvalMode, Module } from '../nn/module';
 import { tidy } from '../scope';
 import { Tensor } from '../tensor';
 import { checkFunction, checkKnownKeys, checkOneOf, checkOptions, invalid } from '../validate';
@@ -121,13 +121,8 @@ export class Predictor<Req, B> {
   private forwardChunk(requests: Req[]): Prediction[] {
     const n = requests.length;
     const T = this.tasks.length;
-    const roots = [this.o.model, ...(this.o.alsoEval ?? [])];
-    const modules = allModules(roots);
-    const modes = modules.map((m) => m.training);
-    let values: Float32Array;
-    try {
-      roots.forEach((m) => m.eval());
-      values = noGrad(() =>
+    const values = inEvalMode([this.o.model, ...(this.o.alsoEval ?? [])], () =>
+      noGrad(() =>
         tidy(() => {
           const batch = this.o.collate(requests);
           try {
@@ -142,10 +137,8 @@ export class Predictor<Req, B> {
             this.o.release?.(batch);
           }
         }),
-      );
-    } finally {
-      modules.forEach((m, i) => (m.training = modes[i]));
-    }
+      ),
+    );
     this.forwards += 1;
     this.rows += n;
     const binary = this.kinds.map((k) => k === 'binary');
@@ -160,18 +153,6 @@ export class Predictor<Req, B> {
     }
     return out;
   }
-}
-
-/** The modules and every module inside them, each once. */
-function allModules(roots: Module[]): Module[] {
-  const seen = new Set<Module>();
-  const walk = (m: Module) => {
-    if (seen.has(m)) return;
-    seen.add(m);
-    for (const [, c] of m.namedChildren()) walk(c);
-  };
-  roots.forEach(walk);
-  return [...seen];
 }
 
 export interface ObjectCollateOptions {

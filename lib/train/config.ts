@@ -104,8 +104,6 @@ export interface ResolvedConfig {
   name: string;
   seed: number;
   schema: DataSchema;
-  /** The schema as written (saved into checkpoints). */
-  schemaSpec: Schema;
   data: Required<Pick<DataConfig, 'train' | 'format' | 'onError'>> & Omit<DataConfig, 'train' | 'format' | 'onError' | 'split'> & { split: { valid: number; test: number; seed: number } };
   model: { kind: ModelKind; embeddingDim: number; table: Record<string, unknown>; priorFields: string[]; options: Record<string, unknown> };
   optimizer: { sparse: { kind: (typeof SPARSE_OPTIMIZERS)[number]; lr: number; weightDecay: number }; dense: { kind: (typeof DENSE_OPTIMIZERS)[number]; lr: number; weightDecay: number } };
@@ -233,7 +231,7 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
     safetensors: checkBoolean(out.safetensors ?? false, 'config.output.safetensors'),
     report: checkBoolean(out.report ?? true, 'config.output.report'),
   };
-  return { name, seed, schema, schemaSpec: c.schema as Schema, data, model, optimizer, train: loop, output, source: config };
+  return { name, seed, schema, data, model, optimizer, train: loop, output, source: config };
 }
 
 /** Reads and checks a JSON config file; its paths resolve against the file's folder, its default name is the file's base name. */

@@ -10,7 +10,7 @@ import { noGrad } from '../autograd';
 import { multiTaskLoss, TaskLossKind } from '../models/multi-task-loss';
 import { GroupArray } from '../metrics/inputs';
 import { TaskKind, TaskMetric, taskMetrics, TASK_KINDS } from '../metrics/task-metrics';
-import { Module } from '../nn/module';
+import { inEvalMode, Module } from '../nn/module';
 import { Adam } from '../optim/adam';
 import { clipGradNorm } from '../optim/clip';
 import { OptimizerSet, Steppable } from '../optim/optimizer';
@@ -261,14 +261,7 @@ export class Trainer<B> {
   }
 
   private forwardEval(batch: B): StepOutput {
-    const modules = [this.model, ...(this.o.alsoEval ?? [])];
-    const modes = modules.map((m) => m.training);
-    modules.forEach((m) => m.eval());
-    try {
-      return this.o.forward(batch);
-    } finally {
-      modules.forEach((m, i) => m.train(modes[i]));
-    }
+    return inEvalMode([this.model, ...(this.o.alsoEval ?? [])], () => this.o.forward(batch));
   }
 }
 
