@@ -5,6 +5,7 @@
 
 #include "../../core/cuda_check.h"
 #include "../../core/cuda_map.cuh"
+#include "../../core/launch.cuh"
 #include "act_math.h"
 #include "activation.h"
 
@@ -43,8 +44,7 @@ void activation(Act act, float slope, const float* x, float* y, int64_t n, Strea
   with_act(act, slope, [&](auto f) {
     if (n == 0) return;
     bool vec4 = is_aligned16(x) && is_aligned16(y);
-    gw::map_kernel<<<grid_for(vec4 ? (n + 3) / 4 : n), kBlock, 0, stream>>>(f, x, y, n, vec4);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<gw::map_kernel<decltype(f)>>(grid_for(vec4 ? (n + 3) / 4 : n), kBlock, 0, stream, f, x, y, n, vec4);
   });
 }
 
@@ -56,9 +56,8 @@ void activation_backward(Act act, float slope, const float* gout, const float* x
     if (n == 0) return;
     bool vec4 = is_aligned16(gout) && is_aligned16(src) && is_aligned16(gx);
     unsigned grid = grid_for(vec4 ? (n + 3) / 4 : n);
-    if (from_y) act_backward_kernel<decltype(f), true><<<grid, kBlock, 0, stream>>>(f, gout, src, gx, n, vec4);
-    else act_backward_kernel<decltype(f), false><<<grid, kBlock, 0, stream>>>(f, gout, src, gx, n, vec4);
-    GW_CUDA_CHECK_LAUNCH();
+    if (from_y) gw::launch<act_backward_kernel<decltype(f), true>>(grid, kBlock, 0, stream, f, gout, src, gx, n, vec4);
+    else gw::launch<act_backward_kernel<decltype(f), false>>(grid, kBlock, 0, stream, f, gout, src, gx, n, vec4);
   });
 }
 

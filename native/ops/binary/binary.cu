@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "../../core/cuda_check.h"
+#include "../../core/launch.cuh"
 #include "../reduce/reduce.h"
 #include "../reduce/scratch.h"
 #include "binary.h"
@@ -121,10 +122,10 @@ void binary(BinaryOp op, const float* a, const Dims& a_shape, const float* b, co
       int64_t sa = p.ndim ? p.sa[0] : 0, sb = p.ndim ? p.sb[0] : 0;
       bool vec4 = ol && (al || !sa) && (bl || !sb);
       unsigned grid = grid_for(vec4 ? (n + 3) / 4 : n);
-      if (sa && sb) flat_kernel<Op, 1, 1><<<grid, kBlock, 0, stream>>>(a, b, out, n, vec4);
-      else if (sa) flat_kernel<Op, 1, 0><<<grid, kBlock, 0, stream>>>(a, b, out, n, vec4);
-      else if (sb) flat_kernel<Op, 0, 1><<<grid, kBlock, 0, stream>>>(a, b, out, n, vec4);
-      else flat_kernel<Op, 0, 0><<<grid, kBlock, 0, stream>>>(a, b, out, n, vec4);
+      if (sa && sb) gw::launch<flat_kernel<Op, 1, 1>>(grid, kBlock, 0, stream, a, b, out, n, vec4);
+      else if (sa) gw::launch<flat_kernel<Op, 1, 0>>(grid, kBlock, 0, stream, a, b, out, n, vec4);
+      else if (sb) gw::launch<flat_kernel<Op, 0, 1>>(grid, kBlock, 0, stream, a, b, out, n, vec4);
+      else gw::launch<flat_kernel<Op, 0, 0>>(grid, kBlock, 0, stream, a, b, out, n, vec4);
     } else if (p.ndim == 2 && p.sa[last] == 1 && p.sb[last] == 1 && (p.sa[0] == 0 || p.sb[0] == 0) &&
                p.sa[0] + p.sb[0] == p.size[last]) {
       // one operand is (M, N), the other (N): the bias case
@@ -132,12 +133,11 @@ void binary(BinaryOp op, const float* a, const Dims& a_shape, const float* b, co
       bool b_is_bias = p.sb[0] == 0;
       bool vec4 = cols % 4 == 0 && al && bl && ol;
       unsigned grid = grid_for(vec4 ? n / 4 : n);
-      if (b_is_bias) bias_kernel<Op, true><<<grid, kBlock, 0, stream>>>(a, b, out, n, cols, vec4);
-      else bias_kernel<Op, false><<<grid, kBlock, 0, stream>>>(b, a, out, n, cols, vec4);
+      if (b_is_bias) gw::launch<bias_kernel<Op, true>>(grid, kBlock, 0, stream, a, b, out, n, cols, vec4);
+      else gw::launch<bias_kernel<Op, false>>(grid, kBlock, 0, stream, b, a, out, n, cols, vec4);
     } else {
-      general_kernel<Op><<<grid_for(n), kBlock, 0, stream>>>(a, b, out, p);
+      gw::launch<general_kernel<Op>>(grid_for(n), kBlock, 0, stream, a, b, out, p);
     }
-    GW_CUDA_CHECK_LAUNCH();
   });
 }
 
@@ -164,8 +164,7 @@ void binary_backward(BinaryOp op, const float* gout, const float* a, const Dims&
   if (da || db) {
     with_binop(op, [&](auto fn) {
       using Op = decltype(fn);
-      grad_kernel<Op><<<grid_for(p.numel), kBlock, 0, stream>>>(gout, a, b, out, p, da, db);
-      GW_CUDA_CHECK_LAUNCH();
+      gw::launch<grad_kernel<Op>>(grid_for(p.numel), kBlock, 0, stream, gout, a, b, out, p, da, db);
     });
   }
   if (na) sum_to_shape(da, o_shape, a_shape, ga, 1.0f, stream);

@@ -5,6 +5,7 @@
 
 #include "../../core/cuda_check.h"
 #include "../../core/error.h"
+#include "../../core/launch.cuh"
 #include "dropout.h"
 #include "philox.h"
 
@@ -96,33 +97,29 @@ void dropout_forward(const float* x, float* out, uint8_t* mask, int64_t n, float
   check_p(p);
   if (n == 0) return;
   const bool vec = aligned(x, 16) && aligned(out, 16) && aligned(mask, 4);
-  dropout_forward_kernel<<<grid_for((n + 3) / 4), kBlock, 0, stream>>>(x, out, mask, n, p, dropout_detail::keep_scale(p),
-                                                                       seed, offset, vec);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<dropout_forward_kernel>(grid_for((n + 3) / 4), kBlock, 0, stream, x, out, mask, n, p,
+                                     dropout_detail::keep_scale(p), seed, offset, vec);
 }
 
 void dropout_backward(const float* gy, const uint8_t* mask, float* gx, int64_t n, float p, Stream stream) {
   check_p(p);
   if (n == 0) return;
   const bool vec = aligned(gy, 16) && aligned(gx, 16) && aligned(mask, 4);
-  dropout_backward_kernel<<<grid_for((n + 3) / 4), kBlock, 0, stream>>>(gy, mask, gx, n, dropout_detail::keep_scale(p),
-                                                                        vec);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<dropout_backward_kernel>(grid_for((n + 3) / 4), kBlock, 0, stream, gy, mask, gx, n,
+                                      dropout_detail::keep_scale(p), vec);
 }
 
 void philox_uniform(uint64_t seed, uint64_t offset, float* out, int64_t n, Stream stream) {
   if (n == 0) return;
-  philox_fill_kernel<<<grid_for((n + 3) / 4), kBlock, 0, stream>>>(out, nullptr, n, 0.f, seed, offset,
-                                                                   aligned(out, 16));
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<philox_fill_kernel>(grid_for((n + 3) / 4), kBlock, 0, stream, out, nullptr, n, 0.f, seed, offset,
+                                 aligned(out, 16));
 }
 
 void bernoulli_mask(float p, uint64_t seed, uint64_t offset, uint8_t* mask, int64_t n, Stream stream) {
   check_p(p);
   if (n == 0) return;
-  philox_fill_kernel<<<grid_for((n + 3) / 4), kBlock, 0, stream>>>(nullptr, mask, n, p, seed, offset,
-                                                                   aligned(mask, 4));
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<philox_fill_kernel>(grid_for((n + 3) / 4), kBlock, 0, stream, nullptr, mask, n, p, seed, offset,
+                                 aligned(mask, 4));
 }
 
 }  // namespace gw::cuda

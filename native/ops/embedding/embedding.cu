@@ -33,6 +33,7 @@
 #include "../../core/cuda_check.h"
 #include "../../core/cuda_runtime.h"
 #include "../../core/cuda_warp.cuh"
+#include "../../core/launch.cuh"
 #include "../reduce/scratch.h"
 #include "embedding.h"
 #include "embedding_math.h"
@@ -529,14 +530,13 @@ bool vec4_ok(int64_t dim, std::initializer_list<const void*> ptrs) {
   return true;
 }
 
-/// Launches k4 (float4 units) when vec4, else k1, with a group of lanes per item (the kernels'
+/// Launches K4 (float4 units) when vec4, else K1, with a group of lanes per item (the kernels'
 /// last argument).
-template <typename... P, typename... A>
-void launch_rows(void (*k4)(P...), void (*k1)(P...), int64_t items, int64_t dim, bool vec4, Stream stream,
-                 A... args) {
+template <auto K4, auto K1, typename... A>
+void launch_rows(int64_t items, int64_t dim, bool vec4, Stream stream, A... args) {
   const int size = lanes_for(vec4 ? dim / 4 : dim);
-  (vec4 ? k4 : k1)<<<grid_for(items * size), kBlock, 0, stream>>>(args..., size);
-  GW_CUDA_CHECK_LAUNCH();
+  if (vec4) gw::launch<K4>(grid_for(items * size), kBlock, 0, stream, args..., size);
+  else gw::launch<K1>(grid_for(items * size), kBlock, 0, stream, args..., size);
 }
 
 }  // namespace
@@ -549,16 +549,13 @@ int64_t emb_unique(const int64_t* keys, int64_t n, int64_t* ukeys, int32_t* inve
   }
   DeviceScratch<uint64_t> ord(n), sorted(n);
   DeviceScratch<int32_t> a(n), b(n);
-  unique_prep_kernel<<<grid_for(n), kBlock, 0, stream>>>(keys, n, ord.get(), a.get());
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<unique_prep_kernel>(grid_for(n), kBlock, 0, stream, keys, n, ord.get(), a.get());
   sort_pairs(ord.get(), sorted.get(), a.get(), perm, n, stream);
-  heads_kernel<<<grid_for(n), kBlock, 0, stream>>>(sorted.get(), n, a.get());
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<heads_kernel>(grid_for(n), kBlock, 0, stream, sorted.get(), n, a.get());
   const int32_t* heads = a.get();
   int32_t* ids = b.get();
   cub_call([&](void* tmp, size_t& bytes) { return cub::DeviceScan::InclusiveSum(tmp, bytes, heads, ids, n, stream); });
-  unique_write_kernel<<<grid_for(n), kBlock, 0, stream>>>(sorted.get(), perm, ids, n, ukeys, inverse, seg);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<unique_write_kernel>(grid_for(n), kBlock, 0, stream, sorted.get(), perm, ids, n, ukeys, inverse, seg);
   int32_t U = 0;
   cudart::memcpy_d2h(&U, ids + (n - 1), sizeof U, stream);
   return U;
@@ -569,11 +566,10 @@ int64_t emb_find(const TableView& t, const int64_t* ukeys, const int32_t* seg, i
   if (U == 0) return 0;
   const bool admission = train && admit_after > 1 && t.sketch != nullptr;
   Counters<1> news(stream);
-  find_kernel<<<grid_for(U), kBlock, 0, stream>>>(t, ukeys, seg, U, admission, train, p, c, urow, status, news.get());
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<find_kernel>(grid_for(U), kBlock, 0, stream, t, ukeys, seg, U, admission, train, p, c, urow, status,
+                          news.get());
   if (admission) {
-    admit_kernel<<<grid_for(U), kBlock, 0, stream>>>(t, ukeys, U, admit_after, urow, status, news.get());
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<admit_kernel>(grid_for(U), kBlock, 0, stream, t, ukeys, U, admit_after, urow, status, news.get());
   }
   return news.read()[0];
 }
@@ -581,8 +577,7 @@ int64_t emb_find(const TableView& t, const int64_t* ukeys, const int32_t* seg, i
 void emb_touch(const TableView& t, const int32_t* urow, const uint8_t* status, const int32_t* seg, int64_t U,
                uint32_t mask, const PolicyParams& p, const Clock& c, Stream stream) {
   if (U == 0 || mask == 0) return;
-  touch_kernel<<<grid_for(U), kBlock, 0, stream>>>(t, urow, status, seg, U, mask, p, c);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<touch_kernel>(grid_for(U), kBlock, 0, stream, t, urow, status, seg, U, mask, p, c);
 }
 
 int64_t emb_select_victims(const TableView& t, const PolicyParams& p, const Clock& c, int64_t count,
@@ -591,15 +586,12 @@ int64_t emb_select_victims(const TableView& t, const PolicyParams& p, const Cloc
   if (count <= 0 || cap == 0) return 0;
   DeviceScratch<uint64_t> ka(cap), kb(cap);
   DeviceScratch<int32_t> ra(cap), rb(cap);
-  victim_prep_kernel<<<grid_for(cap), kBlock, 0, stream>>>(t, ka.get(), ra.get());
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<victim_prep_kernel>(grid_for(cap), kBlock, 0, stream, t, ka.get(), ra.get());
   sort_pairs(ka.get(), kb.get(), ra.get(), rb.get(), cap, stream);  // by key
-  victim_keys_kernel<<<grid_for(cap), kBlock, 0, stream>>>(t, p, c, rb.get(), ka.get());
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<victim_keys_kernel>(grid_for(cap), kBlock, 0, stream, t, p, c, rb.get(), ka.get());
   sort_pairs(ka.get(), kb.get(), rb.get(), ra.get(), cap, stream);  // stable: by (victim_key, key)
   Counters<1> cand(stream);
-  prefix_end_kernel<<<grid_for(cap), kBlock, 0, stream>>>(kb.get(), cap, cand.get());
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<prefix_end_kernel>(grid_for(cap), kBlock, 0, stream, kb.get(), cap, cand.get());
   const int64_t candidates = cand.read()[0];
   const int64_t found = candidates < count ? candidates : count;
   if (found > 0) cudart::memcpy_d2d(victims, ra.get(), sizeof(int32_t) * found, stream);
@@ -612,8 +604,7 @@ int64_t emb_sweep(const TableView& t, const PolicyParams& p, const Clock& c, boo
   if (cap == 0 || (!expired && min_updates <= 0)) return 0;
   DeviceScratch<uint8_t> flags(cap);
   DeviceScratch<int64_t> selected(1);
-  sweep_flags_kernel<<<grid_for(cap), kBlock, 0, stream>>>(t, p, c, expired, min_updates, flags.get());
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<sweep_flags_kernel>(grid_for(cap), kBlock, 0, stream, t, p, c, expired, min_updates, flags.get());
   const thrust::counting_iterator<int32_t> rows(0);
   const uint8_t* f = flags.get();
   int64_t* num = selected.get();
@@ -627,8 +618,7 @@ int64_t emb_sweep(const TableView& t, const PolicyParams& p, const Clock& c, boo
 
 void emb_remove(const TableView& t, const int32_t* rows, int64_t n, int64_t free_top, Stream stream) {
   if (n == 0) return;
-  remove_kernel<<<grid_for(n), kBlock, 0, stream>>>(t, rows, n, free_top);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<remove_kernel>(grid_for(n), kBlock, 0, stream, t, rows, n, free_top);
 }
 
 int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t* status, int32_t* urow,
@@ -641,9 +631,8 @@ int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t*
   const thrust::transform_iterator<NewFlag, const uint8_t*> flags(status, NewFlag{});
   cub_call([&](void* tmp, size_t& bytes) { return cub::DeviceScan::InclusiveSum(tmp, bytes, flags, ord, U, stream); });
   Counters<2> counts(stream);
-  insert_kernel<<<grid_for(U * 32), kBlock, 0, stream>>>(t, ukeys, U, status, urow, ord, free_top, avail, init, c,
-                                                         counts.get());
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<insert_kernel>(grid_for(U * 32), kBlock, 0, stream, t, ukeys, U, status, urow, ord, free_top, avail, init,
+                            c, counts.get());
   const auto [tombs, news] = counts.read();
   if (tombs_reused) *tombs_reused = tombs;
   return news < avail ? news : avail;
@@ -652,15 +641,15 @@ int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t*
 void emb_rehash(const TableView& t, Stream stream) {
   cudart::memset_device(t.slot, 0xFF, sizeof(Slot) * t.slots, stream);  // every slot kSlotEmpty (−1)
   if (t.capacity == 0) return;
-  rehash_kernel<<<grid_for(t.capacity), kBlock, 0, stream>>>(t);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<rehash_kernel>(grid_for(t.capacity), kBlock, 0, stream, t);
 }
 
 void emb_gather(const float* weight, int64_t dim, const int32_t* urow, const int32_t* inverse, int64_t n,
                 const float* default_row, float* out, Stream stream) {
   if (n == 0 || dim == 0) return;
   const bool vec4 = vec4_ok(dim, {weight, default_row, out});
-  launch_rows(gather_kernel<4>, gather_kernel<1>, n, dim, vec4, stream, weight, dim, urow, inverse, n, default_row, out);
+  launch_rows<gather_kernel<4>, gather_kernel<1>>(n, dim, vec4, stream, weight, dim, urow, inverse, n, default_row,
+                                                  out);
 }
 
 void emb_bag_forward(const float* weight, int64_t dim, const int32_t* urow, const int32_t* inverse, int64_t n,
@@ -668,8 +657,8 @@ void emb_bag_forward(const float* weight, int64_t dim, const int32_t* urow, cons
                      const float* default_row, float* out, Stream stream) {
   if (bags == 0 || dim == 0) return;
   const bool vec4 = vec4_ok(dim, {weight, default_row, out});
-  launch_rows(bag_forward_kernel<4>, bag_forward_kernel<1>, bags, dim, vec4, stream, weight, dim, urow, inverse, n,
-              offsets, bags, pos_weight, mean, default_row, out);
+  launch_rows<bag_forward_kernel<4>, bag_forward_kernel<1>>(bags, dim, vec4, stream, weight, dim, urow, inverse, n,
+                                                            offsets, bags, pos_weight, mean, default_row, out);
 }
 
 void emb_bag_backward(const float* gout, int64_t dim, const int32_t* perm, const int32_t* seg, int64_t U, int64_t n,
@@ -678,13 +667,12 @@ void emb_bag_backward(const float* gout, int64_t dim, const int32_t* perm, const
                       float* grad_pos_weight, Stream stream) {
   if (U > 0 && dim > 0) {
     const bool vec4 = vec4_ok(dim, {gout, grad_unique});
-    launch_rows(bag_backward_kernel<4>, bag_backward_kernel<1>, U, dim, vec4, stream, gout, dim, perm, seg, U, n,
-                offsets, bags, pos_weight, mean, grad_unique);
+    launch_rows<bag_backward_kernel<4>, bag_backward_kernel<1>>(U, dim, vec4, stream, gout, dim, perm, seg, U, n,
+                                                                offsets, bags, pos_weight, mean, grad_unique);
   }
   if (grad_pos_weight && n > 0) {
-    pos_weight_grad_kernel<<<grid_for(n * 32), kBlock, 0, stream>>>(gout, dim, n, offsets, bags, mean, weight, urow,
-                                                                     inverse, default_row, grad_pos_weight);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<pos_weight_grad_kernel>(grid_for(n * 32), kBlock, 0, stream, gout, dim, n, offsets, bags, mean, weight,
+                                       urow, inverse, default_row, grad_pos_weight);
   }
 }
 
@@ -692,17 +680,16 @@ void emb_sparse_update(const TableView& t, const SparseOptParams& o, int64_t ste
                        const int64_t* keys, const float* grads, const int32_t* perm, const int32_t* seg, int64_t nseg,
                        Stream stream) {
   if (nseg == 0) return;
-  sparse_update_kernel<<<grid_for(nseg * 32), kBlock, 0, stream>>>(t, o, step, rows, keys, grads, perm, seg, nseg);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<sparse_update_kernel>(grid_for(nseg * 32), kBlock, 0, stream, t, o, step, rows, keys, grads, perm, seg,
+                                   nseg);
 }
 
 void emb_write_rows(const TableView& t, const int32_t* rows, int64_t n, const float* weight, const float* state,
                     const int64_t* last_step, const double* last_time, const int64_t* changed_step,
                     const int32_t* update_count, const float* freq, const float* score, Stream stream) {
   if (n == 0) return;
-  write_rows_kernel<<<grid_for(n * 32), kBlock, 0, stream>>>(t, rows, n, weight, state, last_step, last_time,
-                                                             changed_step, update_count, freq, score);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<write_rows_kernel>(grid_for(n * 32), kBlock, 0, stream, t, rows, n, weight, state, last_step, last_time,
+                                changed_step, update_count, freq, score);
 }
 
 }  // namespace gw::cuda

@@ -1,5 +1,6 @@
 // fill — CUDA. See fill.h.
 #include "../../core/cuda_check.h"
+#include "../../core/launch.cuh"
 #include "fill.h"
 
 // ---- kernels
@@ -15,8 +16,7 @@ namespace gw::cuda {
 
 void fill(float* out, float value, int64_t n, Stream stream) {
   if (n == 0) return;
-  fill_kernel<<<grid_for(n), kPointwiseBlock, 0, stream>>>(out, value, n);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<fill_kernel>(grid_for(n), kPointwiseBlock, 0, stream, out, value, n);
 }
 
 }  // namespace gw::cuda

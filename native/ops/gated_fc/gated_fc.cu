@@ -18,6 +18,7 @@
 
 #include "../../core/cuda_map.cuh"
 #include "../../core/cuda_check.h"
+#include "../../core/launch.cuh"
 #include "../activation/act_math.h"
 #include "../gemm/gemm.h"
 #include "../reduce/scratch.h"
@@ -141,7 +142,7 @@ __global__ void __launch_bounds__(kBlock) rows_kernel(A f, RowsParams p) {
     }
   }
   if (!sums) return;  // uniform over the block: no thread reaches the barrier below
-  __shared__ float sm[kBlock * 4];
+  GW_SHARED(float[kBlock * 4], sm);
   const int t = threadIdx.y * blockDim.x + threadIdx.x;
 #pragma unroll
   for (int e = 0; e < 4; ++e) sm[t * 4 + e] = acc[e];
@@ -177,17 +178,15 @@ bool aligned(const void* p) { return !p || gw::is_aligned16(p); }
 void scaled_product(float s, const float* g, const float* x, float* out, int64_t n, gw::Stream stream) {
   if (n == 0) return;
   const bool vec4 = aligned(g) && aligned(x) && aligned(out);
-  scaled_product_kernel<<<gw::grid_for(vec4 ? (n + 3) / 4 : n), kBlock, 0, stream>>>(s, g, x, out, n, vec4);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<scaled_product_kernel>(gw::grid_for(vec4 ? (n + 3) / 4 : n), kBlock, 0, stream, s, g, x, out, n, vec4);
 }
 
 void gate_input_backward(float s, const float* gate, const float* x, const float* dxg, float* dx, float* dgate,
                          int64_t n, gw::Stream stream) {
   if (n == 0) return;
   const bool vec4 = aligned(gate) && aligned(x) && aligned(dxg) && aligned(dx) && aligned(dgate);
-  gate_input_bwd_kernel<<<gw::grid_for(vec4 ? (n + 3) / 4 : n), kBlock, 0, stream>>>(s, gate, x, dxg, dx, dgate, n,
-                                                                                      vec4);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<gate_input_bwd_kernel>(gw::grid_for(vec4 ? (n + 3) / 4 : n), kBlock, 0, stream, s, gate, x, dxg, dx, dgate,
+                                    n, vec4);
 }
 
 /// The rows pass (see rows_kernel); gate null = eager. dbias may be null.
@@ -217,13 +216,11 @@ void rows_pass(const gw::GatedFcArgs& a, const float* dy, const float* z, const 
   const dim3 grid(static_cast<unsigned>(col_blocks), static_cast<unsigned>(chunks));
   const dim3 block(static_cast<unsigned>(tx), static_cast<unsigned>(ty));
   gw::with_act(a.act, a.leaky_slope, [&](auto f) {
-    if (gate) rows_kernel<decltype(f), true><<<grid, block, 0, stream>>>(f, p);
-    else rows_kernel<decltype(f), false><<<grid, block, 0, stream>>>(f, p);
-    GW_CUDA_CHECK_LAUNCH();
+    if (gate) gw::launch<rows_kernel<decltype(f), true>>(grid, block, 0, stream, f, p);
+    else gw::launch<rows_kernel<decltype(f), false>>(grid, block, 0, stream, f, p);
   });
   if (p.part) {
-    bias_finish_kernel<<<gw::grid_for(cols), kBlock, 0, stream>>>(p.part, chunks, cols, dbias);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<bias_finish_kernel>(gw::grid_for(cols), kBlock, 0, stream, p.part, chunks, cols, dbias);
   }
 }
 

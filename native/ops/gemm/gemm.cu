@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "../../core/cuda_check.h"
+#include "../../core/launch.cuh"
 #include "gemm.h"
 #include "../activation/act_math.h"
 
@@ -109,8 +110,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_kernel(Params p
   constexpr int kRowStep = BM / (TM / 4);  // distance between a thread's 4-row groups
   constexpr int kColStep = BN / (TN / 4);
 
-  __shared__ __align__(16) float as[2][BK][BM + kPad];
-  __shared__ __align__(16) float bs[2][BK][BN + kPad];
+  GW_SHARED_ALIGNED(16, float[2][BK][BM + kPad], as);
+  GW_SHARED_ALIGNED(16, float[2][BK][BN + kPad], bs);
 
   const int tid = threadIdx.x;
   const int tx = tid % (BN / TN), ty = tid / (BN / TN);
@@ -237,8 +238,7 @@ void launch(const Params& base, int64_t batch, gw::Stream stream) {
     p.z0 = z0;
     const dim3 grid(static_cast<unsigned>(grid_x), static_cast<unsigned>(grid_y),
                     static_cast<unsigned>(std::min<int64_t>(65535, batch - z0)));
-    gemm_kernel<BM, BN, BK, TM, TN, TA, TB><<<grid, kThreads, 0, stream>>>(p);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<gemm_kernel<BM, BN, BK, TM, TN, TA, TB>>(grid, kThreads, 0, stream, p);
   }
 }
 

@@ -9,6 +9,7 @@
 #include "../../core/allocator.h"
 #include "../../core/cuda_check.h"
 #include "../../core/cuda_runtime.h"
+#include "../../core/launch.cuh"
 #include "layout.h"
 #include "permute_plan.h"
 
@@ -65,7 +66,7 @@ __global__ void slice_backward_kernel(const float* __restrict__ gout, float* __r
 template <typename T>
 __global__ void transpose_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t batch, int64_t rows,
                                  int64_t cols) {
-  __shared__ T tile[kTile][kTile + 1];
+  GW_SHARED(T[kTile][kTile + 1], tile);
   const int64_t col_tiles = (cols + kTile - 1) / kTile, row_tiles = (rows + kTile - 1) / kTile;
   const int64_t tiles = batch * row_tiles * col_tiles;
   for (int64_t t = blockIdx.x; t < tiles; t += gridDim.x) {
@@ -165,9 +166,8 @@ template <typename V>
 void launch_copy_rows(const char* src, int64_t src_ld, char* dst, int64_t dst_ld, int64_t rows, int64_t row_bytes,
                       Stream stream) {
   const int64_t u = sizeof(V);
-  copy_rows_kernel<V><<<grid_for(rows * (row_bytes / u)), kBlock, 0, stream>>>(
-      reinterpret_cast<const V*>(src), src_ld / u, reinterpret_cast<V*>(dst), dst_ld / u, rows, row_bytes / u);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<copy_rows_kernel<V>>(grid_for(rows * (row_bytes / u)), kBlock, 0, stream, reinterpret_cast<const V*>(src),
+                                  src_ld / u, reinterpret_cast<V*>(dst), dst_ld / u, rows, row_bytes / u);
 }
 
 /// Byte-level strided row copy (lds and row length in bytes).
@@ -188,8 +188,8 @@ void launch_permute(const void* x, void* out, const layout::PermutePlan& p, Stre
   if (p.kind == layout::PermutePlan::kTranspose) {
     int64_t tiles = p.batch * ((p.rows + kTile - 1) / kTile) * ((p.cols + kTile - 1) / kTile);
     unsigned grid = tiles > kMaxGrid ? kMaxGrid : static_cast<unsigned>(tiles);
-    transpose_kernel<T><<<grid, dim3(kTile, kTileRows), 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(out),
-                                                                     p.batch, p.rows, p.cols);
+    gw::launch<transpose_kernel<T>>(grid, dim3(kTile, kTileRows), 0, stream, static_cast<const T*>(x),
+                                    static_cast<T*>(out), p.batch, p.rows, p.cols);
   } else {
     PermuteArgs a{};
     a.ndim = p.ndim;
@@ -197,10 +197,9 @@ void launch_permute(const void* x, void* out, const layout::PermutePlan& p, Stre
       a.out_dims[d] = p.out_dims[d];
       a.in_strides[d] = p.in_strides[d];
     }
-    permute_kernel<T><<<grid_for(p.numel), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(out),
-                                                                p.numel, a);
+    gw::launch<permute_kernel<T>>(grid_for(p.numel), kBlock, 0, stream, static_cast<const T*>(x), static_cast<T*>(out),
+                                  p.numel, a);
   }
-  GW_CUDA_CHECK_LAUNCH();
 }
 
 /// An 8-byte device flag holding the smallest bad index position (kNoBadIndex when none).
@@ -240,9 +239,8 @@ template <typename V, typename I>
 void launch_index_select(const void* table, int64_t rows, int64_t row_bytes, const I* idx, int64_t n, void* out,
                          unsigned long long* bad, Stream stream) {
   const int64_t units = row_bytes / static_cast<int64_t>(sizeof(V));
-  index_select_kernel<V, I><<<grid_for(n * units), kBlock, 0, stream>>>(
-      static_cast<const V*>(table), rows, units, idx, n, static_cast<V*>(out), bad);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<index_select_kernel<V, I>>(grid_for(n * units), kBlock, 0, stream, static_cast<const V*>(table), rows,
+                                        units, idx, n, static_cast<V*>(out), bad);
 }
 
 template <typename I>
@@ -296,10 +294,10 @@ void slice_axis_backward(const float* gout, float* gx, int64_t outer, int64_t ax
                           static_cast<uint64_t>(row * 4), static_cast<uint64_t>(gx_ld * 4),
                           static_cast<uint64_t>(offset * 4)}) == 16;
   if (vec4)
-    slice_backward_kernel<4><<<grid_for(outer * row / 4), kBlock, 0, stream>>>(gout, gx, outer, gx_ld, row, offset);
+    gw::launch<slice_backward_kernel<4>>(grid_for(outer * row / 4), kBlock, 0, stream, gout, gx, outer, gx_ld, row,
+                                         offset);
   else
-    slice_backward_kernel<1><<<grid_for(outer * row), kBlock, 0, stream>>>(gout, gx, outer, gx_ld, row, offset);
-  GW_CUDA_CHECK_LAUNCH();
+    gw::launch<slice_backward_kernel<1>>(grid_for(outer * row), kBlock, 0, stream, gout, gx, outer, gx_ld, row, offset);
 }
 
 void concat(const void* const* inputs, const int64_t* lens, int n_inputs, void* out, int64_t outer, int64_t inner,
@@ -327,9 +325,8 @@ void index_select_rows(const void* table, int64_t rows, int64_t cols, const int6
     if (idx64) index_select_typed(table, rows, row_bytes, idx64, n, out, bad.get(), stream);
     else index_select_typed(table, rows, row_bytes, idx32, n, out, bad.get(), stream);
   } else {
-    if (idx64) check_indices_kernel<<<grid_for(n), kBlock, 0, stream>>>(idx64, n, rows, bad.get());
-    else check_indices_kernel<<<grid_for(n), kBlock, 0, stream>>>(idx32, n, rows, bad.get());
-    GW_CUDA_CHECK_LAUNCH();
+    if (idx64) gw::launch<check_indices_kernel<int64_t>>(grid_for(n), kBlock, 0, stream, idx64, n, rows, bad.get());
+    else gw::launch<check_indices_kernel<int32_t>>(grid_for(n), kBlock, 0, stream, idx32, n, rows, bad.get());
   }
   bad.throw_if_set(idx64, idx32, rows);
 }
@@ -340,15 +337,13 @@ void index_add_rows(const float* gout, int64_t n, int64_t cols, const int64_t* i
   if (n == 0) return;
   {  // Check first, so a bad index leaves gtable untouched.
     BadIndexFlag bad(stream);
-    if (idx64) check_indices_kernel<<<grid_for(n), kBlock, 0, stream>>>(idx64, n, rows, bad.get());
-    else check_indices_kernel<<<grid_for(n), kBlock, 0, stream>>>(idx32, n, rows, bad.get());
-    GW_CUDA_CHECK_LAUNCH();
+    if (idx64) gw::launch<check_indices_kernel<int64_t>>(grid_for(n), kBlock, 0, stream, idx64, n, rows, bad.get());
+    else gw::launch<check_indices_kernel<int32_t>>(grid_for(n), kBlock, 0, stream, idx32, n, rows, bad.get());
     bad.throw_if_set(idx64, idx32, rows);
   }
   if (cols == 0) return;
-  if (idx64) index_add_kernel<<<grid_for(n * cols), kBlock, 0, stream>>>(gout, n, cols, idx64, gtable);
-  else index_add_kernel<<<grid_for(n * cols), kBlock, 0, stream>>>(gout, n, cols, idx32, gtable);
-  GW_CUDA_CHECK_LAUNCH();
+  if (idx64) gw::launch<index_add_kernel<int64_t>>(grid_for(n * cols), kBlock, 0, stream, gout, n, cols, idx64, gtable);
+  else gw::launch<index_add_kernel<int32_t>>(grid_for(n * cols), kBlock, 0, stream, gout, n, cols, idx32, gtable);
 }
 
 }  // namespace gw::cuda

@@ -11,6 +11,7 @@
 #include "../../core/cuda_check.h"
 #include "../../core/cuda_warp.cuh"
 using gw::warp_sum;
+#include "../../core/launch.cuh"
 #include "loss.h"
 #include "loss_math.h"
 
@@ -27,7 +28,7 @@ int partial_blocks(int64_t n) {
 
 /// Sum over the block in a fixed order; the result is valid in thread 0.
 __device__ double block_sum(double v) {
-  __shared__ double scratch[32];
+  GW_SHARED(double[32], scratch);
   const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
   v = warp_sum(v);
   if (lane == 0) scratch[wid] = v;
@@ -128,11 +129,9 @@ void reduce(const F& f, const float* z, const float* y, const float* w, int64_t 
             float* weight_out, Stream stream) {
   const int blocks = partial_blocks(n);
   Scratch partials(sizeof(double) * 2 * blocks);
-  loss_partials_kernel<F><<<blocks, kReduceBlock, 0, stream>>>(f, z, y, w, n, weight_out == nullptr,
-                                                                partials.as<double>());
-  GW_CUDA_CHECK_LAUNCH();
-  loss_finish_kernel<<<1, kReduceBlock, 0, stream>>>(partials.as<double>(), blocks, mean, out, weight_out);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<loss_partials_kernel<F>>(blocks, kReduceBlock, 0, stream, f, z, y, w, n, weight_out == nullptr,
+                                      partials.as<double>());
+  gw::launch<loss_finish_kernel>(1, kReduceBlock, 0, stream, partials.as<double>(), blocks, mean, out, weight_out);
 }
 
 template <typename F>
@@ -140,8 +139,7 @@ void forward(const F& f, const float* z, const float* y, const float* w, int64_t
              Stream stream) {
   if (red == Reduction::kNone) {
     if (n == 0) return;
-    loss_elementwise_kernel<F><<<grid_for(n), kBlock, 0, stream>>>(f, z, y, w, n, out);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<loss_elementwise_kernel<F>>(grid_for(n), kBlock, 0, stream, f, z, y, w, n, out);
     return;
   }
   reduce(f, z, y, w, n, red == Reduction::kMean, out, nullptr, stream);  // n = 0 writes 0
@@ -155,12 +153,13 @@ void backward(const F& f, const float* z, const float* y, const float* w, int64_
   if (red == Reduction::kMean && w) {
     Scratch denom(sizeof(float));
     reduce(f, z, y, w, n, true, nullptr, denom.as<float>(), stream);
-    loss_backward_kernel<F><<<grid_for(n), kBlock, 0, stream>>>(f, z, y, w, n, gout, false, denom.as<float>(), 0.f, gz);
+    gw::launch<loss_backward_kernel<F>>(grid_for(n), kBlock, 0, stream, f, z, y, w, n, gout, false, denom.as<float>(),
+                                        0.f, gz);
   } else {
     const float d = red == Reduction::kMean ? static_cast<float>(n) : 1.f;
-    loss_backward_kernel<F><<<grid_for(n), kBlock, 0, stream>>>(f, z, y, w, n, gout, per_element, nullptr, d, gz);
+    gw::launch<loss_backward_kernel<F>>(grid_for(n), kBlock, 0, stream, f, z, y, w, n, gout, per_element, nullptr, d,
+                                        gz);
   }
-  GW_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace

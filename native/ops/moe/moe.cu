@@ -11,6 +11,7 @@
 
 #include "../../core/cuda_check.h"
 #include "../../core/cuda_warp.cuh"
+#include "../../core/launch.cuh"
 #include "moe.h"
 #include "moe_math.h"
 
@@ -126,8 +127,7 @@ namespace gw::cuda {
 void moe_gate_forward(const MoeGateArgs& args, Stream stream) {
   moe::check_gate(args);
   if (args.rows == 0) return;
-  gate_kernel<<<warp_grid(args.rows), kBlock, 0, stream>>>(args);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<gate_kernel>(warp_grid(args.rows), kBlock, 0, stream, args);
 }
 
 void moe_combine_forward(const MoeCombineArgs& args, float* out, Stream stream) {
@@ -135,15 +135,13 @@ void moe_combine_forward(const MoeCombineArgs& args, float* out, Stream stream) 
   GW_CHECK(args.batch == 0 || out, kArgument, "moe_combine_forward: null out");
   const int64_t n = args.batch * args.hidden;
   if (n == 0) return;
-  combine_forward_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(args, out);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<combine_forward_kernel>(grid_for(n, kBlock), kBlock, 0, stream, args, out);
 }
 
 void moe_combine_backward(const MoeCombineArgs& args, const MoeCombineGrads& grads, Stream stream) {
   moe::check_combine_grads(args, grads);
   if (args.batch == 0 || (!grads.dx && !grads.dg && !grads.dpg)) return;
-  combine_backward_kernel<<<warp_grid(args.batch * args.experts), kBlock, 0, stream>>>(args, grads);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<combine_backward_kernel>(warp_grid(args.batch * args.experts), kBlock, 0, stream, args, grads);
 }
 
 }  // namespace gw::cuda

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "../../core/allocator.h"
+#include "../../core/launch.cuh"
 #include "grad_norm.h"
 #include "multi_tensor_apply.cuh"
 
@@ -21,7 +22,7 @@ constexpr int kFinalBlock = 512;
 template <int Threads>
 __device__ double block_sum(double x) {
   static_assert(Threads % 32 == 0 && Threads <= 1024, "whole warps");
-  __shared__ double warp_sums[Threads / 32];
+  GW_SHARED(double[Threads / 32], warp_sums);
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) x += __shfl_down_sync(0xffffffffu, x, o);
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -103,11 +104,9 @@ void grad_norm(const float* const* grads, const int64_t* numels, int64_t count, 
   double* partial_p = static_cast<double*>(partial.p);
   float* const* const lists[1] = {const_cast<float* const*>(grads)};  // read only
   mta::for_each_batch<1>(lists, numels, count, [&](const mta::TensorListMeta<1>& meta, int blocks) {
-    chunk_sum_squares_kernel<<<blocks, mta::kBlock, 0, stream>>>(meta, partial_p);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<chunk_sum_squares_kernel>(blocks, mta::kBlock, 0, stream, meta, partial_p);
   });
-  finish_norm_kernel<<<1, kFinalBlock, 0, stream>>>(partial_p, chunks, out, non_finite);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<finish_norm_kernel>(1, kFinalBlock, 0, stream, partial_p, chunks, out, non_finite);
 }
 
 void clip_by_norm(float* const* grads, const int64_t* numels, int64_t count, const float* norm, float max_norm,

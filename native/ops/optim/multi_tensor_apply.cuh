@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "../../core/cuda_check.h"
+#include "../../core/launch.cuh"
 #include "../../core/stream.h"
 
 namespace gw::mta {
@@ -144,8 +145,7 @@ void multi_tensor_apply(float* const* const (&lists)[Depth], const int64_t* nume
                         Stream stream) {
   static_assert(sizeof(TensorListMeta<Depth>) + sizeof(Op) <= 4096, "kernel arguments must stay under 4 KB");
   for_each_batch<Depth>(lists, numels, count, [&](const TensorListMeta<Depth>& meta, int blocks) {
-    multi_tensor_kernel<Depth, Op><<<blocks, kBlock, 0, stream>>>(meta, op);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<multi_tensor_kernel<Depth, Op>>(blocks, kBlock, 0, stream, meta, op);
   });
 }
 

@@ -20,6 +20,7 @@
 
 #include "../../core/cuda_check.h"
 #include "../../core/cuda_warp.cuh"
+#include "../../core/launch.cuh"
 #include "../reduce/scratch.h"
 #include "poso_attention.h"
 #include "poso_attention_math.h"
@@ -87,7 +88,7 @@ __device__ __forceinline__ void load_queries(const PosoAttentionArgs& a, int64_t
 __global__ void __launch_bounds__(kThreads) forward_kernel(const PosoAttentionArgs a, float* __restrict__ out,
                                                            float* __restrict__ lse, const Plan t,
                                                            const int64_t qtiles) {
-  extern __shared__ float smem[];
+  GW_DYNAMIC_SHARED(float, smem);
   const int dh = static_cast<int>(a.head_dim);
   const int64_t D = a.heads * a.head_dim, Lq = a.queries;
   int64_t blk = blockIdx.x;
@@ -188,7 +189,7 @@ struct BwdOut {
 
 __global__ void __launch_bounds__(kThreads) backward_kernel(const PosoAttentionArgs a, const BwdOut g,
                                                             const Plan t) {
-  extern __shared__ float smem[];
+  GW_DYNAMIC_SHARED(float, smem);
   const int dh = static_cast<int>(a.head_dim);
   const int64_t D = a.heads * a.head_dim, Lq = a.queries, L = a.keys, N = a.folds;
   const int64_t h = blockIdx.x % a.heads, b = blockIdx.x / a.heads;
@@ -347,9 +348,8 @@ void poso_attention_forward(const PosoAttentionArgs& a, const PosoAttentionOut& 
   if (a.batch * a.queries * a.heads == 0) return;
   const poso::Tiles t = poso::forward_tiles(a);
   const int64_t qtiles = (a.queries + t.qt - 1) / t.qt;
-  forward_kernel<<<blocks(a.batch * a.heads * qtiles, "query tiles"), kThreads, static_cast<size_t>(t.bytes),
-                   stream>>>(a, o.out, o.lse, plan_of(t), qtiles);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<forward_kernel>(blocks(a.batch * a.heads * qtiles, "query tiles"), kThreads, static_cast<size_t>(t.bytes),
+                             stream, a, o.out, o.lse, plan_of(t), qtiles);
 }
 
 void poso_attention_backward(const PosoAttentionArgs& a, const PosoAttentionGrads& g, Stream stream) {
@@ -362,13 +362,11 @@ void poso_attention_backward(const PosoAttentionArgs& a, const PosoAttentionGrad
   DeviceScratch<float> part(shared_gate ? static_cast<size_t>(a.batch * a.heads * a.folds) : 0);
   BwdOut o{g.dout, g.out, g.lse, g.dq ? g.dq : (g.dgk ? dqg.get() : nullptr), g.dq, g.dk, g.dv, g.dgk,
            shared_gate ? part.get() : g.dgv};
-  backward_kernel<<<blocks(a.batch * a.heads, "samples × heads"), kThreads, static_cast<size_t>(t.bytes), stream>>>(
-      a, o, plan_of(t));
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<backward_kernel>(blocks(a.batch * a.heads, "samples × heads"), kThreads, static_cast<size_t>(t.bytes),
+                              stream, a, o, plan_of(t));
   if (shared_gate) {
-    dgv_heads_kernel<<<grid_for(a.batch * a.folds), kPointwiseBlock, 0, stream>>>(part.get(), g.dgv, a.batch,
-                                                                                 a.heads, a.folds);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<dgv_heads_kernel>(grid_for(a.batch * a.folds), kPointwiseBlock, 0, stream, part.get(), g.dgv, a.batch,
+                                 a.heads, a.folds);
   }
 }
 

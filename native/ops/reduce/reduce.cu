@@ -14,6 +14,7 @@
 #include "../../core/cuda_warp.cuh"
 using gw::warp_sum;
 #include "../../core/cuda_runtime.h"
+#include "../../core/launch.cuh"
 #include "reduce.h"
 #include "reduce_plan.h"
 #include "scratch.h"
@@ -29,7 +30,7 @@ constexpr int kMaxPartials = 1024; ///< blocks in pass 1 of a full reduction
 /// of the block must call it (it synchronizes).
 template <typename T>
 __device__ T block_sum(T v) {
-  __shared__ T smem[kBlock / 32];
+  GW_SHARED(T[kBlock / 32], smem);
   v = warp_sum(v);
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   if (lane == 0) smem[warp] = v;
@@ -59,8 +60,8 @@ __device__ __forceinline__ void warp_arg(float& v, long long& i) {
 
 template <bool kMax>
 __device__ void block_arg(float& v, long long& i) {
-  __shared__ float sv[kBlock / 32];
-  __shared__ long long si[kBlock / 32];
+  GW_SHARED(float[kBlock / 32], sv);
+  GW_SHARED(long long[kBlock / 32], si);
   warp_arg<kMax>(v, i);
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   if (lane == 0) sv[warp] = v, si[warp] = i;
@@ -161,7 +162,7 @@ __global__ void rows_arg_kernel(const float* __restrict__ x, int64_t rows, int64
 // inner > 1: block (32, 8); threadIdx.x picks the column, threadIdx.y a stripe of j.
 __global__ void cols_sum_kernel(const float* __restrict__ x, int64_t outer, int64_t n, int64_t inner,
                                 float* __restrict__ out, double scale) {
-  __shared__ double smem[8][33];
+  GW_SHARED(double[8][33], smem);
   int64_t k = blockIdx.x * 32ll + threadIdx.x;
   for (int64_t o = blockIdx.y; o < outer; o += gridDim.y) {
     double acc = 0;
@@ -181,8 +182,8 @@ __global__ void cols_sum_kernel(const float* __restrict__ x, int64_t outer, int6
 template <bool kMax>
 __global__ void cols_arg_kernel(const float* __restrict__ x, int64_t outer, int64_t n, int64_t inner,
                                 float* __restrict__ out, int64_t* __restrict__ idx) {
-  __shared__ float sv[8][33];
-  __shared__ long long si[8][33];
+  GW_SHARED(float[8][33], sv);
+  GW_SHARED(long long[8][33], si);
   int64_t k = blockIdx.x * 32ll + threadIdx.x;
   for (int64_t o = blockIdx.y; o < outer; o += gridDim.y) {
     float v = kMax ? -INFINITY : INFINITY;
@@ -247,7 +248,7 @@ __global__ void sts_rows_kernel(const float* __restrict__ x, gw::SumToShapePlan 
 // the block writes double partials part[z][o]; with one it writes out directly.
 __global__ void sts_cols_kernel(const float* __restrict__ x, gw::SumToShapePlan p, int64_t per_split,
                                 double* __restrict__ part, float* __restrict__ out, double alpha) {
-  __shared__ double smem[8][33];
+  GW_SHARED(double[8][33], smem);
   const int64_t K = p.run, R = p.reduced.count;
   int64_t k = blockIdx.x * 32ll + threadIdx.x;
   int64_t r0 = blockIdx.z * per_split, r1 = r0 + per_split < R ? r0 + per_split : R;
@@ -289,8 +290,7 @@ template <typename T, typename F>
 static int launch_partials(const float* x, int64_t n, T* part, F f, Stream stream) {
   int64_t want = (n + kBlock * 8 - 1) / (kBlock * 8);
   int blocks = static_cast<int>(want < 1 ? 1 : want > kMaxPartials ? kMaxPartials : want);
-  partial_kernel<T, F><<<blocks, kBlock, 0, stream>>>(x, n, part, f);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<partial_kernel<T, F>>(blocks, kBlock, 0, stream, x, n, part, f);
   return blocks;
 }
 
@@ -298,8 +298,7 @@ template <typename F>
 static void full_sum(const float* x, int64_t n, float* out, double alpha, F f, Stream stream) {
   DeviceScratch<double> part(kMaxPartials);
   int blocks = launch_partials<double>(x, n, part.get(), f, stream);
-  final_sum_kernel<<<1, kBlock, 0, stream>>>(part.get(), blocks, out, alpha);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<final_sum_kernel>(1, kBlock, 0, stream, part.get(), blocks, out, alpha);
 }
 
 void sum_all(const float* x, int64_t n, float* out, Stream stream) { full_sum(x, n, out, 1.0, Identity{}, stream); }
@@ -310,8 +309,7 @@ int64_t count_nonfinite(const float* x, int64_t n, Stream stream) {
   if (n == 0) return 0;
   DeviceScratch<unsigned long long> part(kMaxPartials + 1);
   int blocks = launch_partials<unsigned long long>(x, n, part.get() + 1, NonFinite{}, stream);
-  final_count_kernel<<<1, kBlock, 0, stream>>>(part.get() + 1, blocks, part.get());
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<final_count_kernel>(1, kBlock, 0, stream, part.get() + 1, blocks, part.get());
   unsigned long long count = 0;
   cudart::memcpy_d2h(&count, part.get(), sizeof(count), stream);
   return static_cast<int64_t>(count);
@@ -320,26 +318,26 @@ int64_t count_nonfinite(const float* x, int64_t n, Stream stream) {
 static void sum_axis(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, double scale,
                      Stream stream) {
   if (inner == 1) {
-    if (n >= 2048) rows_sum_kernel<kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(x, outer, n, out, scale);
-    else rows_sum_kernel<32><<<grid_for(outer, kBlock / 32), kBlock, 0, stream>>>(x, outer, n, out, scale);
+    if (n >= 2048) gw::launch<rows_sum_kernel<kBlock>>(grid_for(outer, 1), kBlock, 0, stream, x, outer, n, out, scale);
+    else gw::launch<rows_sum_kernel<32>>(grid_for(outer, kBlock / 32), kBlock, 0, stream, x, outer, n, out, scale);
   } else {
     dim3 grid(ceil_div(inner, 32), static_cast<unsigned>(outer < 65535 ? outer : 65535));
-    cols_sum_kernel<<<grid, dim3(32, 8), 0, stream>>>(x, outer, n, inner, out, scale);
+    gw::launch<cols_sum_kernel>(grid, dim3(32, 8), 0, stream, x, outer, n, inner, out, scale);
   }
-  GW_CUDA_CHECK_LAUNCH();
 }
 
 template <bool kMax>
 static void arg_axis(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, int64_t* idx,
                      Stream stream) {
   if (inner == 1) {
-    if (n >= 2048) rows_arg_kernel<kBlock, kMax><<<grid_for(outer, 1), kBlock, 0, stream>>>(x, outer, n, out, idx);
-    else rows_arg_kernel<32, kMax><<<grid_for(outer, kBlock / 32), kBlock, 0, stream>>>(x, outer, n, out, idx);
+    if (n >= 2048)
+      gw::launch<rows_arg_kernel<kBlock, kMax>>(grid_for(outer, 1), kBlock, 0, stream, x, outer, n, out, idx);
+    else
+      gw::launch<rows_arg_kernel<32, kMax>>(grid_for(outer, kBlock / 32), kBlock, 0, stream, x, outer, n, out, idx);
   } else {
     dim3 grid(ceil_div(inner, 32), static_cast<unsigned>(outer < 65535 ? outer : 65535));
-    cols_arg_kernel<kMax><<<grid, dim3(32, 8), 0, stream>>>(x, outer, n, inner, out, idx);
+    gw::launch<cols_arg_kernel<kMax>>(grid, dim3(32, 8), 0, stream, x, outer, n, inner, out, idx);
   }
-  GW_CUDA_CHECK_LAUNCH();
 }
 
 void reduce_axis(ReduceOp op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out, int64_t* indices,
@@ -365,9 +363,8 @@ void reduce_axis_backward(ReduceOp op, const float* gout, const int64_t* indices
   int64_t total = outer * n * inner;
   if (total == 0) return;
   float scale = op == ReduceOp::kMean ? 1.0f / static_cast<float>(n) : 1.0f;
-  axis_backward_kernel<<<grid_for(total, kBlock), kBlock, 0, stream>>>(gout, arg ? indices : nullptr, n, inner, total,
-                                                                        scale, gx);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<axis_backward_kernel>(grid_for(total, kBlock), kBlock, 0, stream, gout, arg ? indices : nullptr, n, inner,
+                                   total, scale, gx);
 }
 
 void sum_to_shape(const float* x, const Dims& in_shape, const Dims& out_shape, float* out, float alpha,
@@ -384,16 +381,14 @@ void sum_to_shape(const float* x, const Dims& in_shape, const Dims& out_shape, f
     return;
   }
   if (!p.any_reduced) {
-    scale_copy_kernel<<<grid_for(m, kBlock), kBlock, 0, stream>>>(x, m, alpha, out);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<scale_copy_kernel>(grid_for(m, kBlock), kBlock, 0, stream, x, m, alpha, out);
     return;
   }
   if (p.inner_reduced) {
     if (p.reduced.count * p.run >= 4096)
-      sts_rows_kernel<kBlock><<<grid_for(m, 1), kBlock, 0, stream>>>(x, p, out, alpha);
+      gw::launch<sts_rows_kernel<kBlock>>(grid_for(m, 1), kBlock, 0, stream, x, p, out, alpha);
     else
-      sts_rows_kernel<32><<<grid_for(m, kBlock / 32), kBlock, 0, stream>>>(x, p, out, alpha);
-    GW_CUDA_CHECK_LAUNCH();
+      gw::launch<sts_rows_kernel<32>>(grid_for(m, kBlock / 32), kBlock, 0, stream, x, p, out, alpha);
     return;
   }
   // Innermost kept: split the reduced range until there are about 2048 blocks, each split
@@ -409,15 +404,12 @@ void sum_to_shape(const float* x, const Dims& in_shape, const Dims& out_shape, f
   splits = (R + per_split - 1) / per_split;
   dim3 grid(tiles, static_cast<unsigned>(rows_grid), static_cast<unsigned>(splits));
   if (splits == 1) {
-    sts_cols_kernel<<<grid, dim3(32, 8), 0, stream>>>(x, p, per_split, nullptr, out, alpha);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<sts_cols_kernel>(grid, dim3(32, 8), 0, stream, x, p, per_split, nullptr, out, alpha);
     return;
   }
   DeviceScratch<double> part(static_cast<size_t>(splits * m));
-  sts_cols_kernel<<<grid, dim3(32, 8), 0, stream>>>(x, p, per_split, part.get(), out, alpha);
-  GW_CUDA_CHECK_LAUNCH();
-  sum_partials_kernel<<<grid_for(m, kBlock), kBlock, 0, stream>>>(part.get(), splits, m, alpha, out);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<sts_cols_kernel>(grid, dim3(32, 8), 0, stream, x, p, per_split, part.get(), out, alpha);
+  gw::launch<sum_partials_kernel>(grid_for(m, kBlock), kBlock, 0, stream, part.get(), splits, m, alpha, out);
 }
 
 }  // namespace gw::cuda

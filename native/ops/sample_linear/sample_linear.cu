@@ -10,6 +10,7 @@
 
 #include "../../core/cuda_check.h"
 #include "../../core/cuda_warp.cuh"
+#include "../../core/launch.cuh"
 #include "../activation/act_math.h"
 #include "sample_linear.h"
 
@@ -75,8 +76,7 @@ void sample_linear_forward(const SampleLinearArgs& args, float* y, float* pre, S
   GW_CHECK(args.batch * args.out == 0 || y, kArgument, "sample_linear_forward: null y");
   const int64_t n = args.batch * args.out;
   if (n == 0) return;
-  forward_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(args, y, pre);
-  GW_CUDA_CHECK_LAUNCH();
+  gw::launch<forward_kernel>(grid_for(n, kBlock), kBlock, 0, stream, args, y, pre);
 }
 
 void sample_linear_backward(const SampleLinearArgs& args, const float* dpre, float* dx, float* dw, Stream stream) {
@@ -85,13 +85,11 @@ void sample_linear_backward(const SampleLinearArgs& args, const float* dpre, flo
   const int64_t rows = args.batch * args.in;
   if (rows == 0) return;
   if (dw && args.out > 0) {
-    dw_kernel<<<grid_for(rows * args.out, kBlock), kBlock, 0, stream>>>(args, dpre, dw);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<dw_kernel>(grid_for(rows * args.out, kBlock), kBlock, 0, stream, args, dpre, dw);
   }
   if (dx) {
-    if (args.out >= 32) dx_warp_kernel<<<grid_for(rows * 32, kBlock), kBlock, 0, stream>>>(args, dpre, dx);
-    else dx_thread_kernel<<<grid_for(rows, kBlock), kBlock, 0, stream>>>(args, dpre, dx);
-    GW_CUDA_CHECK_LAUNCH();
+    if (args.out >= 32) gw::launch<dx_warp_kernel>(grid_for(rows * 32, kBlock), kBlock, 0, stream, args, dpre, dx);
+    else gw::launch<dx_thread_kernel>(grid_for(rows, kBlock), kBlock, 0, stream, args, dpre, dx);
   }
 }
 

@@ -9,6 +9,7 @@
 #include "../../core/cuda_warp.cuh"
 using gw::warp_max;
 using gw::warp_sum;
+#include "../../core/launch.cuh"
 #include "softmax.h"
 
 namespace {
@@ -101,8 +102,9 @@ __global__ void softmax_warp_kernel(const float* __restrict__ x, const uint8_t* 
 template <bool LOG>
 __global__ void softmax_block_kernel(const float* __restrict__ x, const uint8_t* __restrict__ mask, int64_t mask_ld,
                                      float scale, float* __restrict__ out, int64_t rows, int64_t cols) {
-  __shared__ float sm[32], ss[32];
-  __shared__ MaxSum total;
+  GW_SHARED(float[32], sm);
+  GW_SHARED(float[32], ss);
+  GW_SHARED(MaxSum, total);
   const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const float* xr = x + r * cols;
@@ -176,7 +178,7 @@ __global__ void softmax_backward_warp_kernel(const float* __restrict__ gy, const
 template <bool LOG>
 __global__ void softmax_backward_block_kernel(const float* __restrict__ gy, const float* __restrict__ y,
                                               float* __restrict__ gx, int64_t rows, int64_t cols, float scale) {
-  __shared__ float scratch[33];
+  GW_SHARED(float[33], scratch);
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const float* gr = gy + r * cols;
     const float* yr = y + r * cols;
@@ -202,10 +204,9 @@ void launch_forward_warp(const float* x, const uint8_t* mask, int64_t mask_ld, f
                          int cols, bool log, Stream stream) {
   const unsigned grid = grid_cap((rows + kWarpBlock / 32 - 1) / (kWarpBlock / 32));
   if (log)
-    softmax_warp_kernel<VPT, true><<<grid, kWarpBlock, 0, stream>>>(x, mask, mask_ld, scale, out, rows, cols);
+    gw::launch<softmax_warp_kernel<VPT, true>>(grid, kWarpBlock, 0, stream, x, mask, mask_ld, scale, out, rows, cols);
   else
-    softmax_warp_kernel<VPT, false><<<grid, kWarpBlock, 0, stream>>>(x, mask, mask_ld, scale, out, rows, cols);
-  GW_CUDA_CHECK_LAUNCH();
+    gw::launch<softmax_warp_kernel<VPT, false>>(grid, kWarpBlock, 0, stream, x, mask, mask_ld, scale, out, rows, cols);
 }
 
 template <int VPT>
@@ -213,10 +214,9 @@ void launch_backward_warp(const float* gy, const float* y, float* gx, int64_t ro
                           Stream stream) {
   const unsigned grid = grid_cap((rows + kWarpBlock / 32 - 1) / (kWarpBlock / 32));
   if (log)
-    softmax_backward_warp_kernel<VPT, true><<<grid, kWarpBlock, 0, stream>>>(gy, y, gx, rows, cols, scale);
+    gw::launch<softmax_backward_warp_kernel<VPT, true>>(grid, kWarpBlock, 0, stream, gy, y, gx, rows, cols, scale);
   else
-    softmax_backward_warp_kernel<VPT, false><<<grid, kWarpBlock, 0, stream>>>(gy, y, gx, rows, cols, scale);
-  GW_CUDA_CHECK_LAUNCH();
+    gw::launch<softmax_backward_warp_kernel<VPT, false>>(grid, kWarpBlock, 0, stream, gy, y, gx, rows, cols, scale);
 }
 
 }  // namespace
@@ -233,9 +233,12 @@ void softmax_forward(const float* x, const uint8_t* mask, bool mask_per_row, flo
   else if (cols <= 512) launch_forward_warp<16>(x, mask, mask_ld, scale, out, rows, c, log, stream);
   else if (cols <= 1024) launch_forward_warp<32>(x, mask, mask_ld, scale, out, rows, c, log, stream);
   else {
-    if (log) softmax_block_kernel<true><<<grid_cap(rows), kRowBlock, 0, stream>>>(x, mask, mask_ld, scale, out, rows, cols);
-    else softmax_block_kernel<false><<<grid_cap(rows), kRowBlock, 0, stream>>>(x, mask, mask_ld, scale, out, rows, cols);
-    GW_CUDA_CHECK_LAUNCH();
+    if (log)
+      gw::launch<softmax_block_kernel<true>>(grid_cap(rows), kRowBlock, 0, stream, x, mask, mask_ld, scale, out, rows,
+                                             cols);
+    else
+      gw::launch<softmax_block_kernel<false>>(grid_cap(rows), kRowBlock, 0, stream, x, mask, mask_ld, scale, out, rows,
+                                              cols);
   }
 }
 
@@ -250,9 +253,12 @@ void softmax_backward(const float* gy, const float* y, float* gx, int64_t rows, 
   else if (cols <= 512) launch_backward_warp<16>(gy, y, gx, rows, c, log, scale, stream);
   else if (cols <= 1024) launch_backward_warp<32>(gy, y, gx, rows, c, log, scale, stream);
   else {
-    if (log) softmax_backward_block_kernel<true><<<grid_cap(rows), kRowBlock, 0, stream>>>(gy, y, gx, rows, cols, scale);
-    else softmax_backward_block_kernel<false><<<grid_cap(rows), kRowBlock, 0, stream>>>(gy, y, gx, rows, cols, scale);
-    GW_CUDA_CHECK_LAUNCH();
+    if (log)
+      gw::launch<softmax_backward_block_kernel<true>>(grid_cap(rows), kRowBlock, 0, stream, gy, y, gx, rows, cols,
+                                                      scale);
+    else
+      gw::launch<softmax_backward_block_kernel<false>>(grid_cap(rows), kRowBlock, 0, stream, gy, y, gx, rows, cols,
+                                                       scale);
   }
 }
 

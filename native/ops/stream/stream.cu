@@ -3,6 +3,7 @@
 
 #include "../../core/allocator.h"
 #include "../../core/cuda_check.h"
+#include "../../core/launch.cuh"
 #include "stream.h"
 
 // ---- kernels
@@ -38,9 +39,8 @@ double stream_triad_gbs(int64_t n, int reps, Stream stream) {
     unsigned grid = static_cast<unsigned>(std::min<int64_t>(ceil_div(n / 4, 256), int64_t(sms) * 8));
     for (int r = 0; r <= reps; ++r) {  // pass 0 warms up
       GW_CUDA_CHECK(cudaEventRecord(start, stream));
-      triad_kernel<<<grid, 256, 0, stream>>>(reinterpret_cast<float4*>(a), reinterpret_cast<const float4*>(b),
-                                             reinterpret_cast<const float4*>(c), 0.5f, n / 4);
-      GW_CUDA_CHECK_LAUNCH();
+      gw::launch<triad_kernel>(grid, 256, 0, stream, reinterpret_cast<float4*>(a), reinterpret_cast<const float4*>(b),
+                               reinterpret_cast<const float4*>(c), 0.5f, n / 4);
       GW_CUDA_CHECK(cudaEventRecord(stop, stream));
       GW_CUDA_CHECK(cudaEventSynchronize(stop));
       float ms = 0;

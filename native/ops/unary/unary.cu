@@ -5,6 +5,7 @@
 
 #include "../../core/cuda_check.h"
 #include "../../core/cuda_map.cuh"
+#include "../../core/launch.cuh"
 #include "unary.h"
 #include "unary_math.h"
 
@@ -38,8 +39,7 @@ void unary(UnaryOp op, float p0, float p1, const float* x, float* out, int64_t n
   with_unop(op, p0, p1, [&](auto f) {
     if (n == 0) return;
     bool vec4 = is_aligned16(x) && is_aligned16(out);
-    gw::map_kernel<<<grid_for(vec4 ? (n + 3) / 4 : n), kBlock, 0, stream>>>(f, x, out, n, vec4);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<gw::map_kernel<decltype(f)>>(grid_for(vec4 ? (n + 3) / 4 : n), kBlock, 0, stream, f, x, out, n, vec4);
   });
 }
 
@@ -49,8 +49,7 @@ void unary_backward(UnaryOp op, float p0, float p1, const float* gout, const flo
   GW_CHECK(x || y || !unary_uses_y(op), kArgument, "this unary op's backward needs y or x");
   with_unop(op, p0, p1, [&](auto f) {
     if (n == 0) return;
-    unary_backward_kernel<<<grid_for(n), kBlock, 0, stream>>>(f, gout, x, y, gx, n);
-    GW_CUDA_CHECK_LAUNCH();
+    gw::launch<unary_backward_kernel<decltype(f)>>(grid_for(n), kBlock, 0, stream, f, gout, x, y, gx, n);
   });
 }
 
