@@ -2,6 +2,10 @@
  * Loads the native addon: the prebuilt binary for this platform first
  * (prebuilds/<platform>-<arch>/), then a local build (build/Release/). Every native
  * function is wrapped once so that its errors arrive as typed {@link GatewiseError}s.
+ *
+ * GATEWISE_ADDON=<file.node> loads that build instead. It exists for the test suites that
+ * run on the emulated CUDA device or under sanitizers (`npm run test:emu`,
+ * `npm run test:sanitize`); those builds are never shipped.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -45,8 +49,9 @@ function load(): NativeApi {
   const root = packageRoot();
   let raw: Record<string, unknown>;
   try {
+    const override = process.env.GATEWISE_ADDON;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    raw = require('node-gyp-build')(root);
+    raw = override ? require(path.resolve(override)) : require('node-gyp-build')(root);
   } catch (e) {
     throw new LoadError(
       [

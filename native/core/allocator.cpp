@@ -6,6 +6,9 @@
 
 #include "cuda_runtime.h"
 #include "error.h"
+#ifdef GW_CUDA_EMU
+#include "../emu/memory.h"  // tests on the emulated device: reused blocks start as garbage too
+#endif
 
 namespace gw {
 namespace {
@@ -61,6 +64,9 @@ void* mem_alloc(Device d, size_t bytes) {
     void* p = it->second;
     g_cached[i].erase(it);
     note_alloc(d, size);
+#ifdef GW_CUDA_EMU
+    if (d == Device::kCuda) emu::block_handed_out(p, bytes, size);
+#endif
     return p;
   }
   if (d == Device::kCuda) {
@@ -78,6 +84,9 @@ void* mem_alloc(Device d, size_t bytes) {
   g_stats[i].reserved += size;
   g_stats[i].system_allocs += 1;
   note_alloc(d, size);
+#ifdef GW_CUDA_EMU
+  if (d == Device::kCuda) emu::block_handed_out(p, bytes, size);
+#endif
   return p;
 }
 
@@ -87,6 +96,9 @@ void mem_free(Device d, void* p, size_t bytes) noexcept {
   int i = static_cast<int>(d);
   std::lock_guard<std::mutex> lk(g_mu);
   g_stats[i].allocated -= size;
+#ifdef GW_CUDA_EMU
+  if (d == Device::kCuda) emu::block_taken_back(p, size);
+#endif
   g_cached[i].emplace(size, p);
 }
 

@@ -82,11 +82,12 @@ class DeviceArray {
   T* get() const { return p_; }
   size_t size() const { return n_; }
   void upload(const std::vector<T>& host) {
-    gw::cudart::memcpy_h2d(p_, host.data(), bytes(), gw::cudart::compute_stream());
+    GW_CHECK(host.size() == n_, kInternal, "DeviceArray::upload of ", host.size(), " elements into ", n_);
+    gw::cudart::memcpy_h2d(p_, host.data(), n_ * sizeof(T), gw::cudart::compute_stream());
   }
   std::vector<T> download() const {
     std::vector<T> h(n_);
-    gw::cudart::memcpy_d2h(h.data(), p_, bytes(), gw::cudart::compute_stream());
+    gw::cudart::memcpy_d2h(h.data(), p_, n_ * sizeof(T), gw::cudart::compute_stream());
     return h;
   }
   /// Fills every byte with 0xFF (NaN for floats, -1 for ints) so unwritten elements show.
