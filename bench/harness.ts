@@ -3,6 +3,7 @@
  * reports the median, and prints one line per case with the achieved rate next to the
  * ceiling it is measured against.
  */
+import * as fs from 'node:fs';
 import { backend, noGrad, synchronize, tidy } from '../lib';
 import type { Tensor } from '../lib';
 
@@ -32,13 +33,19 @@ export interface Options {
 
 export const defaultOptions: Options = { minTimeMs: 300, maxReps: 200 };
 
+/** GATEWISE_BENCH_MIN_MS caps every case's minimum measured time: a quick pass on a lent GPU. */
+const minTimeCap = Number(process.env.GATEWISE_BENCH_MIN_MS) || Infinity;
+/** GATEWISE_BENCH_JSONL: a file each result is appended to the moment it is measured (a run killed midway keeps them). */
+const jsonlPath = process.env.GATEWISE_BENCH_JSONL;
+
 /** Median wall time of fn() in milliseconds, after warm-up. */
 export function time(fn: () => void, options: Options = defaultOptions): number {
   fn();
   synchronize();
   const samples: number[] = [];
+  const minTimeMs = Math.min(options.minTimeMs, minTimeCap);
   let total = 0;
-  while ((total < options.minTimeMs || samples.length < 3) && samples.length < options.maxReps) {
+  while ((total < minTimeMs || samples.length < 3) && samples.length < options.maxReps) {
     const t0 = process.hrtime.bigint();
     fn();
     synchronize();
@@ -59,6 +66,7 @@ export function report(r: Omit<Result, 'device'>): Result {
   const keys = r.keysPerSec === undefined ? '' : ` ${formatKeysPerSec(r.keysPerSec).padStart(14)}`;
   const note = r.note ? ` · ${r.note}` : '';
   console.log(`${r.bench.padEnd(12)} ${r.case.padEnd(28)} ${cfg.padEnd(40)} ${r.medianMs.toFixed(3).padStart(9)} ms${keys} ${r.rate.toFixed(1).padStart(9)} ${r.unit}${share}${note}`);
+  if (jsonlPath) fs.appendFileSync(jsonlPath, JSON.stringify(full) + '\n');
   return full;
 }
 

@@ -8,6 +8,10 @@
  *   npm run bench -- apg          APG's decomposed layer against materializing W(z) per sample; N512, K16 … pick its cases
  *   npm run bench -- mmoe         batched experts + fused gates/combination against a per-expert loop; E8, B16384 … pick its cases
  *   npm run bench -- --json out.json   also write the results as JSON
+ *   npm run bench -- --bench embedding lf0.5   only these benches (comma-separated), their cases
+ *                                 filtered by the other words; the others' setup is skipped too
+ * GATEWISE_BENCH_MIN_MS=100 shortens every case's minimum measured time (a quick pass);
+ * GATEWISE_BENCH_JSONL=file appends each result as a JSON line the moment it is measured.
  */
 import * as fs from 'node:fs';
 import { backend } from './lib-internal';
@@ -26,11 +30,15 @@ const benches: Record<string, { run(filter: (name: string) => boolean): Result[]
 
 const args = process.argv.slice(2);
 let jsonPath: string | undefined;
+let only: string[] | undefined;
 const words: string[] = [];
 for (let i = 0; i < args.length; ++i) {
   if (args[i] === '--json') jsonPath = args[i + 1] && !args[i + 1].startsWith('-') ? args[++i] : 'bench-results.json';
+  else if (args[i] === '--bench') only = (args[++i] ?? '').split(',');
   else words.push(args[i]);
 }
+const unknown = (only ?? []).filter((name) => !(name in benches));
+if (unknown.length) throw new Error(`--bench: no bench named ${unknown.join(', ')}; benches: ${Object.keys(benches).join(', ')}`);
 
 const b = backend();
 console.log(`gatewise bench — ${b.kind}: ${b.deviceName}; CPU ${b.cpuIsa}, ${b.numThreads} threads; node ${process.version}`);
@@ -39,6 +47,7 @@ else console.log(`ceilings: STREAM triad ${memoryBandwidth().toFixed(1)} GB/s (m
 
 const results: Result[] = [];
 for (const [name, bench] of Object.entries(benches)) {
+  if (only && !only.includes(name)) continue;
   const benchSelected = words.length === 0 || words.some((w) => name.includes(w));
   const filter = (caseName: string) => benchSelected || words.some((w) => caseName.includes(w));
   results.push(...bench.run(filter));

@@ -2,15 +2,33 @@
 
 Run on a GPU machine beside `GATEWISE_BACKEND=cuda npm run bench` (PyTorch is the eager
 baseline to beat; add --compile for torch.compile). Prints the same columns as bench/.
-    python3 bench/torch_reference.py [--compile] [--cpu]
+    python3 bench/torch_reference.py [--compile] [--cpu] [--only gemm,mmoe] [--min-ms 100] [--json out.jsonl]
+--json appends one JSON object per case as it finishes (so a run cut short keeps what it
+measured), named as bench/ names it: {bench, case, config, medianMs, rate, unit}, the case
+with this script's variant name (torch, naive, mixed, loop, bmm, …) where bench/ has its own
+(native/scripts/gpu-report.js matches the two by bench, case without the variant, and config).
 """
 import argparse
+import json
 import time
+import traceback
 
 import torch
 
+MIN_MS = 300.0
+JSON_OUT = None
 
-def timed(fn, sync, min_ms=300.0, max_reps=200):
+
+def emit(line, bench, case, config, ms, rate, unit):
+    """Prints a result line and, with --json, appends it as a record."""
+    print(line, flush=True)
+    if JSON_OUT:
+        JSON_OUT.write(json.dumps({"bench": bench, "case": case, "config": config, "medianMs": ms, "rate": rate, "unit": unit}) + "\n")
+        JSON_OUT.flush()
+
+
+def timed(fn, sync, min_ms=None, max_reps=200):
+    min_ms = MIN_MS if min_ms is None else min_ms
     fn()
     sync()
     samples = []
@@ -73,8 +91,10 @@ def gated_fc(dev, sync, wrap):
             ms = timed(fn, sync)
             flops = (6 if backward else 2) * b * i * o
             epi = gated_fc_epilogue_bytes(b, i, o, placement, backward) / (ms * 1e6)
-            label = f"gated-fc     {placement} {act_name} {'fwd+bwd' if backward else 'fwd'} B={b} in={i} out={o}"
-            print(label.ljust(56), f"{ms:9.3f} ms {flops / (ms * 1e6):9.1f} GFLOP/s · epilogue {epi:.1f} GB/s")
+            stage = 'fwd+bwd' if backward else 'fwd'
+            label = f"gated-fc     {placement} {act_name} {stage} B={b} in={i} out={o}"
+            emit(label.ljust(56) + f" {ms:9.3f} ms {flops / (ms * 1e6):9.1f} GFLOP/s · epilogue {epi:.1f} GB/s",
+                 "gated-fc", f"{placement} {act_name} torch {stage}", {"B": b, "in": i, "out": o}, ms, flops / (ms * 1e6), "GFLOP/s")
 
 
 # bench/poso-mha.ts: (B, L, D, heads), target attention (Lq = 1), N = 4 value folds, gates
@@ -171,8 +191,10 @@ def poso_mha(dev, sync, wrap, cases):
                 ms = timed(fn, sync)
                 gbs = poso_mha_bytes(b, l, d, h, n, keys, backward) / (ms * 1e6)
                 gflops = poso_mha_flops(d, n, keys, backward) / (ms * 1e6)
-                label = f"poso-mha     {name} {'fwd+bwd' if backward else 'fwd'} B={b} L={l} Lq=1 D={d} heads={h} N={n}"
-                print(label.ljust(72), f"{ms:9.3f} ms {gbs:9.1f} GB/s · {gflops:.1f} GFLOP/s")
+                stage = 'fwd+bwd' if backward else 'fwd'
+                label = f"poso-mha     {name} {stage} B={b} L={l} Lq=1 D={d} heads={h} N={n}"
+                emit(label.ljust(72) + f" {ms:9.3f} ms {gbs:9.1f} GB/s · {gflops:.1f} GFLOP/s",
+                     "poso-mha", f"{name} {stage}", {"B": b, "L": l, "Lq": 1, "D": d, "heads": h, "N": n}, ms, gbs, "GB/s")
         del q, k, v, gk, gv, dy
 
 
@@ -224,8 +246,10 @@ def mmoe(dev, sync, wrap):
             for backward, fn in ((False, fwd), (True, fwd_bwd)):
                 ms = timed(fn, sync)
                 gflops = (6 if backward else 2) * b * n_in * h * e / (ms * 1e6)
-                label = f"mmoe         E{e} B{b} {name} {'fwd+bwd' if backward else 'fwd'}"
-                print(label.ljust(72), f"{ms:9.3f} ms {gflops:9.1f} GFLOP/s")
+                stage = 'fwd+bwd' if backward else 'fwd'
+                label = f"mmoe         E{e} B{b} {name} {stage}"
+                emit(label.ljust(72) + f" {ms:9.3f} ms {gflops:9.1f} GFLOP/s",
+                     "mmoe", f"E{e} B{b} {name} {stage}", {"E": e, "B": b, "in": n_in, "H": h, "T": t}, ms, gflops, "GFLOP/s")
         del x, w, bias, ws, bs, wg, dy
 
 
@@ -274,42 +298,41 @@ def apg(dev, sync, wrap):
                 for backward, f in ((False, fwd), (True, fwd_bwd)):
                     ms = timed(f, sync)
                     gflops = flops[name] * (3 if backward else 1) / (ms * 1e6)
-                    label = f"apg          N{n} M{n} K{k} B{bsz} {name} {'fwd+bwd' if backward else 'fwd'}"
-                    print(label.ljust(72), f"{ms:9.3f} ms {gflops:9.1f} GFLOP/s")
+                    stage = 'fwd+bwd' if backward else 'fwd'
+                    label = f"apg          N{n} M{n} K{k} B{bsz} {name} {stage}"
+                    emit(label.ljust(72) + f" {ms:9.3f} ms {gflops:9.1f} GFLOP/s",
+                         "apg", f"N{n} M{n} K{k} {name} {stage}", {"B": bsz, "N": n, "M": n, "K": k}, ms, gflops, "GFLOP/s")
             del x, u, v, b, s, dy
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--compile", action="store_true", help="wrap each op in torch.compile")
-    ap.add_argument("--cpu", action="store_true", help="run on the CPU instead of CUDA")
-    args = ap.parse_args()
-    dev = "cpu" if args.cpu or not torch.cuda.is_available() else "cuda"
-    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
-    torch.backends.cuda.matmul.allow_tf32 = False  # gatewise's GEMM is exact fp32
-    wrap = torch.compile if args.compile else (lambda f: f)
-    name = torch.cuda.get_device_name() if dev == "cuda" else "CPU"
-    print(f"torch {torch.__version__} on {name}{' (torch.compile)' if args.compile else ''}")
-
+def gemm(dev, sync, wrap):
+    """bench/gemm.ts: square matmuls, a tower layer with bias + ReLU, transposed operands."""
     sizes = [512, 1024, 2048, 4096, 8192] if dev == "cuda" else [256, 512, 1024, 2048]
     mm = wrap(lambda a, b: a @ b)
     for n in sizes:
         a = torch.rand(n, n, device=dev) * 2 - 1
         b = torch.rand(n, n, device=dev) * 2 - 1
         ms = timed(lambda: mm(a, b), sync)
-        print(f"gemm         matmul {n}³".ljust(40), f"{ms:9.3f} ms {2 * n**3 / (ms * 1e6):9.1f} GFLOP/s")
+        emit(f"gemm         matmul {n}³".ljust(40) + f" {ms:9.3f} ms {2 * n**3 / (ms * 1e6):9.1f} GFLOP/s",
+             "gemm", f"matmul {n}³", {"m": n, "n": n, "k": n}, ms, 2 * n**3 / (ms * 1e6), "GFLOP/s")
     layers = [(16384, 1024, 512), (65536, 512, 256)] if dev == "cuda" else [(2048, 512, 256), (4096, 256, 128)]
     lin = wrap(lambda x, w, bias: torch.relu(torch.nn.functional.linear(x, w, bias)))
     for m, k, n in layers:
         x, w, bias = torch.rand(m, k, device=dev), torch.rand(n, k, device=dev), torch.rand(n, device=dev)
         ms = timed(lambda: lin(x, w, bias), sync)
-        print(f"gemm         linear+bias+relu m={m} k={k} n={n}".ljust(40), f"{ms:9.3f} ms {2 * m * n * k / (ms * 1e6):9.1f} GFLOP/s")
+        emit(f"gemm         linear+bias+relu m={m} k={k} n={n}".ljust(40) + f" {ms:9.3f} ms {2 * m * n * k / (ms * 1e6):9.1f} GFLOP/s",
+             "gemm", "linear+bias+relu", {"m": m, "k": k, "n": n}, ms, 2 * m * n * k / (ms * 1e6), "GFLOP/s")
+    t = 4096 if dev == "cuda" else 1024
+    a = torch.rand(t, t, device=dev) * 2 - 1
+    b = torch.rand(t, t, device=dev) * 2 - 1
+    for name, f in (("Aᵀ·B", wrap(lambda a, b: a.t() @ b)), ("A·Bᵀ", wrap(lambda a, b: a @ b.t()))):
+        ms = timed(lambda: f(a, b), sync)
+        emit(f"gemm         matmul {name} {t}³".ljust(40) + f" {ms:9.3f} ms {2 * t**3 / (ms * 1e6):9.1f} GFLOP/s",
+             "gemm", f"matmul {name} {t}³", {"m": t, "n": t, "k": t}, ms, 2 * t**3 / (ms * 1e6), "GFLOP/s")
 
-    gated_fc(dev, sync, wrap)
-    poso_mha(dev, sync, wrap, POSO_MHA_CUDA_CASES if dev == "cuda" else POSO_MHA_CPU_CASES)
-    mmoe(dev, sync, wrap)
-    apg(dev, sync, wrap)
 
+def elementwise(dev, sync, wrap):
+    """bench/elementwise.ts: memory-bound ops over 32768×1024; GB/s of bytes read + written."""
     rows, cols = 1 << 15, 1024
     a = torch.rand(rows, cols, device=dev) * 4 - 2
     b = torch.rand(rows, cols, device=dev) * 4 - 2
@@ -323,8 +346,54 @@ def main():
     for label, touches, fn in cases:
         f = wrap(fn)
         ms = timed(f, sync)
-        print(f"elementwise  {label}".ljust(40), f"{ms:9.3f} ms {touches * 4 * rows * cols / (ms * 1e6):9.1f} GB/s")
+        gbs = touches * 4 * rows * cols / (ms * 1e6)
+        emit(f"elementwise  {label}".ljust(40) + f" {ms:9.3f} ms {gbs:9.1f} GB/s", "elementwise", label, {"rows": rows, "cols": cols}, ms, gbs, "GB/s")
+
+
+def poso(dev, sync, wrap):
+    poso_mha(dev, sync, wrap, POSO_MHA_CUDA_CASES if dev == "cuda" else POSO_MHA_CPU_CASES)
+
+
+SECTIONS = {"gemm": gemm, "gated-fc": gated_fc, "poso-mha": poso, "mmoe": mmoe, "apg": apg, "elementwise": elementwise}
+
+
+def main():
+    global MIN_MS, JSON_OUT
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--compile", action="store_true", help="wrap each op in torch.compile")
+    ap.add_argument("--cpu", action="store_true", help="run on the CPU instead of CUDA")
+    ap.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections, run in this order (default: all)")
+    ap.add_argument("--min-ms", type=float, default=MIN_MS, help="minimum measured time per case (default 300)")
+    ap.add_argument("--json", metavar="FILE", help="append one JSON line per case to FILE")
+    args = ap.parse_args()
+    MIN_MS = args.min_ms
+    JSON_OUT = open(args.json, "a") if args.json else None
+    dev = "cpu" if args.cpu or not torch.cuda.is_available() else "cuda"
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+    torch.backends.cuda.matmul.allow_tf32 = False  # gatewise's GEMM is exact fp32
+    wrap = torch.compile if args.compile else (lambda f: f)
+    name = torch.cuda.get_device_name() if dev == "cuda" else "CPU"
+    print(f"torch {torch.__version__} on {name}{' (torch.compile)' if args.compile else ''}", flush=True)
+
+    sections = args.only.split(",")
+    for section in sections:
+        if section not in SECTIONS:
+            ap.error(f"unknown section {section!r}; sections: {', '.join(SECTIONS)}")
+    failed = 0
+    for section in sections:
+        try:
+            SECTIONS[section](dev, sync, wrap)
+        except Exception as e:  # one section's failure (OOM, a compile error) must not cost the others
+            failed += 1
+            traceback.print_exc()
+            print(f"{section}: FAILED: {type(e).__name__}: {e}", flush=True)
+            if JSON_OUT:
+                JSON_OUT.write(json.dumps({"bench": section, "error": f"{type(e).__name__}: {e}"}) + "\n")
+                JSON_OUT.flush()
+        if dev == "cuda":
+            torch.cuda.empty_cache()
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

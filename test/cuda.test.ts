@@ -58,6 +58,7 @@ import {
 } from '../lib';
 import type { Activation, AnyTypedArray, DType, Device } from '../lib';
 import { distinct, expectAllClose, numel, poison, rand, RandOptions, Tolerance } from './gradcheck';
+import { logMaxError } from './parity-log';
 
 const DEV: Device = process.env.GATEWISE_PARITY_DEVICE === 'cpu' ? 'cpu' : 'cuda';
 const enabled = DEV === 'cpu' || hasCuda();
@@ -95,6 +96,7 @@ function compare(got: Float64Array, want: Float64Array, tol: Partial<Tolerance> 
   if (tol === 'exact') {
     // bit-identical values (±0 and any NaN count as equal)
     const i = want.findIndex((w, k) => w !== got[k] && !(Number.isNaN(w) && Number.isNaN(got[k])));
+    logMaxError(what, got, want, 'exact');
     if (i >= 0) throw new Error(`${what}: element ${i} differs: ${DEV} ${got[i]}, cpu ${want[i]}`);
     return;
   }

@@ -10,6 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { backend, hasCuda, EmbeddingTable, Rng, SparseOptimizer, tensor } from '../lib';
 import type { Device, EmbeddingTableOptions } from '../lib';
+import { logMaxError } from './parity-log';
 
 const DEV: Device = process.env.GATEWISE_PARITY_DEVICE === 'cpu' ? 'cpu' : 'cuda';
 const enabled = DEV === 'cpu' || hasCuda();
@@ -41,6 +42,7 @@ function decode(data: Uint8Array) {
 
 function expectClose(got: number[], want: number[], what: string): void {
   expect(got.length, what).toBe(want.length);
+  logMaxError(what, got, want, { atol: 1e-5, rtol: 1e-4 });
   const bad = got.findIndex((g, i) => !(Math.abs(g - want[i]) <= 1e-5 + 1e-4 * Math.abs(want[i])));
   if (bad >= 0) throw new Error(`${what}: element ${bad} differs: ${DEV} ${got[bad]}, cpu ${want[bad]}`);
 }

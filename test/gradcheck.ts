@@ -10,6 +10,7 @@
  */
 import { Device, full, memoryStats, Rng, Tensor, tensor } from '../lib';
 import type { Activation } from '../lib';
+import { logMaxError } from './parity-log';
 
 // ---- random inputs
 
@@ -186,7 +187,8 @@ function worstElement(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tole
 
 /**
  * Throws, naming the worst element, unless every |got − want| ≤ atol + rtol·|want|
- * (non-finite `want` values must be matched exactly).
+ * (non-finite `want` values must be matched exactly). With GATEWISE_PARITY_LOG set, first
+ * records the largest |got − want| (see parity-log.ts).
  */
 export function expectAllClose(
   got: ArrayLike<number>,
@@ -200,6 +202,7 @@ export function expectAllClose(
   const t: Tolerance = { atol: tol.atol ?? 1e-5, rtol: tol.rtol ?? 1e-4 };
   if (got.length !== want.length) throw new Error(`${what}: got ${got.length} elements, want ${want.length}`);
   const w = worstElement(got, want, t);
+  logMaxError(what, got, want, t);
   if (w && !(w.ratio <= 1)) {
     const flat = index ? index[w.i] : w.i;
     const at = shape ? ` [${unravel(flat, shape)}]` : '';

@@ -41,6 +41,7 @@ import type { Batch } from '../lib/data/batches';
 import { MicroBatcher } from '../lib/serve/micro-batcher';
 import { objectCollate, Prediction, Predictor } from '../lib/serve/predictor';
 import { applyUpdate, exportUpdate, loadUpdate, saveUpdate } from '../lib/serve/update';
+import { logMaxError } from './parity-log';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatewise-serve-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -437,6 +438,7 @@ describe.skipIf(!cuda)('Predictor: cuda against cpu', () => {
     const probe = [...requests(41, 40), ...requests(42, 8, 7000)];
     const want = flat(predictorFor(cpu).predict(probe));
     const got = flat(predictorFor(gpu).predict(probe));
+    logMaxError('predictions', got, want, { atol: 5e-6, rtol: 0 }); // toBeCloseTo(…, 5): |diff| < 5e-6
     got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
     expect([gpu.users.size, gpu.items.size]).toEqual([cpu.users.size, cpu.items.size]);
     for (const n of [cpu, gpu]) for (const t of [n.users, n.items]) t.dispose();
