@@ -115,13 +115,14 @@ void* device_malloc(size_t bytes) {
   return p;
 }
 
-void device_free(void* p) {
-  if (!p) return;
+bool device_free(void* p) {
+  if (!p) return true;
   Heap& h = heap();
+  if (!in_device_mapping(p)) return false;
   std::lock_guard<std::mutex> lk(h.mu);
   const size_t off = static_cast<size_t>(static_cast<char*>(p) - h.base);
   auto it = h.live.find(off);
-  GW_CHECK(it != h.live.end(), kCuda, "emulated CUDA device: cudaFree of ", p, ", which is not a live allocation");
+  if (it == h.live.end()) return false;  // not the start of a live allocation
   size_t size = round_up(it->second ? it->second : 1, kAlign) + kGap;
   GW_EMU_POISON(h.base + off, size);
   h.live.erase(it);
@@ -142,6 +143,7 @@ void device_free(void* p) {
     h.free_blocks.erase(next);
   }
   h.free_blocks.emplace(start, size);
+  return true;
 }
 
 bool is_device_range(const void* p, size_t bytes) {
@@ -169,6 +171,16 @@ size_t device_used_bytes() {
   std::lock_guard<std::mutex> lk(h.mu);
   return h.used;
 }
+
+void block_handed_out(void* p, size_t bytes, size_t size) {
+  DeviceAccess access;
+  char* c = static_cast<char*>(p);
+  GW_EMU_UNPOISON(c, bytes);
+  std::memset(c, 0xFF, bytes);
+  GW_EMU_POISON(c + bytes, size - bytes);
+}
+
+void block_taken_back(void* p, size_t size) { GW_EMU_POISON(p, size); }
 
 void* pinned_malloc(size_t bytes) {
   void* p = std::aligned_alloc(4096, round_up(bytes ? bytes : 1, 4096));

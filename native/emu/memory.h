@@ -10,13 +10,20 @@
 namespace gw::emu {
 
 void* device_malloc(size_t bytes);  ///< nullptr when the emulated device is full
-void device_free(void* p);          ///< p must come from device_malloc (or be null)
+bool device_free(void* p);          ///< false (nothing freed) unless p starts a live allocation or is null
 /// Whether [p, p + bytes) lies inside one live device allocation.
 bool is_device_range(const void* p, size_t bytes);
 /// Whether p points into the device mapping at all (live, freed or never allocated).
 bool in_device_mapping(const void* p);
 size_t device_total_bytes();
 size_t device_used_bytes();
+
+/// The caching allocator (core/allocator.cpp) hands out a block of `size` bytes for a request
+/// of `bytes`, fresh or reused: it starts as 0xFF garbage again, and under ASan the `size -
+/// bytes` tail is poisoned, so an off-by-one past a tensor's end is reported.
+void block_handed_out(void* p, size_t bytes, size_t size);
+/// ... and taken back: under ASan the whole block is poisoned until it is handed out again.
+void block_taken_back(void* p, size_t size);
 
 void* pinned_malloc(size_t bytes);
 void pinned_free(void* p);

@@ -144,8 +144,7 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
   return cudaSuccess;
 }
 cudaError_t cudaFree(void* p) {
-  if (p && !gw::emu::is_device_range(p, 1)) return fail(cudaErrorInvalidValue, "cudaFree of a pointer that is not a live allocation");
-  gw::emu::device_free(p);
+  if (!gw::emu::device_free(p)) return fail(cudaErrorInvalidValue, "cudaFree of a pointer that does not start a live allocation");
   return cudaSuccess;
 }
 cudaError_t cudaMallocHost(void** p, size_t bytes) {

@@ -434,16 +434,17 @@ uint64_t warp_call(WarpOp op, unsigned mask, uint64_t value, int param, int widt
     for (unsigned l = 0; l < 32; ++l) {
       if (!(call->mask >> l & 1u)) continue;
       Fiber& lf = *w.fibers[f.warp * 32 + l];
-      const int wd = call->width[l], p = call->param[l];
+      const int wd = call->width[l], p = call->param[l] & 31;  // PTX reads 5 bits of the lane operand
       const int base = static_cast<int>(l) & ~(wd - 1);
       int src = static_cast<int>(l);
       switch (op) {
-        case WarpOp::kShfl: src = base + (p & (wd - 1)); break;
+        case WarpOp::kShfl: src = base + (call->param[l] & (wd - 1)); break;
         case WarpOp::kShflUp: src = static_cast<int>(l) - p < base ? static_cast<int>(l) : static_cast<int>(l) - p; break;
         case WarpOp::kShflDown: src = static_cast<int>(l) + p >= base + wd ? static_cast<int>(l) : static_cast<int>(l) + p; break;
         case WarpOp::kShflXor: {
+          // A lane may read an earlier segment; past the end of its own it keeps its value.
           const int j = static_cast<int>(l) ^ p;
-          src = (j < base || j >= base + wd) ? static_cast<int>(l) : j;
+          src = j >= base + wd ? static_cast<int>(l) : j;
           break;
         }
         default: break;
