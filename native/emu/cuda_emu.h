@@ -85,7 +85,9 @@ struct ThreadCtx {
   dim3 block_dim;
   dim3 grid_dim;
 };
-extern thread_local const ThreadCtx* t_ctx;
+/// The running thread's context. A call rather than an extern thread_local: kernel code
+/// compiled with the sanitizers misread such a variable after a fiber switch.
+const ThreadCtx& this_thread();
 
 // ---- synchronization (scheduler.cpp)
 enum class WarpOp : uint8_t { kSyncwarp, kShfl, kShflUp, kShflDown, kShflXor, kBallot, kAny, kAll };
@@ -122,10 +124,10 @@ T from_bits(uint64_t b) {
 }  // namespace gw::emu
 
 // ---- built-in variables
-#define threadIdx (::gw::emu::t_ctx->thread_idx)
-#define blockIdx (::gw::emu::t_ctx->block_idx)
-#define blockDim (::gw::emu::t_ctx->block_dim)
-#define gridDim (::gw::emu::t_ctx->grid_dim)
+#define threadIdx (::gw::emu::this_thread().thread_idx)
+#define blockIdx (::gw::emu::this_thread().block_idx)
+#define blockDim (::gw::emu::this_thread().block_dim)
+#define gridDim (::gw::emu::this_thread().grid_dim)
 constexpr int warpSize = 32;
 
 // ---- barriers and warp-synchronous intrinsics

@@ -48,7 +48,11 @@
 
 namespace gw::emu {
 
+namespace {
 thread_local const ThreadCtx* t_ctx = nullptr;
+}  // namespace
+
+const ThreadCtx& this_thread() { return *t_ctx; }
 
 namespace {
 
@@ -174,6 +178,9 @@ Worker& this_worker() {
 void enter_fiber(Worker& w, Fiber& f) {
   w.current = &f;
   t_ctx = &f.ctx;
+  // The compiler must not drop or move these stores: the fiber reads them after the jump,
+  // which it cannot see (GCC with ASan did drop them, as dead before the nulling below).
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   GW_EMU_SWITCH_TO(f.stack, stack_bytes());
   if (_setjmp(w.sched) == 0) _longjmp(f.jb, 1);
   GW_EMU_SWITCHED(nullptr, nullptr);
