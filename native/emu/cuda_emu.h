@@ -201,19 +201,23 @@ T atomicCAS(T* p, GW_EMU_ARG(T) expected, GW_EMU_ARG(T) desired) {
   __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
   return expected;  // the old value, whether or not the swap happened
 }
-template <typename T>
-T atomicMin(T* p, GW_EMU_ARG(T) v) {
+namespace gw::emu {
+/// Stores v where it beats the current value (atomicMin / atomicMax); returns the old value.
+template <typename T, typename Beats>
+T atomic_store_if(T* p, T v, Beats beats) {
   T old = __atomic_load_n(p, __ATOMIC_RELAXED);
-  while (v < old && !__atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+  while (beats(v, old) && !__atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
   }
   return old;
 }
+}  // namespace gw::emu
+template <typename T>
+T atomicMin(T* p, GW_EMU_ARG(T) v) {
+  return ::gw::emu::atomic_store_if(p, v, [](T a, T b) { return a < b; });
+}
 template <typename T>
 T atomicMax(T* p, GW_EMU_ARG(T) v) {
-  T old = __atomic_load_n(p, __ATOMIC_RELAXED);
-  while (v > old && !__atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
-  }
-  return old;
+  return ::gw::emu::atomic_store_if(p, v, [](T a, T b) { return a > b; });
 }
 template <typename T>
 T atomicOr(T* p, GW_EMU_ARG(T) v) {

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The CUDA kernels' parity tests on the emulated CUDA device (native/emu/; no GPU needed):
-//   1. the native test program built with GW_CUDA=EMU: every case, CUDA-vs-CPU included;
-//   2. its CUDA cases again with the threads of every block in a seeded random order
-//      (GATEWISE_EMU_SCHEDULE=random:<seed>), so a missing barrier or a race shows;
-//   3. the addon built with GW_CUDA=EMU (build-emu/), loaded through GATEWISE_ADDON, under
+//   1. the native test program built with GW_CUDA=EMU: every case, CUDA-vs-CPU and the
+//      emulator's own (test_emulator.cpp) included, with the threads of every block in a
+//      seeded random order (GATEWISE_EMU_SCHEDULE=random:<seed>), so a missing barrier or a
+//      race shows (`npm run test:sanitize` runs the same program in the forward order, under
+//      ASan + UBSan; `npm run test:native -- -DGW_CUDA=EMU` runs it forward without them);
+//   2. the addon built with GW_CUDA=EMU (build-emu/), loaded through GATEWISE_ADDON, under
 //      the TypeScript parity suites (CPU stays the default backend; the suites put their
 //      own tensors on 'cuda').
 // `npm run test:emu -- native` or `-- ts` runs one half.
@@ -12,7 +14,6 @@ const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
 const { root, jobs } = require('./paths');
-const { buildDir } = require('./ctest');
 
 const PARITY_FILES = [
   'test/cuda.test.ts',
@@ -34,30 +35,37 @@ function run(title, cmd, args, env = {}) {
   return r.status === 0;
 }
 
-function native() {
-  const ctest = path.join(__dirname, 'ctest.js');
+// One build serves both halves: the addon and the native test program share the emulated
+// kernels library (build-emu/: Release/gatewise.node and gw_native_tests).
+const BUILD = path.join(root, 'build-emu');
+const NATIVE_TESTS = path.join(BUILD, 'gw_native_tests');
+
+function build() {
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
+  // configure, then build: `cmake-js compile` alone keeps an existing folder's old options.
+  const opts = ['--out', 'build-emu', '--CDGW_CUDA=EMU', '--CDGW_NATIVE_TESTS=ON'];
   return (
-    run('native tests, emulated device (forward schedule)', process.execPath, [ctest, '-DGW_CUDA=EMU']) &&
-    run(`native CUDA cases, emulated device (random:${SEED} schedule)`, path.join(buildDir(['-DGW_CUDA=EMU']), 'gw_native_tests'), ['cuda'], {
-      GATEWISE_EMU_SCHEDULE: `random:${SEED}`,
-    })
+    run('configure on the emulated device (build-emu/)', process.execPath, [cmakeJs, 'configure', ...opts]) &&
+    run('build on the emulated device: addon and native test program', process.execPath, [
+      cmakeJs, 'build', ...opts, '--parallel', jobs,
+    ])
   );
+}
+
+function native() {
+  return run(`native tests, emulated device (random:${SEED} schedule)`, NATIVE_TESTS, [], {
+    GATEWISE_EMU_SCHEDULE: `random:${SEED}`,
+  });
 }
 
 function ts() {
-  const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
-  const vitest = require.resolve('vitest/vitest.mjs', { paths: [root] });
-  return (
-    run('addon on the emulated device (build-emu/)', process.execPath, [
-      cmakeJs, 'compile', '--out', 'build-emu', '--CDGW_CUDA=EMU', '--parallel', jobs,
-    ]) &&
-    run('TypeScript parity suites, emulated device', process.execPath, [vitest, 'run', '--testTimeout=180000', ...PARITY_FILES], {
-      GATEWISE_ADDON: path.join(root, 'build-emu', 'Release', 'gatewise.node'),
-      GATEWISE_BACKEND: 'cpu',
-    })
-  );
+  const vitest = path.join(path.dirname(require.resolve('vitest/package.json', { paths: [root] })), 'vitest.mjs');
+  return run('TypeScript parity suites, emulated device', process.execPath, [vitest, 'run', '--testTimeout=180000', ...PARITY_FILES], {
+    GATEWISE_ADDON: path.join(BUILD, 'Release', 'gatewise.node'),
+    GATEWISE_BACKEND: 'cpu',
+  });
 }
 
 const which = process.argv[2];
-const ok = (which === 'ts' || native()) && (which === 'native' || ts());
+const ok = build() && (which === 'ts' || native()) && (which === 'native' || ts());
 process.exitCode = ok ? 0 : 1;

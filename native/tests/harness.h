@@ -41,6 +41,14 @@ struct Failure : std::runtime_error {
   static void name()
 
 inline bool has_cuda() { return gw::cudart::device_count() > 0; }
+
+/// Built for the emulated CUDA device (GW_CUDA=EMU, native/emu/): kernels run on the CPU, so
+/// the few GPU-sized shapes shrink to the smallest that still take the same code paths.
+#ifdef GW_CUDA_EMU
+constexpr bool kEmulated = true;
+#else
+constexpr bool kEmulated = false;
+#endif
 #define GW_REQUIRE_CUDA() \
   if (!::gwtest::has_cuda()) throw ::gwtest::Skip(gw::cudart::unavailable_reason())
 

@@ -324,18 +324,23 @@ GW_TEST(emulator_warp_votes) {
 
 // A shared-memory tree reduction with __syncthreads between the levels is exact; without
 // correct barriers the emulator's sequential fibers would read stale partial sums.
-GW_TEST(emulator_block_reduction) {
-  const unsigned blocks = 16;
-  std::vector<float> x(blocks * kSumBlock);
-  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(static_cast<int>((i * 37) % 101) - 50);
+/// Runs emu_block_sum over x (kSumBlock values per block) and expects every block's exact sum.
+static void expect_block_sums(const std::vector<float>& x, const std::string& what) {
+  const unsigned blocks = static_cast<unsigned>(x.size() / kSumBlock);
   gwtest::DeviceArray<float> dx(x), dout(blocks);
   gw::launch<emu_block_sum>(dim3(blocks), dim3(kSumBlock), 0, stream(), dx.get(), dout.get());
   const std::vector<float> got = dout.download();
   for (unsigned b = 0; b < blocks; ++b) {
     double want = 0;
     for (unsigned i = 0; i < kSumBlock; ++i) want += x[b * kSumBlock + i];
-    GW_EXPECT(got[b] == static_cast<float>(want), "block ", b, ": got ", got[b], " want ", want);
+    GW_EXPECT(got[b] == static_cast<float>(want), what, " block ", b, ": got ", got[b], " want ", want);
   }
+}
+
+GW_TEST(emulator_block_reduction) {
+  std::vector<float> x(16 * kSumBlock);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(static_cast<int>((i * 37) % 101) - 50);
+  expect_block_sums(x, "16 blocks:");
 }
 
 // atomicAdd from every thread of a 512-block grid (blocks run in parallel on the CPU's
@@ -484,17 +489,9 @@ GW_TEST(emulator_recovers_after_failed_launch) {
     expect_error([&] { gw::launch<emu_xor_full_mask>(dim3(4), dim3(48), 0, stream(), scratch.get()); },
                  {"emu_xor_full_mask"});
 
-    const unsigned blocks = 32;
-    std::vector<float> x(blocks * kSumBlock);
+    std::vector<float> x(32 * kSumBlock);
     for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(static_cast<int>(i % 13) - 6 + round);
-    gwtest::DeviceArray<float> dx(x), dout(blocks);
-    gw::launch<emu_block_sum>(dim3(blocks), dim3(kSumBlock), 0, stream(), dx.get(), dout.get());
-    const std::vector<float> got = dout.download();
-    for (unsigned b = 0; b < blocks; ++b) {
-      double want = 0;
-      for (unsigned i = 0; i < kSumBlock; ++i) want += x[b * kSumBlock + i];
-      GW_EXPECT(got[b] == static_cast<float>(want), "round ", round, " block ", b, ": got ", got[b], " want ", want);
-    }
+    expect_block_sums(x, "round " + std::to_string(round));
     gwtest::DeviceArray<int> sh(640);
     gw::launch<emu_shuffles>(dim3(1), dim3(64), 0, stream(), sh.get());
     const std::vector<int> s = sh.download();

@@ -302,10 +302,12 @@ GW_TEST(gemm_cuda_shapes) {
   GW_REQUIRE_CUDA();
   uint64_t seed = 400;
   for (const Spec& s : shape_specs()) check_cuda(s, seed++);
-  // Enough 128×128 tiles (batch 3) to take the large-tile path; aligned (float4 loads) and not.
-  for (int64_t mnk : {1024, 1023})
+  // Enough 128×128 tiles (at least the SM count, 132 on an H100) to take the large-tile path;
+  // aligned (float4 loads) and not. Emulated: batch 9 of 512² (144 tiles) with k = 64.
+  const int64_t big = gwtest::kEmulated ? 512 : 1024, batch = gwtest::kEmulated ? 9 : 3;
+  for (int64_t mnk : {big, big - 1})
     for (int t = 0; t < 4; ++t) {
-      Spec s{3, mnk, mnk + 4, mnk};
+      Spec s{batch, mnk, mnk + 4, gwtest::kEmulated ? mnk / 8 : mnk};
       s.ta = t & 1, s.tb = (t >> 1) & 1, s.bias = true, s.beta = 0.5f, s.shared_b = t == 3;
       s.act = t == 1 ? gw::Act::kGelu : gw::Act::kIdentity, s.pre = t == 1;
       check_cuda(s, seed++);

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// AddressSanitizer + UndefinedBehaviorSanitizer over the native code, on the emulated CUDA
+// device so that the CUDA kernels are checked too (device memory beyond a tensor's end, and
+// freed blocks, are poisoned: an out-of-bounds kernel access is reported like
+// compute-sanitizer's memcheck would):
+//   1. the native test program (CPU twins and emulated kernels), built with -DGW_SANITIZE=ON;
+//   2. `-- addon`: also the addon (build-asan/) under the native-heavy TS files, with
+//      libasan preloaded into node (leak detection off: node itself is not built for it).
+// Any report fails the run.
+'use strict';
+const { spawnSync, execFileSync } = require('node:child_process');
+const path = require('node:path');
+
+const { root, jobs } = require('./paths');
+
+const ADDON_FILES = ['test/binding-fuzz.test.ts', 'test/errors.test.ts', 'test/cuda.test.ts', 'test/embedding-cuda.test.ts', 'test/emulator.test.ts'];
+const SAN_ENV = {
+  ASAN_OPTIONS: 'abort_on_error=1:detect_leaks=0:check_initialization_order=1:strict_string_checks=1',
+  UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+};
+
+function run(title, cmd, args, env = {}) {
+  process.stdout.write(`\n=== ${title}\n`);
+  const t0 = Date.now();
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...SAN_ENV, ...env } });
+  process.stdout.write(`=== ${title}: ${r.status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  return r.status === 0;
+}
+
+function native() {
+  return run('native tests, ASan + UBSan, emulated device', process.execPath, [
+    path.join(__dirname, 'ctest.js'), '-DGW_CUDA=EMU', '-DGW_SANITIZE=ON',
+  ]);
+}
+
+function addon() {
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
+  const vitest = path.join(path.dirname(require.resolve('vitest/package.json', { paths: [root] })), 'vitest.mjs');
+  const runtime = (lib) => execFileSync('g++', [`-print-file-name=${lib}`], { encoding: 'utf8' }).trim();
+  return (
+    run('configure the addon, ASan + UBSan, emulated device (build-asan/)', process.execPath, [
+      cmakeJs, 'configure', '--out', 'build-asan', '--CDGW_CUDA=EMU', '--CDGW_SANITIZE=ON',
+    ]) &&
+    run('build it', process.execPath, [cmakeJs, 'build', '--out', 'build-asan', '--parallel', jobs]) &&
+    run('native-heavy TS files under the sanitized addon', process.execPath, [vitest, 'run', '--testTimeout=300000', ...ADDON_FILES], {
+      GATEWISE_ADDON: path.join(root, 'build-asan', 'Release', 'gatewise.node'),
+      GATEWISE_BACKEND: 'cpu',
+      LD_PRELOAD: `${runtime('libasan.so')}:${runtime('libubsan.so')}`,
+    })
+  );
+}
+
+const ok = native() && (process.argv[2] !== 'addon' || addon());
+process.exitCode = ok ? 0 : 1;
