@@ -28,7 +28,7 @@ describe.skipIf(!emulated)('the emulated CUDA device', () => {
     const b = tensor([1, 0, 0, 1, 1, 1], { shape: [3, 2], device: 'cuda' });
     const c = matmul(a, b);
     expect(c.device).toBe('cuda');
-    expect(Array.from(c.toArraySync())).toEqual([4, 5, 10, 11]);
-    expect(Array.from(await c.toArray())).toEqual([4, 5, 10, 11]);
+    expect(Array.from(c.toArraySync() as Float32Array)).toEqual([4, 5, 10, 11]);
+    expect(Array.from((await c.toArray()) as Float32Array)).toEqual([4, 5, 10, 11]);
   });
 });
