@@ -4,8 +4,9 @@
 // freed blocks, are poisoned: an out-of-bounds kernel access is reported like
 // compute-sanitizer's memcheck would):
 //   1. the native test program (CPU twins and emulated kernels), built with -DGW_SANITIZE=ON;
-//   2. `-- addon`: also the addon (build-asan/) under the native-heavy TS files, with
-//      libasan preloaded into node (leak detection off: node itself is not built for it).
+//   2. `-- addon` (that alone) or `-- all` (both): the addon (build-asan/) under the
+//      native-heavy TS files, with libasan preloaded into node (leak detection off: node
+//      itself is not built for it).
 // Any report fails the run.
 'use strict';
 const { spawnSync, execFileSync } = require('node:child_process');
@@ -50,5 +51,6 @@ function addon() {
   );
 }
 
-const ok = native() && (process.argv[2] !== 'addon' || addon());
+const which = process.argv[2];  // nothing: the native program; 'addon': the addon alone; 'all': both
+const ok = (which === 'addon' || native()) && (which !== 'addon' && which !== 'all' ? true : addon());
 process.exitCode = ok ? 0 : 1;
