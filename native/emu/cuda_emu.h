@@ -188,14 +188,18 @@ T atomicAdd(T* p, GW_EMU_ARG(T) v) {
     return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
   }
 }
-template <typename T>
-T atomicSub(T* p, GW_EMU_ARG(T) v) {
-  return __atomic_fetch_sub(p, v, __ATOMIC_SEQ_CST);
-}
-template <typename T>
-T atomicExch(T* p, GW_EMU_ARG(T) v) {
-  return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
-}
+// Read-modify-write atomics that map one to one onto a GCC builtin.
+#define GW_EMU_ATOMIC_RMW(name, builtin)          \
+  template <typename T>                           \
+  T name(T* p, GW_EMU_ARG(T) v) {                 \
+    return builtin(p, v, __ATOMIC_SEQ_CST);       \
+  }
+GW_EMU_ATOMIC_RMW(atomicSub, __atomic_fetch_sub)
+GW_EMU_ATOMIC_RMW(atomicExch, __atomic_exchange_n)
+GW_EMU_ATOMIC_RMW(atomicOr, __atomic_fetch_or)
+GW_EMU_ATOMIC_RMW(atomicAnd, __atomic_fetch_and)
+GW_EMU_ATOMIC_RMW(atomicXor, __atomic_fetch_xor)
+#undef GW_EMU_ATOMIC_RMW
 template <typename T>
 T atomicCAS(T* p, GW_EMU_ARG(T) expected, GW_EMU_ARG(T) desired) {
   __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
@@ -218,18 +222,6 @@ T atomicMin(T* p, GW_EMU_ARG(T) v) {
 template <typename T>
 T atomicMax(T* p, GW_EMU_ARG(T) v) {
   return ::gw::emu::atomic_store_if(p, v, [](T a, T b) { return a > b; });
-}
-template <typename T>
-T atomicOr(T* p, GW_EMU_ARG(T) v) {
-  return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
-}
-template <typename T>
-T atomicAnd(T* p, GW_EMU_ARG(T) v) {
-  return __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
-}
-template <typename T>
-T atomicXor(T* p, GW_EMU_ARG(T) v) {
-  return __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
 }
 
 // ---- integer and float intrinsics
