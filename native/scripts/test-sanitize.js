@@ -15,8 +15,10 @@ const path = require('node:path');
 const { root, jobs } = require('./paths');
 
 const ADDON_FILES = ['test/binding-fuzz.test.ts', 'test/errors.test.ts', 'test/cuda.test.ts', 'test/embedding-cuda.test.ts', 'test/emulator.test.ts'];
+// allocator_may_return_null: the error suite asks for an impossible allocation and expects
+// ERR_GATEWISE_OOM, as a plain malloc returning null gives; ASan would abort instead.
 const SAN_ENV = {
-  ASAN_OPTIONS: 'abort_on_error=1:detect_leaks=0:check_initialization_order=1:strict_string_checks=1',
+  ASAN_OPTIONS: 'abort_on_error=1:detect_leaks=0:allocator_may_return_null=1:check_initialization_order=1:strict_string_checks=1',
   UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
 };
 
