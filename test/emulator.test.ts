@@ -31,4 +31,10 @@ describe.skipIf(!emulated)('the emulated CUDA device', () => {
     expect(Array.from(c.toArraySync() as Float32Array)).toEqual([4, 5, 10, 11]);
     expect(Array.from((await c.toArray()) as Float32Array)).toEqual([4, 5, 10, 11]);
   });
+
+  it('runs the STREAM triad kernel the benches take their bandwidth ceiling from', () => {
+    // The one kernel no parity test launches: it only has to run, with CUDA's launch rules.
+    const gbs = native.streamTriadGBs('cuda', 1 << 16, 2) as number;
+    expect(Number.isFinite(gbs) && gbs > 0).toBe(true);
+  });
 });

@@ -3,7 +3,8 @@
 //     the order in which a block's threads run between two synchronization points (and
 //     the order of the blocks); a kernel whose result changes with it has a race;
 //   GATEWISE_EMU_THREADS = n   OS threads that run blocks in parallel (default: the CPU
-//     pool's size; 1 runs every block on the launching thread).
+//     pool's size; 1 runs every block on the launching thread);
+//   GATEWISE_EMU_KERNEL_LOG = file   each kernel launched is appended once (coverage).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -522,7 +522,24 @@ void set_max_dynamic_smem(const void* fn, size_t bytes) {
   g_max_dynamic_smem.emplace_back(fn, bytes);
 }
 
+/// GATEWISE_EMU_KERNEL_LOG=<file>: each kernel (template arguments included) is appended to
+/// the file the first time this process launches it, so a suite's kernel coverage can be read.
+void log_kernel(const char* name) {
+  static const char* path = std::getenv("GATEWISE_EMU_KERNEL_LOG");
+  if (!path || !*path) return;
+  static std::mutex mu;
+  static std::vector<std::string> seen;
+  std::lock_guard<std::mutex> lk(mu);
+  if (std::find(seen.begin(), seen.end(), name) != seen.end()) return;
+  seen.emplace_back(name);
+  if (FILE* f = std::fopen(path, "a")) {
+    std::fprintf(f, "%s\n", name);
+    std::fclose(f);
+  }
+}
+
 void run_launch(const LaunchSpec& s) {
+  log_kernel(s.kernel);
   const size_t optin = opted_in_smem(s.fn);
   check_config(s, optin);
   const Schedule sched = schedule();
