@@ -34,6 +34,28 @@ describe('taskMetrics', () => {
     expect(m[3].auc).toBeUndefined();
   });
 
+  it('sample weights: a row of weight w counts as the row w times (AUC, log loss, MSE, per domain); GAUC is not weighted', () => {
+    const w = [2, 0, 1, 3, 1, 2];
+    const domains = { ids: [0, 0, 0, 0, 1, 1], names: ['a', 'b'] };
+    const rep = w.flatMap((c, i) => Array(c).fill(i) as number[]);
+    const weighted = taskMetrics({ outputs, labels, tasks: ['click', 'watch'], kinds: ['binary', 'regression'], domains, weights: w });
+    const repeated = taskMetrics({
+      outputs: rep.flatMap((i) => [outputs[2 * i], outputs[2 * i + 1]]),
+      labels: rep.flatMap((i) => [labels[2 * i], labels[2 * i + 1]]),
+      tasks: ['click', 'watch'],
+      kinds: ['binary', 'regression'],
+      domains: { ids: rep.map((i) => domains.ids[i]), names: domains.names },
+    });
+    const plain = taskMetrics({ outputs, labels, tasks: ['click', 'watch'], kinds: ['binary', 'regression'], domains });
+    for (const [i, m] of weighted.entries()) {
+      for (const k of ['auc', 'logloss', 'mse'] as const) if (m[k] !== undefined) expect(m[k]).toBeCloseTo(repeated[i][k] as number, 12);
+      expect(m.n).toBe(plain[i].n); // n still counts rows
+    }
+    expect(weighted[0].logloss).not.toBeCloseTo(plain[0].logloss as number, 3);
+    expect(() => taskMetrics({ outputs, labels, tasks: ['click', 'watch'], weights: [1, 1, -1, 1, 1, 1] })).toThrow(/weights\[2\]/);
+    expect(() => taskMetrics({ outputs, labels, tasks: ['click', 'watch'], weights: [1, 1] })).toThrow(/weights/);
+  });
+
   it('GAUC over users: the impression-weighted mean of the users with both classes', () => {
     const m = taskMetrics({ outputs, labels, tasks: ['click', 'watch'], kinds: ['binary', 'regression'], users: ['u', 'u', 'u', 'u', 'v', 'w'] });
     expect(m[0].gauc).toBeCloseTo(0.75, 12); // u: AUC 0.75 over 4 rows; v and w have one class

@@ -88,7 +88,7 @@ describe('Trainer', () => {
     expect(lines[1]).toBe('epoch 1/1  1000/1000  667 samples/s  loss 0.4000  1.5 s done\n');
   });
 
-  it('sample weights: a row of weight 2 trains as if it came twice; a wrong shape is named', () => {
+  it('sample weights: a row of weight 2 trains and evaluates as if it came twice; a wrong shape is named', async () => {
     const rng = new Rng(21);
     const n = 6;
     const x = Array.from({ length: n * 5 }, () => rng.normal());
@@ -111,6 +111,14 @@ describe('Trainer', () => {
     const pa = ma.parameters().map((p) => Array.from(p.toArraySync() as Float32Array));
     const pb = mb.parameters().map((p) => Array.from(p.toArraySync() as Float32Array));
     pa.forEach((p, i) => p.forEach((v, j) => expect(v).toBeCloseTo(pb[i][j], 5)));
+    // evaluate() weighs AUC, log loss and MSE the same way: the weighted rows ≡ the rows repeated.
+    const plain = new Trainer<ReturnType<typeof rows>>({ model: ma, forward: (b) => ({ outputs: ma.forward(b.x), labels: b.y }), tasks: ['click', 'watch'], kinds: ['binary', 'regression'], optimizers: [oa], progress: { mode: 'none' } });
+    const mw = await weighted.evaluate([{ ...rows([0, 1, 2, 3, 4, 5]), w: tensor(weights) }]);
+    const mr = await plain.evaluate([rows(weights.flatMap((w, i) => Array(w).fill(i)))]);
+    const mu = await plain.evaluate([rows([0, 1, 2, 3, 4, 5])]);
+    expect(mw.map((m) => [m.task, m.auc === undefined ? m.mse : m.logloss])).not.toEqual(mu.map((m) => [m.task, m.auc === undefined ? m.mse : m.logloss]));
+    for (const [i, m] of mw.entries())
+      for (const k of ['auc', 'logloss', 'mse'] as const) if (m[k] !== undefined) expect(m[k]).toBeCloseTo(mr[i][k] as number, 6);
     expect(() => weighted.trainStep({ ...rows([0, 1]), w: tensor([1, 1, 1]) })).toThrow(/forward\(batch\)\.weight/);
   });
 

@@ -2,13 +2,14 @@
  * The metrics a training service watches, per task and per domain, computed exactly from
  * host arrays of a whole evaluation pass: AUC, GAUC (per user), log loss for binary tasks,
  * MSE for regression tasks. Rows whose label is masked out (missing) are left out of that
- * task's metrics.
+ * task's metrics. With sample weights, AUC, log loss and MSE are weighted (a row of weight 2
+ * counts as the row twice); GAUC stays the per-user AUCs weighted by each user's row count.
  */
 import { ArgumentError } from '../errors';
 import { checkOneOf, invalid } from '../validate';
 import { auc } from './auc';
 import { gauc } from './grouped-auc';
-import { checkNumberArray, GroupArray } from './inputs';
+import { checkNumberArray, checkWeights, GroupArray } from './inputs';
 import { logloss } from './logloss';
 import { meanSquaredError } from './mse';
 
@@ -30,6 +31,8 @@ export interface TaskMetricsInput {
   domains?: { ids: ArrayLike<number>; names: readonly string[] } | null;
   /** Each row's user (or any group) for GAUC on binary tasks. */
   users?: GroupArray | null;
+  /** (N) each row's sample weight (finite, ≥ 0): AUC, log loss and MSE become weighted. */
+  weights?: ArrayLike<number> | null;
 }
 
 /** One task's metrics on all rows or on one domain value's rows. */
@@ -67,6 +70,7 @@ export function taskMetrics(input: TaskMetricsInput): TaskMetric[] {
   if (dom && dom.ids.length !== N) throw new ArgumentError(`Expected ${N} domain ids (one per row) for domains.ids but received ${dom.ids.length}`);
   const users = input.users ?? null;
   if (users && users.length !== N) throw new ArgumentError(`Expected ${N} users (one per row) for users but received ${users.length}`);
+  const weights = input.weights ? checkWeights(input.weights, N) : null;
   const groups: [string, (r: number) => boolean][] = [['all', () => true]];
   if (dom) groups.push(...dom.names.map((name, d): [string, (r: number) => boolean] => [name, (r) => dom.ids[r] === d]));
   const metrics: TaskMetric[] = [];
@@ -76,11 +80,12 @@ export function taskMetrics(input: TaskMetricsInput): TaskMetric[] {
       for (let r = 0; r < N; ++r) if (keep(r) && (!mask || mask[r * T + t] !== 0)) rows.push(r);
       const o = rows.map((r) => out[r * T + t]);
       const y = rows.map((r) => lab[r * T + t]);
+      const w = weights ? rows.map((r) => weights[r]) : undefined;
       const m: TaskMetric = { task, domain, n: rows.length };
-      if (kinds[t] === 'regression') m.mse = meanSquaredError(o, y);
+      if (kinds[t] === 'regression') m.mse = meanSquaredError(o, y, w);
       else {
-        m.auc = auc(o, y);
-        m.logloss = logloss(o.map(sigmoid), y);
+        m.auc = auc(o, y, w);
+        m.logloss = logloss(o.map(sigmoid), y, w);
         if (users) m.gauc = gauc(o, y, rows.map((r) => users[r]));
       }
       metrics.push(m);

@@ -30,7 +30,7 @@ export interface StepOutput {
   labels: Tensor;
   /** (B, T) 0/1, 0 where a label is missing (default: all present). */
   mask?: Tensor | null;
-  /** (B) sample weights for the loss: each task's loss is Σ w·m·ℓ / Σ w·m, as if a row of weight 2 came twice (default: all 1). Metrics are unweighted. */
+  /** (B) sample weights: each task's loss is Σ w·m·ℓ / Σ w·m, as if a row of weight 2 came twice (default: all 1); evaluate() weights AUC, log loss and MSE the same way. */
   weight?: Tensor | null;
 }
 
@@ -228,8 +228,10 @@ export class Trainer<B> {
     const mask: number[] = [];
     const domains: number[] = [];
     const users: (number | string | bigint)[] = [];
+    const weights: number[] = [];
     let hasDomains = false;
     let hasUsers = false;
+    let hasWeights = false;
     for await (const batch of batchesOf(data)) {
       const info = this.o.batchInfo?.(batch) ?? {};
       noGrad(() =>
@@ -239,6 +241,9 @@ export class Trainer<B> {
           pushAll(labels, r.labels.toArraySync() as Float32Array);
           if (r.mask) pushAll(mask, r.mask.toArraySync() as Float32Array);
           else for (let i = 0; i < r.outputs.size; ++i) mask.push(1);
+          const rows = r.outputs.shape[0];
+          if (r.weight) (hasWeights = true), pushAll(weights, r.weight.toArraySync() as Float32Array);
+          else for (let i = 0; i < rows; ++i) weights.push(1);
         }),
       );
       if (info.domains) (hasDomains = true), pushAll(domains, info.domains);
@@ -252,6 +257,7 @@ export class Trainer<B> {
       kinds: this.kinds,
       domains: hasDomains && this.o.domainNames ? { ids: domains, names: this.o.domainNames } : null,
       users: hasUsers ? users : null,
+      weights: hasWeights ? weights : null,
     });
   }
 
