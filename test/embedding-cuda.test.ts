@@ -55,6 +55,18 @@ const configs: [string, Omit<EmbeddingTableOptions, 'device'>][] = [
 ];
 
 describe.skipIf(!enabled)(`EmbeddingTable: ${DEV} against cpu`, () => {
+  it('refuses a tensor from the other device, naming it, rather than reading it', () => {
+    // Found on the emulated device: a cpu table handed a cuda gradient ran its CPU kernel on
+    // device pointers, which on a GPU crashes the process. Only meaningful across devices.
+    if (DEV === 'cpu') return;
+    const t = new EmbeddingTable({ dim: 3, capacity: 16, device: 'cpu', seed: 1 });
+    const out = t.lookup([1, 2, 1]);
+    expect(() => out.backward(tensor(new Float32Array(9), { shape: [3, 3], device: 'cuda' }))).toThrow(/gradient on cpu \(the table's device\) but it is on cuda/);
+    const onDevice = new EmbeddingTable({ dim: 3, capacity: 16, device: 'cuda', seed: 1 });
+    expect(() => onDevice.lookup([1, 2]).backward(tensor(new Float32Array(6), { shape: [2, 3], device: 'cpu' }))).toThrow(/gradient on cuda \(the table's device\) but it is on cpu/);
+    expect(Array.from(t.lookup([1]).values()).length).toBe(3);  // the table still works
+  });
+
   for (const [name, cfg] of configs) {
     it(`${name}: same ids, lookups and rows after every step`, () => {
       const rng = new Rng(name.length);

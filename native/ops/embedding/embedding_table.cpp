@@ -190,12 +190,22 @@ void EmbeddingTable::place_keys(Prepared& pr, bool train, bool force_admit, cons
   }
 }
 
+namespace {
+/// Every tensor an entry point takes must live where the table does: a kernel of one device
+/// handed another's pointers reads memory it cannot (on a GPU host code touching device
+/// memory crashes the process), so a mismatch is an error naming the argument.
+void check_on_device(const Tensor* t, Device table, const char* name) {
+  if (t)
+    GW_CHECK(t->device() == table, kDevice, "Expected ", name, " on ", device_name(table),
+             " (the table's device) but it is on ", device_name(t->device()));
+}
+}  // namespace
+
 Prepared EmbeddingTable::prepare(const Tensor& keys, bool train, double now) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   check_dtype(keys, DType::kI64, "ids");
   GW_CHECK(keys.dim() == 1, kShape, "Expected a 1-D tensor for ids but received shape ", shape_str(keys.shape()));
-  GW_CHECK(keys.device() == cfg_.device, kDevice, "Expected ids on ", device_name(cfg_.device),
-           " (the table's device) but they are on ", device_name(keys.device()));
+  check_on_device(&keys, cfg_.device, "ids");
   const int64_t n = keys.numel();
   GW_CHECK(n < (int64_t{1} << 31) - 1, kArgument, "Expected fewer than 2^31 ids but received ", n);
   Prepared pr;
@@ -213,6 +223,7 @@ Prepared EmbeddingTable::prepare(const Tensor& keys, bool train, double now) {
 
 Tensor EmbeddingTable::gather(const Prepared& pr, const Tensor* default_row) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
+  check_on_device(default_row, cfg_.device, "default_row");
   Tensor out = Tensor::empty({pr.n, cfg_.dim}, DType::kF32, cfg_.device);
   if (pr.n == 0) return out;
   GW_DISPATCH(cfg_.device, emb_gather, weight_.data<float>(), cfg_.dim, pr.urow.data<int32_t>(),
@@ -223,6 +234,9 @@ Tensor EmbeddingTable::gather(const Prepared& pr, const Tensor* default_row) {
 Tensor EmbeddingTable::bag(const Prepared& pr, const Tensor& offsets, const Tensor* weights, bool mean,
                            const Tensor* default_row) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
+  check_on_device(&offsets, cfg_.device, "offsets");
+  check_on_device(weights, cfg_.device, "weights");
+  check_on_device(default_row, cfg_.device, "default_row");
   const int64_t bags = offsets.numel();
   Tensor out = Tensor::empty({bags, cfg_.dim}, DType::kF32, cfg_.device);
   if (bags == 0) return out;
@@ -237,6 +251,10 @@ std::vector<Tensor> EmbeddingTable::backward(const Prepared& pr, const Tensor& g
                                              const Tensor* weights, bool mean, const Tensor* default_row,
                                              bool want_weight_grad) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
+  check_on_device(&gout, cfg_.device, "gradient");
+  check_on_device(offsets, cfg_.device, "offsets");
+  check_on_device(weights, cfg_.device, "weights");
+  check_on_device(default_row, cfg_.device, "default_row");
   const int64_t bags = offsets ? offsets->numel() : pr.n;
   check_dtype(gout, DType::kF32, "gradient");
   check_shape(gout, {bags, cfg_.dim}, "gradient");
@@ -253,6 +271,9 @@ std::vector<Tensor> EmbeddingTable::backward(const Prepared& pr, const Tensor& g
 
 void EmbeddingTable::apply(const Tensor& rows, const Tensor& keys, const Tensor& grads, bool dedup) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
+  check_on_device(&rows, cfg_.device, "rows");
+  check_on_device(&keys, cfg_.device, "keys");
+  check_on_device(&grads, cfg_.device, "grads");
   const int64_t m = rows.numel();
   check_dtype(rows, DType::kI32, "rows");
   check_dtype(keys, DType::kI64, "keys");
