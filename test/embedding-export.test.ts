@@ -4,7 +4,11 @@
  * left unchanged.
  */
 import { describe, expect, it } from 'vitest';
-import { EmbeddingTable, FormatError, Rng, ShapeError, SparseOptimizer, tensor } from '../lib';
+import { EmbeddingTable, FormatError, Rng, ShapeError, SparseOptimizer, tensor, setBackend } from '../lib';
+
+// These are CPU checks (float64 references, host memory statistics, the CPU table's export);
+// they pin the CPU backend so that a machine whose default is CUDA runs them unchanged.
+setBackend('cpu');
 
 /** CRC-32 as zlib computes it (to forge otherwise valid files). */
 function crc32(bytes: Uint8Array): number {

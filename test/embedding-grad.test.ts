@@ -5,7 +5,11 @@
  * several lookups of one table in one step, and training that converges.
  */
 import { describe, expect, it } from 'vitest';
-import { Adam, EmbeddingTable, noGrad, Linear, mse, OptimizerSet, Rng, SparseOptimizer, tensor, Tensor } from '../lib';
+import { Adam, EmbeddingTable, noGrad, Linear, mse, OptimizerSet, Rng, SparseOptimizer, tensor, Tensor, setBackend } from '../lib';
+
+// These are CPU checks (float64 references, host memory statistics, the CPU table's export);
+// they pin the CPU backend so that a machine whose default is CUDA runs them unchanged.
+setBackend('cpu');
 
 function randn(rng: Rng, n: number): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal());

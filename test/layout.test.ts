@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ArgumentError, concat, DTypeError, GatewiseError, indexSelect, permute, Rng, ShapeError, slice, tensor, Tensor, transpose } from '../lib';
+import { ArgumentError, concat, DTypeError, GatewiseError, indexSelect, permute, Rng, ShapeError, slice, tensor, Tensor, transpose, setBackend } from '../lib';
 import { gradcheck, input, numel, rand, strides, unravel } from './gradcheck';
+
+// These are CPU checks (float64 references, host memory statistics, the CPU table's export);
+// they pin the CPU backend so that a machine whose default is CUDA runs them unchanged.
+setBackend('cpu');
 
 const rng = new Rng(41);
 

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { countNonFinite, logSoftmax, Rng, ShapeError, softmax, tensor, DTypeError } from '../lib';
+import { countNonFinite, logSoftmax, Rng, ShapeError, softmax, tensor, DTypeError, setBackend } from '../lib';
 import { gradcheck, input, numel } from './gradcheck';
+
+// These are CPU checks (float64 references, host memory statistics, the CPU table's export);
+// they pin the CPU backend so that a machine whose default is CUDA runs them unchanged.
+setBackend('cpu');
 
 const rng = new Rng(51);
 

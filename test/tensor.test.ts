@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DisposedError, empty, full, ones, ShapeError, tensor, tidy, keep, zeros, memoryStats, Tensor } from '../lib';
+import { DisposedError, empty, full, ones, ShapeError, tensor, tidy, keep, zeros, memoryStats, Tensor, setBackend } from '../lib';
+
+// These are CPU checks (float64 references, host memory statistics, the CPU table's export);
+// they pin the CPU backend so that a machine whose default is CUDA runs them unchanged.
+setBackend('cpu');
 
 describe('Tensor creation and transfer', () => {
   it('builds from nested arrays, flat arrays with a shape, and typed arrays', () => {
