@@ -281,6 +281,9 @@ struct LaunchSpec {
 
 /// Runs the launch to completion; throws gw::Error (kCuda) naming the kernel on any misuse.
 void run_launch(const LaunchSpec& spec);
+/// Records cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) for
+/// the launch-limit check.
+void set_max_dynamic_smem(const void* fn, size_t bytes);
 /// Fails the launch when a pointer argument is neither null nor device (or pinned) memory.
 void check_pointer_arg(const char* kernel, int index, const void* p);
 

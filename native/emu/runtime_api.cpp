@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "cuda_emu.h"
 #include "memory.h"
 #include "schedule.h"
 

@@ -6,7 +6,6 @@
 //     pool's size; 1 runs every block on the launching thread);
 //   GATEWISE_EMU_KERNEL_LOG = file   each kernel launched is appended once (coverage).
 #pragma once
-#include <cstddef>
 #include <cstdint>
 
 namespace gw::emu {
@@ -19,8 +18,5 @@ struct Schedule {
 
 const Schedule& schedule();
 const char* schedule_name();  ///< e.g. "random:7", for logs
-
-/// Records cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes).
-void set_max_dynamic_smem(const void* fn, size_t bytes);
 
 }  // namespace gw::emu

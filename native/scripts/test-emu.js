@@ -10,10 +10,10 @@
 //      own tensors on 'cuda').
 // `npm run test:emu -- native` or `-- ts` runs one half.
 'use strict';
-const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
 const { root, jobs } = require('./paths');
+const { runStep, cmakeJsBin, vitestBin } = require('./step');
 
 const PARITY_FILES = [
   'test/cuda.test.ts',
@@ -27,40 +27,32 @@ const PARITY_FILES = [
 ];
 const SEED = process.env.GATEWISE_EMU_SEED || '7';
 
-function run(title, cmd, args, env = {}) {
-  process.stdout.write(`\n=== ${title}\n`);
-  const t0 = Date.now();
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
-  process.stdout.write(`=== ${title}: ${r.status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
-  return r.status === 0;
-}
-
 // One build serves both halves: the addon and the native test program share the emulated
 // kernels library (build-emu/: Release/gatewise.node and gw_native_tests).
 const BUILD = path.join(root, 'build-emu');
 const NATIVE_TESTS = path.join(BUILD, 'gw_native_tests');
 
 function build() {
-  const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
+  const cmakeJs = cmakeJsBin();
   // configure, then build: `cmake-js compile` alone keeps an existing folder's old options.
   const opts = ['--out', 'build-emu', '--CDGW_CUDA=EMU', '--CDGW_NATIVE_TESTS=ON'];
   return (
-    run('configure on the emulated device (build-emu/)', process.execPath, [cmakeJs, 'configure', ...opts]) &&
-    run('build on the emulated device: addon and native test program', process.execPath, [
+    runStep('configure on the emulated device (build-emu/)', process.execPath, [cmakeJs, 'configure', ...opts]) &&
+    runStep('build on the emulated device: addon and native test program', process.execPath, [
       cmakeJs, 'build', ...opts, '--parallel', jobs,
     ])
   );
 }
 
 function native() {
-  return run(`native tests, emulated device (random:${SEED} schedule)`, NATIVE_TESTS, [], {
+  return runStep(`native tests, emulated device (random:${SEED} schedule)`, NATIVE_TESTS, [], {
     GATEWISE_EMU_SCHEDULE: `random:${SEED}`,
   });
 }
 
 function ts() {
-  const vitest = path.join(path.dirname(require.resolve('vitest/package.json', { paths: [root] })), 'vitest.mjs');
-  return run('TypeScript parity suites, emulated device', process.execPath, [vitest, 'run', '--testTimeout=180000', ...PARITY_FILES], {
+  const vitest = vitestBin();
+  return runStep('TypeScript parity suites, emulated device', process.execPath, [vitest, 'run', '--testTimeout=180000', ...PARITY_FILES], {
     GATEWISE_ADDON: path.join(BUILD, 'Release', 'gatewise.node'),
     GATEWISE_BACKEND: 'cpu',
   });

@@ -9,10 +9,11 @@
 //      itself is not built for it).
 // Any report fails the run.
 'use strict';
-const { spawnSync, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const path = require('node:path');
 
 const { root, jobs } = require('./paths');
+const { runStep, cmakeJsBin, vitestBin } = require('./step');
 
 const ADDON_FILES = ['test/binding-fuzz.test.ts', 'test/errors.test.ts', 'test/cuda.test.ts', 'test/embedding-cuda.test.ts', 'test/emulator.test.ts'];
 // allocator_may_return_null: the error suite asks for an impossible allocation and expects
@@ -22,13 +23,8 @@ const SAN_ENV = {
   UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
 };
 
-function run(title, cmd, args, env = {}) {
-  process.stdout.write(`\n=== ${title}\n`);
-  const t0 = Date.now();
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...SAN_ENV, ...env } });
-  process.stdout.write(`=== ${title}: ${r.status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
-  return r.status === 0;
-}
+/** Every step runs with the sanitizers' options. */
+const run = (title, cmd, args, env = {}) => runStep(title, cmd, args, { ...SAN_ENV, ...env });
 
 function native() {
   return run('native tests, ASan + UBSan, emulated device', process.execPath, [
@@ -37,8 +33,8 @@ function native() {
 }
 
 function addon() {
-  const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
-  const vitest = path.join(path.dirname(require.resolve('vitest/package.json', { paths: [root] })), 'vitest.mjs');
+  const cmakeJs = cmakeJsBin();
+  const vitest = vitestBin();
   const runtime = (lib) => execFileSync('g++', [`-print-file-name=${lib}`], { encoding: 'utf8' }).trim();
   return (
     run('configure the addon, ASan + UBSan, emulated device (build-asan/)', process.execPath, [
