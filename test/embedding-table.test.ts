@@ -1,11 +1,12 @@
 /**
  * EmbeddingTable's bookkeeping: lookups, duplicates, each eviction policy against the
- * plain-JS reference model (test/embedding-reference.ts), expiry, admission, pruning,
- * capacity, re-initialization, async lookups and bad input.
+ * plain-JS reference model (test/embedding-reference.ts) with several buckets and with one
+ * (the exact global policy), bucket overflow, expiry, admission, pruning, capacity,
+ * re-initialization, memory statistics, async lookups and bad input.
  */
 import { describe, expect, it } from 'vitest';
 import { EmbeddingTable, Rng, SparseOptimizer, tensor } from '../lib';
-import { ReferenceTable } from './embedding-reference';
+import { ReferenceTable, bucketLayout, bucketOf } from './embedding-reference';
 
 const big = (xs: readonly (number | bigint)[]) => xs.map((x) => BigInt(x));
 const sorted = (xs: Iterable<bigint>) => [...xs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -88,36 +89,149 @@ describe('EmbeddingTable lookups', () => {
   });
 });
 
+/** The table's counters that the reference model keeps too. */
+function counters(s: { evictions: number; dropped: number; hits: number; inserts: number }) {
+  return { evictions: s.evictions, dropped: s.dropped, hits: s.hits, inserts: s.inserts };
+}
+
 describe('EmbeddingTable eviction', () => {
-  it('lru: with capacity 1,000 and 10,000 ids, the 1,000 most recent survive', () => {
-    const t = new EmbeddingTable({ dim: 4, capacity: 1000, policy: 'lru', device: 'cpu' });
+  it('lru with one bucket (bucketSize = capacity 1,000) and 10,000 ids: the 1,000 most recent survive', () => {
+    const t = new EmbeddingTable({ dim: 4, capacity: 1000, policy: 'lru', bucketSize: 1000, device: 'cpu' });
     for (let b = 0; b < 100; ++b) {
       t.lookup(Array.from({ length: 100 }, (_, i) => b * 100 + i));
       t.advance();
     }
+    expect(t.stats().buckets).toBe(1);
     expect(t.size).toBe(1000);
     expect(sorted(t.keys())).toEqual(big(Array.from({ length: 1000 }, (_, i) => 9000 + i)));
     expect(t.stats().evictions).toBe(9000);
     t.dispose();
   });
 
+  it('lru with buckets (capacity 1,000: 31 buckets of 32 slots and one of 8): each bucket keeps its own most recent ids', () => {
+    const t = new EmbeddingTable({ dim: 4, capacity: 1000, policy: 'lru', device: 'cpu' });
+    const ref = new ReferenceTable({ capacity: 1000, policy: 'lru' });
+    for (let b = 0; b < 100; ++b) {
+      const batch = big(Array.from({ length: 100 }, (_, i) => b * 100 + i));
+      t.lookup(batch);
+      ref.lookup(batch);
+      t.advance();
+      ref.advance();
+    }
+    const { buckets, slots } = bucketLayout(1000);
+    expect(t.stats().buckets).toBe(buckets);
+    expect(buckets).toBe(32);
+    // Ids ascend with time, so a bucket's most recent ids are its highest ones.
+    const perBucket = Array.from({ length: buckets }, () => [] as bigint[]);
+    for (let i = 0; i < 10000; ++i) perBucket[bucketOf(BigInt(i), 1000)].push(BigInt(i));
+    const recent = sorted(perBucket.flatMap((ids, b) => ids.slice(-slots(b))));
+    expect(ref.keys()).toEqual(recent);
+    expect(sorted(t.keys())).toEqual(ref.keys());
+    expect(counters(t.stats())).toEqual(counters(ref));
+    t.dispose();
+  });
+
+  // Capacity 64: two buckets of 32; 100: three of 32 and a last one of 4; bucketSize =
+  // capacity: one bucket, the exact global policy.
   for (const policy of ['lru', 'lfu', 'score'] as const) {
-    it(`${policy}: the surviving ids match the reference model on a skewed stream`, () => {
-      const rng = new Rng(policy.length);
-      const t = new EmbeddingTable({ dim: 2, capacity: 64, policy, scoreHalfLife: 1, device: 'cpu' });
-      const ref = new ReferenceTable({ capacity: 64, policy, halfLife: 1 });
+    for (const [capacity, bucketSize] of [
+      [64, undefined],
+      [100, undefined],
+      [64, 64],
+      [100, 100],
+    ] as const) {
+      const layout = bucketLayout(capacity, bucketSize);
+      it(`${policy}, capacity ${capacity} in ${layout.buckets} bucket(s): the surviving ids and counters match the reference model on a skewed stream`, () => {
+        const rng = new Rng(policy.length);
+        const t = new EmbeddingTable({ dim: 2, capacity, policy, scoreHalfLife: 1, device: 'cpu', ...(bucketSize ? { bucketSize } : {}) });
+        const ref = new ReferenceTable({ capacity, policy, halfLife: 1, bucketSize });
+        expect(t.stats().buckets).toBe(layout.buckets);
+        const stream = idStream(rng, 60, 40, 400);
+        for (const batch of stream) {
+          t.lookup(batch);
+          ref.lookup(batch);
+          t.advance();
+          ref.advance();
+          expect(t.size).toBeLessThanOrEqual(capacity);
+        }
+        expect(ref.evictions).toBeGreaterThan(0);
+        expect(sorted(t.keys())).toEqual(ref.keys());
+        expect(counters(t.stats())).toEqual(counters(ref));
+        // Eval lookups change nothing but count their hits.
+        t.eval();
+        t.lookup(stream[0]);
+        ref.lookup(stream[0], { train: false });
+        expect(sorted(t.keys())).toEqual(ref.keys());
+        expect(counters(t.stats())).toEqual(counters(ref));
+        // evict({ toSize }) takes the globally lowest rows whatever their buckets.
+        expect(t.evict({ toSize: capacity >> 2 })).toBe(ref.evictTo(capacity >> 2));
+        expect(sorted(t.keys())).toEqual(ref.keys());
+        expect(counters(t.stats())).toEqual(counters(ref));
+        t.dispose();
+      });
+    }
+  }
+
+  it('drops the new ids of one bucket beyond its slots even while other buckets have room', () => {
+    const capacity = 256; // 8 buckets of 32
+    const { buckets, slots } = bucketLayout(capacity);
+    const inZero: bigint[] = [];
+    const elsewhere: bigint[] = [];
+    for (let i = 0n; inZero.length < 40 || elsewhere.length < 10; ++i) {
+      if (bucketOf(i, capacity) === 0) {
+        if (inZero.length < 40) inZero.push(i);
+      } else if (elsewhere.length < 10) elsewhere.push(i);
+    }
+    const t = new EmbeddingTable({ dim: 2, capacity, policy: 'lru', device: 'cpu', defaultRow: [7, -7] });
+    const ids = [...inZero, ...elsewhere];
+    const out = t.lookup(ids).values();
+    expect(t.stats().buckets).toBe(buckets);
+    expect(slots(0)).toBe(32);
+    // New ids take their bucket's slots in ascending order: the 8 highest of bucket 0 find none.
+    const kept = inZero.slice(0, 32);
+    const dropped = inZero.slice(32);
+    expect(t.size).toBe(32 + elsewhere.length);
+    expect(t.stats().dropped).toBe(8);
+    expect(t.stats().evictions).toBe(0);
+    expect(t.contains(dropped)).toEqual(dropped.map(() => false));
+    expect(t.contains([...kept, ...elsewhere])).toEqual([...kept, ...elsewhere].map(() => true));
+    const row = (i: number) => Array.from(out.slice(2 * i, 2 * i + 2));
+    for (let i = 32; i < 40; ++i) expect(row(i)).toEqual([7, -7]);
+    for (let i = 0; i < 32; ++i) expect(row(i)).not.toEqual([7, -7]);
+    const ref = new ReferenceTable({ capacity, policy: 'lru' });
+    ref.lookup(ids);
+    expect(sorted(t.keys())).toEqual(ref.keys());
+    expect(counters(t.stats())).toEqual(counters(ref));
+    // A step later the dropped ids get rows, each evicting one of bucket 0's (lru: lowest id first).
+    t.advance();
+    t.lookup(dropped);
+    expect(t.stats().evictions).toBe(8);
+    expect(t.contains(dropped)).toEqual(dropped.map(() => true));
+    expect(t.contains(kept.slice(0, 8))).toEqual(kept.slice(0, 8).map(() => false));
+    t.dispose();
+  });
+
+  it('with buckets, expiry and re-initialization agree with the reference model', () => {
+    for (const policy of ['lru', 'score'] as const) {
+      const rng = new Rng(18);
+      const t = new EmbeddingTable({ dim: 2, capacity: 100, policy, scoreHalfLife: 1, ttlSteps: 3, device: 'cpu' });
+      const ref = new ReferenceTable({ capacity: 100, policy, halfLife: 1, ttlSteps: 3 });
       for (const batch of idStream(rng, 60, 40, 400)) {
         t.lookup(batch);
         ref.lookup(batch);
         t.advance();
-        ref.step += 1;
-        expect(t.size).toBeLessThanOrEqual(64);
+        ref.advance();
       }
+      expect(ref.reinits).toBeGreaterThan(0);
       expect(sorted(t.keys())).toEqual(ref.keys());
-      expect(t.stats().evictions).toBe(ref.evictions);
+      expect(counters(t.stats())).toEqual(counters(ref));
+      expect(t.stats().reinits).toBe(ref.reinits);
+      expect(t.evict()).toBe(ref.evict());
+      expect(t.stats().expired).toBe(ref.expired);
+      expect(sorted(t.keys())).toEqual(ref.keys());
       t.dispose();
-    });
-  }
+    }
+  });
 
   it('lfu keeps the frequent ids; score lets a burst of old lookups fade', () => {
     const lfu = new EmbeddingTable({ dim: 2, capacity: 2, policy: 'lfu', device: 'cpu' });
@@ -228,17 +342,20 @@ describe('EmbeddingTable expiry, admission, pruning', () => {
     t.dispose();
   });
 
-  it('admission agrees with the reference model on a skewed stream', () => {
+  it('admission agrees with the reference model on a skewed stream (two buckets: 32 and 18 slots)', () => {
     const rng = new Rng(9);
     const t = new EmbeddingTable({ dim: 2, capacity: 50, policy: 'lru', admitAfter: 2, device: 'cpu' });
     const ref = new ReferenceTable({ capacity: 50, policy: 'lru', admitAfter: 2 });
+    expect(t.stats().buckets).toBe(2);
     for (const batch of idStream(rng, 40, 30, 300)) {
       t.lookup(batch);
       ref.lookup(batch);
       t.advance();
-      ref.step += 1;
+      ref.advance();
     }
+    expect(ref.evictions).toBeGreaterThan(0);
     expect(sorted(t.keys())).toEqual(ref.keys());
+    expect(counters(t.stats())).toEqual(counters(ref));
     t.dispose();
   });
 
@@ -257,11 +374,16 @@ describe('EmbeddingTable expiry, admission, pruning', () => {
 
 describe('EmbeddingTable concurrency and input checks', () => {
   it('serves concurrent async lookups, each applied whole', async () => {
-    const t = new EmbeddingTable({ dim: 4, capacity: 5000, device: 'cpu', seed: 8 });
+    const t = new EmbeddingTable({ dim: 4, capacity: 8192, device: 'cpu', seed: 8 });
     const rng = new Rng(1);
     const batches = idStream(rng, 24, 500, 4000);
-    const outs = await Promise.all(batches.map((b) => t.lookupAsync(b)));
     const distinct = new Set(batches.flat());
+    // Every id finds a slot whatever the order the lookups are applied in: no bucket overflows.
+    const { buckets, slots } = bucketLayout(8192);
+    const load = new Array<number>(buckets).fill(0);
+    for (const id of distinct) load[bucketOf(id, 8192)] += 1;
+    load.forEach((n, b) => expect(n).toBeLessThanOrEqual(slots(b)));
+    const outs = await Promise.all(batches.map((b) => t.lookupAsync(b)));
     expect(t.size).toBe(distinct.size);
     t.eval();
     batches.forEach((b, i) => {
@@ -291,5 +413,46 @@ describe('EmbeddingTable concurrency and input checks', () => {
     expect(t.size).toBe(0);
     t.dispose();
     expect(() => t.lookup([1])).toThrow(/disposed/);
+  });
+
+  it('checks bucketSize: an integer in [1, 2^30]', () => {
+    for (const bucketSize of [0, -1, 1.5, Number.NaN, 2 ** 30 + 1, '32' as never]) {
+      expect(() => new EmbeddingTable({ dim: 2, capacity: 64, bucketSize, device: 'cpu' })).toThrow(/options\.bucketSize/);
+    }
+    for (const bucketSize of [1, 7, 64, 65, 2 ** 30]) {
+      const t = new EmbeddingTable({ dim: 2, capacity: 64, bucketSize, device: 'cpu' });
+      expect(t.stats().buckets).toBe(Math.ceil(64 / Math.min(bucketSize, 64)));
+      t.dispose();
+    }
+  });
+});
+
+describe('EmbeddingTable memory statistics', () => {
+  for (const [kind, state] of [
+    ['sgd', 0],
+    ['adagrad', 1],
+    ['adam', 2],
+  ] as const) {
+    it(`reports the buckets and the bytes per row and in all (${kind})`, () => {
+      const dim = 6;
+      const t = new EmbeddingTable({ dim, capacity: 100, bucketSize: 16, optimizer: { kind }, device: 'cpu' });
+      const s = t.stats();
+      expect(s.bucketSize).toBe(16);
+      expect(s.buckets).toBe(7); // six of 16 slots and one of 4
+      const embedding = 4 * dim;
+      const optimizer = 4 * state * dim;
+      expect(s.bytesPerRow).toEqual({ embedding, optimizer, metadata: 36, index: 9, total: embedding + optimizer + 36 + 9 });
+      expect(s.memoryBytes).toBe(100 * (embedding + optimizer + 36 + 9));
+      t.dispose();
+    });
+  }
+
+  it('counts the admission sketch in memoryBytes when admitAfter > 1', () => {
+    const t = new EmbeddingTable({ dim: 4, capacity: 64, admitAfter: 2, sketchWidth: 1 << 10, sketchDepth: 3, device: 'cpu' });
+    const s = t.stats();
+    expect(s.bucketSize).toBe(32);
+    expect(s.buckets).toBe(2);
+    expect(s.memoryBytes).toBe(64 * s.bytesPerRow.total + 4 * (1 << 10) * 3);
+    t.dispose();
   });
 });

@@ -35,6 +35,14 @@ export interface EmbeddingTableOptions {
   /** Where the table lives (default: the current backend's device). */
   device?: Device;
   /**
+   * Slots per bucket (default 32). An id lives only in the bucket its hash picks, and a full
+   * bucket makes room by evicting its own lowest row, so a lookup's cost does not grow with
+   * the capacity; the eviction order is exact within a bucket, approximate over the table.
+   * `bucketSize >= capacity` makes one bucket: the exact global order (each insert into a full
+   * table then scans every row — for small tables).
+   */
+  bucketSize?: number;
+  /**
    * Which rows make room when the table is full (default 'score'): 'lru' the least
    * recently looked-up; 'lfu' the least often looked-up (ties: the older); 'score' the
    * lowest feature score, a frequency whose every lookup's weight halves every
@@ -69,7 +77,7 @@ export interface EmbeddingTableOptions {
   clock?: () => number;
 }
 
-const KNOWN = ['dim', 'capacity', 'device', 'policy', 'scoreHalfLife', 'ttlSteps', 'ttlSeconds', 'expireEvery', 'admitAfter', 'sketchWidth', 'sketchDepth', 'init', 'initScale', 'seed', 'optimizer', 'defaultRow', 'clock'];
+const KNOWN = ['dim', 'capacity', 'device', 'bucketSize', 'policy', 'scoreHalfLife', 'ttlSteps', 'ttlSeconds', 'expireEvery', 'admitAfter', 'sketchWidth', 'sketchDepth', 'init', 'initScale', 'seed', 'optimizer', 'defaultRow', 'clock'];
 const POLICIES: readonly EvictionPolicy[] = ['lru', 'lfu', 'score'];
 const KINDS: readonly SparseOptimizerKind[] = ['adagrad', 'sgd', 'adam'];
 
@@ -78,6 +86,7 @@ export interface ResolvedTableOptions {
   dim: number;
   capacity: number;
   device: Device;
+  bucketSize: number;
   policy: EvictionPolicy;
   scoreHalfLife: number;
   ttlSteps: number;
@@ -117,6 +126,7 @@ export function resolveTableOptions(options: EmbeddingTableOptions): ResolvedTab
   const dim = checkInt(o.dim, 'options.dim', 1, 1 << 20);
   const capacity = checkInt(o.capacity, 'options.capacity', 1, 2 ** 30 - 1);
   const device = o.device === undefined ? defaultDevice() : checkOneOf(o.device, 'options.device', ['cpu', 'cuda'] as const);
+  const bucketSize = o.bucketSize === undefined ? 32 : checkInt(o.bucketSize, 'options.bucketSize', 1, 2 ** 30);
   const policy = o.policy === undefined ? 'score' : checkOneOf(o.policy, 'options.policy', POLICIES);
   const scoreHalfLife = o.scoreHalfLife === undefined ? 1000 : checkRange(o.scoreHalfLife, 'options.scoreHalfLife', Number.MIN_VALUE, Infinity, 'a positive number of steps');
   const ttlSteps = o.ttlSteps === undefined ? 0 : checkInt(o.ttlSteps, 'options.ttlSteps', 1);
@@ -144,6 +154,7 @@ export function resolveTableOptions(options: EmbeddingTableOptions): ResolvedTab
     dim,
     capacity,
     device,
+    bucketSize: Math.min(bucketSize, capacity),
     policy,
     scoreHalfLife,
     ttlSteps,
@@ -157,6 +168,7 @@ export function resolveTableOptions(options: EmbeddingTableOptions): ResolvedTab
       dim,
       capacity,
       device,
+      bucketSize,
       policy,
       log2Decay: -1 / scoreHalfLife,
       ttlSteps,

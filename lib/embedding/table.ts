@@ -39,20 +39,42 @@ export interface EvictOptions {
   toSize?: number;
 }
 
+/** Bytes each row of a table costs (the table allocates `capacity` rows up front). */
+export interface RowBytes {
+  /** The embedding: 4·dim. */
+  embedding: number;
+  /** The optimizer's state: 0 (SGD), 4·dim (AdaGrad) or 8·dim (Adam). */
+  optimizer: number;
+  /** Id, last lookup step and time, last change, lookup count and score, update count: 36. */
+  metadata: number;
+  /** The bucket index: a digest byte and an 8-byte eviction value: 9. */
+  index: number;
+  total: number;
+}
+
 export interface TableStats {
   size: number;
   capacity: number;
   loadFactor: number;
   step: number;
+  /** Slots per bucket, and buckets (see options.bucketSize). */
+  bucketSize: number;
+  buckets: number;
+  /** What one row costs, by part. */
+  bytesPerRow: RowBytes;
+  /** The whole table: capacity · bytesPerRow.total, plus the admission sketch. */
+  memoryBytes: number;
   /** Ids looked up, repeats included. */
   lookups: number;
+  /** Of those, the ones whose id held a live row (hit rate = hits / lookups). */
+  hits: number;
   /** Rows given to new ids. */
   inserts: number;
   /** Expired rows re-initialized when their id came back before they were removed. */
   reinits: number;
   /** Training sightings of ids not yet admitted (admitAfter). */
   rejected: number;
-  /** Admitted ids that found no row because every row was in use in the current step. */
+  /** Admitted ids that found no row: every row of their bucket was in use in the current step. */
   dropped: number;
   /** Rows freed to make room (capacity) or by evict({ toSize }). */
   evictions: number;
@@ -60,8 +82,6 @@ export interface TableStats {
   expired: number;
   /** Rows removed for too few updates. */
   pruned: number;
-  /** Index rebuilds that cleared deleted slots. */
-  rehashes: number;
 }
 
 /** The native bookkeeping of one lookup, kept for its backward. */
@@ -143,7 +163,17 @@ export class EmbeddingTable extends Module {
 
   stats(): TableStats {
     const i = native.embInfo(this._h);
-    return { size: i.size, capacity: i.capacity, loadFactor: i.size / i.capacity, step: i.step, ...i.stats };
+    return {
+      size: i.size,
+      capacity: i.capacity,
+      loadFactor: i.size / i.capacity,
+      step: i.step,
+      bucketSize: i.bucketSize,
+      buckets: i.buckets,
+      bytesPerRow: { ...i.bytesPerRow },
+      memoryBytes: i.bytes,
+      ...i.stats,
+    };
   }
 
   /**
@@ -203,10 +233,10 @@ export class EmbeddingTable extends Module {
     }
   }
 
-  /** Whether each id has a row (a pure read: nothing is inserted or touched). */
+  /** Whether each id has a row (a pure read: nothing is inserted or touched, nor counted in stats()). */
   contains(ids: Ids): boolean[] {
     return this.withIds(ids, (idsT) => {
-      const prep: Prepared = native.embPrepare(this._h, idsT._h, false, this.now());
+      const prep: Prepared = native.embPrepare(this._h, idsT._h, false, this.now(), false);
       const urow = native.toTypedArray(prep.urow) as Int32Array;
       const inverse = native.toTypedArray(prep.inverse) as Int32Array;
       return Array.from(inverse, (u) => urow[u] >= 0);

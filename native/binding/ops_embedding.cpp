@@ -3,8 +3,8 @@
 // side drops it. lib/embedding/ validates every option and argument first.
 //
 //   embCreate(options) → table
-//   embInfo(table) → { size, step, capacity, dim, stateWidth, bytes, stats }
-//   embPrepare(table, ids, train, now) → prepared { ukeys, urow, inverse, perm, seg, n, unique }
+//   embInfo(table) → { size, step, capacity, dim, bytes, bucketSize, buckets, bytesPerRow, stats }
+//   embPrepare(table, ids, train, now, counted = true) → prepared { ukeys, urow, inverse, perm, seg, n, unique }
 //   embGather(table, prepared, defaultRow | null) → (n, dim)
 //   embBag(table, prepared, offsets, weights | null, mean, defaultRow | null) → (bags, dim)
 //   embLookupAsync(table, ids, train, now, defaultRow | null) → Promise<{ out, prepared }>
@@ -29,11 +29,6 @@ struct TableHandle {
   int64_t external_bytes = 0;
 };
 
-size_t table_bytes(const TableConfig& c) {
-  const int64_t sw = c.optim.kind == SparseOpt::kSgd ? 0 : c.optim.kind == SparseOpt::kAdagrad ? c.dim : 2 * c.dim;
-  return static_cast<size_t>(c.capacity) * (4 * (c.dim + sw) + 8 * 4 + 4 * 4) + 12 * 2 * static_cast<size_t>(c.capacity);
-}
-
 std::shared_ptr<EmbeddingTable> arg_table(const Napi::CallbackInfo& info, size_t i) {
   Napi::Value v = arg_at(info, i);
   GW_CHECK(v.IsExternal(), kArgument, "Expected an embedding table for table but received a value of type ",
@@ -57,10 +52,11 @@ TableConfig parse_config(const Napi::CallbackInfo& info) {
   Options o(info, 0, "embCreate",
             {"dim", "capacity", "device", "policy", "log2Decay", "ttlSteps", "ttlSeconds", "init", "initScale", "seed",
              "stateInit", "optimizer", "lr", "eps", "beta1", "beta2", "weightDecay", "admitAfter", "sketchWidth",
-             "sketchDepth"});
+             "sketchDepth", "bucketSize"});
   TableConfig c;
   c.dim = static_cast<int64_t>(o.number("dim"));
   c.capacity = static_cast<int64_t>(o.number("capacity"));
+  c.bucket_size = static_cast<int64_t>(o.number("bucketSize", static_cast<double>(c.bucket_size)));
   c.device = pick<Device>(o.string("device", "cpu"), "device", {{"cpu", Device::kCpu}, {"cuda", Device::kCuda}});
   c.policy.policy = pick<EvictPolicy>(o.string("policy", "score"), "policy",
                                       {{"lru", EvictPolicy::kLru}, {"lfu", EvictPolicy::kLfu}, {"score", EvictPolicy::kScore}});
@@ -157,7 +153,7 @@ Napi::Object stats_object(Napi::Env env, const TableStats& s) {
   set("evictions", s.evictions);
   set("expired", s.expired);
   set("pruned", s.pruned);
-  set("rehashes", s.rehashes);
+  set("hits", s.hits);
   return o;
 }
 
@@ -216,7 +212,7 @@ GW_BINDING(emb_create) {
   auto* h = new TableHandle{std::make_shared<EmbeddingTable>(cfg), 0};
   Napi::Env env = info.Env();
   if (cfg.device == Device::kCpu) {
-    h->external_bytes = static_cast<int64_t>(table_bytes(cfg));
+    h->external_bytes = h->table->memory_bytes();
     Napi::MemoryManagement::AdjustExternalMemory(env, h->external_bytes);
   }
   return Napi::External<TableHandle>::New(env, h, [](Napi::Env e, TableHandle* p) {
@@ -245,7 +241,17 @@ GW_BINDING(emb_info) {
   o.Set("step", Napi::Number::New(env, static_cast<double>(t->step())));
   o.Set("capacity", Napi::Number::New(env, static_cast<double>(c.capacity)));
   o.Set("dim", Napi::Number::New(env, static_cast<double>(c.dim)));
-  o.Set("bytes", Napi::Number::New(env, static_cast<double>(table_bytes(c))));
+  o.Set("bytes", Napi::Number::New(env, static_cast<double>(t->memory_bytes())));
+  o.Set("bucketSize", Napi::Number::New(env, static_cast<double>(t->bucket_size())));
+  o.Set("buckets", Napi::Number::New(env, static_cast<double>(t->buckets())));
+  const RowBytes rb = t->row_bytes();
+  Napi::Object per_row = Napi::Object::New(env);
+  per_row.Set("embedding", Napi::Number::New(env, static_cast<double>(rb.embedding)));
+  per_row.Set("optimizer", Napi::Number::New(env, static_cast<double>(rb.optimizer)));
+  per_row.Set("metadata", Napi::Number::New(env, static_cast<double>(rb.metadata)));
+  per_row.Set("index", Napi::Number::New(env, static_cast<double>(rb.index)));
+  per_row.Set("total", Napi::Number::New(env, static_cast<double>(rb.total())));
+  o.Set("bytesPerRow", per_row);
   o.Set("stats", stats_object(env, t->stats()));
   return o;
 }
@@ -253,7 +259,8 @@ GW_BINDING(emb_info) {
 GW_BINDING(emb_prepare) {
   auto t = arg_table(info, 0);
   const Tensor& ids = arg_tensor(info, 1, "ids");
-  return wrap_prepared(info.Env(), t->prepare(ids, arg_bool(info, 2, "train"), arg_number(info, 3, "now")));
+  const bool counted = info.Length() <= 4 || arg_bool(info, 4, "counted");
+  return wrap_prepared(info.Env(), t->prepare(ids, arg_bool(info, 2, "train"), arg_number(info, 3, "now"), counted));
 }
 
 GW_BINDING(emb_gather) {

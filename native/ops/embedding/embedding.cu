@@ -3,16 +3,17 @@
 //   unique         radix sort of (key_order(key), position) — stable, so each group's positions
 //                  stay ascending — then head flags, an inclusive scan for the unique ids and
 //                  one scatter pass for ukeys / inverse / seg.
-//   find           a thread per unique key, linear probing; admission adds every miss to the
-//                  sketch in one kernel and reads the estimates in a second, so no outcome
-//                  depends on thread timing.
-//   select_victims two stable radix sorts over all rows (by key, then by victim_key: LSD, so
-//                  the order is (victim_key, key)); candidates form a prefix of the result.
-//   sweep          flags and cub::DeviceSelect::Flagged over the row indices (ascending).
-//   insert         an inclusive scan numbers the kNew entries; a warp per unique key claims
-//                  its slot with atomicCAS (lane 0) and initializes the row (all lanes). The
-//                  set of slots linear probing fills does not depend on the insertion order,
-//                  so neither does the count of reused tombstones.
+//   find           a thread per unique key: the digests of its bucket, the key of a matching slot;
+//                  admission adds every miss to the sketch in one kernel and reads the estimates in
+//                  a second, so no outcome depends on thread timing. Hit and new counts are summed
+//                  per warp, then one atomic.
+//   insert         the new keys' buckets, radix-sorted (stable: ascending key within a bucket); a
+//                  warp per bucket run places its keys one after another, the lanes scanning the
+//                  bucket's slots and a warp arg-min picking the victim (victim_less), so each
+//                  bucket sees the CPU twin's order; then a warp per row initializes it.
+//   select_victims three stable radix sorts over the whole table (key, value, rank: LSD, so the
+//                  order is victim_less's); candidates form a prefix. Only evict({ toSize }).
+//   sweep          flags and cub::DeviceSelect::Flagged over the slot indices (ascending).
 //   gather / bags  a group of 1–32 lanes per output row (the smallest power of two covering the
 //                  row's float4s / floats), float4 where dim % 4 == 0 and pointers allow.
 //   backward       a group per unique key, summing its positions in perm order (deterministic,
@@ -28,7 +29,6 @@
 #include <cub/device/device_scan.cuh>
 #include <cub/device/device_select.cuh>
 #include <thrust/iterator/counting_iterator.h>
-#include <thrust/iterator/transform_iterator.h>
 
 #include "../../core/cuda_check.h"
 #include "../../core/cuda_runtime.h"
@@ -102,26 +102,6 @@ __device__ __forceinline__ void count_if(bool pred, unsigned long long* counter)
   if (votes && static_cast<int>(threadIdx.x & 31) == __ffs(active) - 1) atomicAdd(counter, __popc(votes));
 }
 
-/// Claims a free index slot for (key, row), probing from the key's home; a slot is free when it
-/// holds one of the two `open` values (kSlotEmpty, and kSlotTomb when tombs may be reused).
-/// Returns whether the claimed slot was a tombstone.
-__device__ bool claim_slot(const gw::TableView& t, int64_t key, int32_t row, bool reuse_tombs) {
-  const int64_t mask = t.slots - 1;
-  int64_t s = gw::emb::home_slot(key, t.slots);
-  for (int64_t probes = 0; probes < t.slots; ++probes, s = (s + 1) & mask) {
-    int32_t cur = t.slot[s].row;
-    while (cur == gw::kSlotEmpty || (reuse_tombs && cur == gw::kSlotTomb)) {
-      const int32_t old = atomicCAS(&t.slot[s].row, cur, row);
-      if (old == cur) {
-        t.slot[s].key = key;
-        return cur == gw::kSlotTomb;
-      }
-      cur = old;  // taken meanwhile (a row now), or still open: try again
-    }
-  }
-  return false;  // unreachable: the index is at most half full
-}
-
 }  // namespace
 
 // ---- kernels
@@ -168,35 +148,40 @@ __global__ void unique_write_kernel(const uint64_t* __restrict__ sorted, const i
 }
 
 /// Pass 1 of emb_find: probe. Misses under admission are left kReject for pass 2 and counted
-/// into the sketch here; without admission a training miss is kNew.
+/// into the sketch here; without admission a training miss is kNew. counters[0] += #kNew,
+/// counters[1] += the positions of kHit keys. The loop is uniform per warp (u0 is the warp's
+/// first key), so every lane reaches the warp sums.
 __global__ void find_kernel(TableView t, const int64_t* __restrict__ ukeys, const int32_t* __restrict__ seg,
                             int64_t U, bool admission, bool train, PolicyParams p, Clock c, int32_t* __restrict__ urow,
-                            uint8_t* __restrict__ status, unsigned long long* new_count) {
-  const int64_t mask = t.slots - 1;
+                            uint8_t* __restrict__ status, unsigned long long* counters) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t u = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; u < U; u += stride) {
+  const int lane = static_cast<int>(threadIdx.x & 31);
+  unsigned long long news = 0, hits = 0;
+  for (int64_t u0 = blockIdx.x * static_cast<int64_t>(blockDim.x) + (threadIdx.x & ~31u); u0 < U; u0 += stride) {
+    const int64_t u = u0 + lane;
+    if (u >= U) continue;
     const int64_t key = ukeys[u];
+    const uint64_t h = emb::mix64(static_cast<uint64_t>(key));
+    const uint8_t d = emb::digest_of(h);
+    int64_t lo, hi;
+    emb::bucket_range(t, emb::bucket_of(t, h), &lo, &hi);
     int32_t row = -1;
-    int64_t s = emb::home_slot(key, t.slots);
-    for (int64_t probes = 0; probes < t.slots; ++probes, s = (s + 1) & mask) {
-      const int32_t r = t.slot[s].row;
-      if (r == gw::kSlotEmpty) break;
-      if (r >= 0 && t.slot[s].key == key) {
-        row = r;
+    for (int64_t s = lo; s < hi; ++s)
+      if (t.digest[s] == d && t.meta[s].key == key) {
+        row = static_cast<int32_t>(s);
         break;
       }
-    }
     uint8_t st;
     if (row >= 0) {
-      const bool expired = emb::has_ttl(p) && emb::is_expired(p, c, t.last_step[row], t.last_time[row]);
+      const bool expired = emb::has_ttl(p) && emb::is_expired(p, c, t.meta[row]);
       st = expired ? (train ? gw::kReinit : gw::kReject) : gw::kHit;
       if (!train && expired) row = -1;
     } else if (!train) {
       st = gw::kReject;
     } else if (admission) {
       const uint32_t cnt = static_cast<uint32_t>(seg[u + 1] - seg[u]);
-      for (int32_t d = 0; d < t.sketch_depth; ++d) {
-        uint32_t* cell = t.sketch + d * t.sketch_width + emb::sketch_col(key, d, t.sketch_width);
+      for (int32_t dd = 0; dd < t.sketch_depth; ++dd) {
+        uint32_t* cell = t.sketch + dd * t.sketch_width + emb::sketch_col(key, dd, t.sketch_width);
         uint32_t old = *cell, want;
         do {  // saturating add
           want = old > 0xffffffffu - cnt ? 0xffffffffu : old + cnt;
@@ -211,7 +196,14 @@ __global__ void find_kernel(TableView t, const int64_t* __restrict__ ukeys, cons
     }
     urow[u] = row;
     status[u] = st;
-    count_if(st == gw::kNew, new_count);
+    news += st == gw::kNew;
+    if (st == gw::kHit) hits += static_cast<unsigned long long>(seg[u + 1] - seg[u]);
+  }
+  news = gw::warp_sum(news);
+  hits = gw::warp_sum(hits);
+  if (lane == 0 && (news || hits)) {
+    atomicAdd(counters, news);
+    atomicAdd(counters + 1, hits);
   }
 }
 
@@ -246,27 +238,107 @@ __global__ void touch_kernel(TableView t, const int32_t* __restrict__ urow, cons
   }
 }
 
-/// ord[row] = key_order(row_key[row]), rows[row] = row: the input of the first victim sort.
-__global__ void victim_prep_kernel(TableView t, uint64_t* __restrict__ ord, int32_t* __restrict__ rows) {
+/// bucket[u] ← the bucket of a kNew key, else `buckets` (sorts after every real one); pos[u] ← u.
+__global__ void new_buckets_kernel(TableView t, const int64_t* __restrict__ ukeys, const uint8_t* __restrict__ status,
+                                   int64_t U, uint32_t* __restrict__ bucket, int32_t* __restrict__ pos) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.capacity; i += stride) {
-    ord[i] = emb::key_order(t.row_key[i]);
-    rows[i] = static_cast<int32_t>(i);
+  for (int64_t u = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; u < U; u += stride) {
+    bucket[u] = static_cast<uint32_t>(
+        status[u] == gw::kNew ? emb::bucket_of(t, emb::mix64(static_cast<uint64_t>(ukeys[u]))) : t.buckets);
+    pos[u] = static_cast<int32_t>(u);
   }
 }
 
-__global__ void victim_keys_kernel(TableView t, PolicyParams p, Clock c, const int32_t* __restrict__ rows,
-                                   uint64_t* __restrict__ vkey) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.capacity; i += stride)
-    vkey[i] = emb::victim_key(t, rows[i], p, c);
+/// The warp's arg-min of its lanes' candidates by victim_less: every lane ends with it.
+__device__ emb::Victim warp_min_victim(const TableView& t, emb::Victim v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    emb::Victim w;
+    w.rank = __shfl_xor_sync(gw::kFullWarp, v.rank, o);
+    w.value = __shfl_xor_sync(gw::kFullWarp, v.value, o);
+    w.slot = __shfl_xor_sync(gw::kFullWarp, v.slot, o);
+    if (emb::victim_less(t, w, v)) v = w;
+  }
+  return v;
 }
 
-/// In the sorted victim keys the candidates are a prefix: *count ← its length (left 0 when empty).
+/// A warp per run of equal buckets in the sorted new keys (the warp of the run's first entry):
+/// the run's keys, in order, each take the bucket's lowest candidate (see emb_insert).
+/// counters[0] += placed, counters[1] += of those, evictions.
+__global__ void place_kernel(TableView t, PolicyParams p, Clock c, const int64_t* __restrict__ ukeys,
+                             const uint32_t* __restrict__ bucket, const int32_t* __restrict__ pos, int64_t U,
+                             uint8_t* __restrict__ status, int32_t* __restrict__ urow, unsigned long long* counters) {
+  const Group g = group_of(32);
+  for (int64_t i = g.first; i < U; i += g.stride) {  // uniform per warp
+    const uint32_t b = bucket[i];
+    if (b >= static_cast<uint64_t>(t.buckets) || (i > 0 && bucket[i - 1] == b)) continue;
+    int64_t lo, hi;
+    emb::bucket_range(t, b, &lo, &hi);
+    for (int64_t j = i; j < U && bucket[j] == b; ++j) {
+      const int32_t u = pos[j];
+      emb::Victim best;
+      for (int64_t s = lo + g.lane; s < hi; s += 32) {
+        const emb::Victim v = emb::candidate(t, s, p, c);
+        if (emb::victim_less(t, v, best)) best = v;
+      }
+      best = warp_min_victim(t, best);
+      if (g.lane == 0) {
+        if (best.rank == emb::kRankNone) {
+          status[u] = gw::kDropped;
+        } else {
+          const int64_t key = ukeys[u];
+          // Claimed now, as seen at c.step, so the run's later keys cannot take it.
+          t.digest[best.slot] = emb::digest_of(emb::mix64(static_cast<uint64_t>(key)));
+          t.meta[best.slot].key = key;
+          t.meta[best.slot].last_step = emb::step32(c.step);
+          t.value[best.slot] = emb::eviction_value(p, c.step, 0.0f, 0.0f);
+          urow[u] = static_cast<int32_t>(best.slot);
+          atomicAdd(counters, 1ull);
+          if (best.rank != emb::kRankEmpty) atomicAdd(counters + 1, 1ull);
+        }
+      }
+      __syncwarp();  // the next key's scan sees this placement
+    }
+  }
+}
+
+/// A warp per unique key: initializes the rows of placed kNew and of kReinit keys.
+__global__ void init_rows_kernel(TableView t, PolicyParams p, InitParams init, Clock c,
+                                 const int64_t* __restrict__ ukeys, const uint8_t* __restrict__ status,
+                                 const int32_t* __restrict__ urow, int64_t U) {
+  const Group g = group_of(32);
+  for (int64_t u = g.first; u < U; u += g.stride) {
+    const uint8_t st = status[u];
+    if (st == gw::kNew || st == gw::kReinit) emb::init_row(t, p, init, urow[u], ukeys[u], c, g.lane, g.size);
+  }
+}
+
+/// ord[s] ← key_order of slot s's key, slots[s] ← s: the input of the first victim sort.
+__global__ void victim_prep_kernel(TableView t, uint64_t* __restrict__ ord, int32_t* __restrict__ slots) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.capacity; i += stride) {
+    ord[i] = emb::key_order(t.meta[i].key);
+    slots[i] = static_cast<int32_t>(i);
+  }
+}
+
+/// The sort keys of the later passes over slots in their current order: the value (rank
+/// false) or the rank (rank true; kRankNone for a slot that is no candidate, so it sorts last).
+__global__ void victim_keys_kernel(TableView t, PolicyParams p, Clock c, const int32_t* __restrict__ slots, bool rank,
+                                   uint64_t* __restrict__ out) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.capacity; i += stride) {
+    emb::Victim v = emb::candidate(t, slots[i], p, c);
+    if (v.rank == emb::kRankEmpty) v.rank = emb::kRankNone;
+    out[i] = rank ? v.rank : v.value;
+  }
+}
+
+/// The candidates (rank < kRankNone) are a prefix of the rank-sorted order: *count ← its length.
 __global__ void prefix_end_kernel(const uint64_t* __restrict__ sorted, int64_t n, unsigned long long* count) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride)
-    if (sorted[i] != emb::kNotAVictim && (i + 1 == n || sorted[i + 1] == emb::kNotAVictim))
+    if (sorted[i] != emb::kRankNone && (i + 1 == n || sorted[i + 1] == emb::kRankNone))
       *count = static_cast<unsigned long long>(i + 1);
 }
 
@@ -274,66 +346,15 @@ __global__ void sweep_flags_kernel(TableView t, PolicyParams p, Clock c, bool ex
                                    uint8_t* __restrict__ flags) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.capacity; i += stride) {
-    const int64_t last = t.last_step[i];
-    flags[i] = last != gw::kFreeRow && ((expired && emb::is_expired(p, c, last, t.last_time[i])) ||
-                                        (min_updates > 0 && t.update_count[i] < min_updates));
+    flags[i] = t.digest[i] != gw::kEmptySlot && ((expired && emb::is_expired(p, c, t.meta[i])) ||
+                                                 (min_updates > 0 && t.update_count[i] < min_updates));
   }
 }
 
-__global__ void remove_kernel(TableView t, const int32_t* __restrict__ rows, int64_t n, int64_t free_top) {
-  const int64_t mask = t.slots - 1;
+__global__ void remove_kernel(TableView t, const int32_t* __restrict__ rows, int64_t n) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
-    const int32_t row = rows[i];
-    int64_t s = emb::home_slot(t.row_key[row], t.slots);
-    // Other removals only turn rows into tombstones, never into kSlotEmpty: the chain holds.
-    for (int64_t probes = 0; probes < t.slots; ++probes, s = (s + 1) & mask) {
-      const int32_t r = t.slot[s].row;
-      if (r == row) {
-        t.slot[s].row = gw::kSlotTomb;
-        break;
-      }
-      if (r == gw::kSlotEmpty) break;
-    }
-    t.last_step[row] = gw::kFreeRow;
-    t.free_rows[free_top + i] = row;
-  }
-}
-
-/// A warp per unique key. incl = inclusive scan of (status == kNew). counters[0] ← tombstones
-/// reused, counters[1] ← #kNew in all.
-__global__ void insert_kernel(TableView t, const int64_t* __restrict__ ukeys, int64_t U, uint8_t* __restrict__ status,
-                              int32_t* __restrict__ urow, const int32_t* __restrict__ incl, int64_t free_top,
-                              int64_t avail, InitParams init, Clock c, unsigned long long* counters) {
-  const Group g = group_of(32);
-  for (int64_t u = g.first; u < U; u += g.stride) {
-    const uint8_t st = status[u];
-    const int32_t old_row = urow[u];
-    __syncwarp();  // every lane has read status[u] and urow[u] before lane 0 writes them
-    int64_t row = -1;
-    if (st == gw::kNew) {
-      const int64_t i = incl[u] - 1;
-      if (i < avail) {
-        row = t.free_rows[free_top - 1 - i];
-        if (g.lane == 0) {
-          if (claim_slot(t, ukeys[u], static_cast<int32_t>(row), true)) atomicAdd(counters, 1ull);
-          urow[u] = static_cast<int32_t>(row);
-        }
-      } else if (g.lane == 0) {
-        status[u] = gw::kDropped;
-      }
-    } else if (st == gw::kReinit) {
-      row = old_row;
-    }
-    if (row >= 0) emb::init_row(t, init, row, ukeys[u], c, g.lane, g.size);
-    if (u == U - 1 && g.lane == 0) counters[1] = static_cast<unsigned long long>(incl[u]);
-  }
-}
-
-__global__ void rehash_kernel(TableView t) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.capacity; i += stride)
-    if (t.last_step[i] != gw::kFreeRow) claim_slot(t, t.row_key[i], static_cast<int32_t>(i), false);
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += stride)
+    t.digest[rows[i]] = gw::kEmptySlot;
 }
 
 /// out[p, :] ← row(p): a group of lanes per position, in units of V floats.
@@ -434,7 +455,7 @@ __global__ void sparse_update_kernel(TableView t, SparseOptParams o, int64_t ste
     const int64_t k0 = perm ? seg[s] : s, k1 = perm ? seg[s + 1] : s + 1;
     const int64_t j0 = perm ? perm[k0] : s;
     const int32_t r = rows[j0];
-    if (r < 0 || t.last_step[r] == gw::kFreeRow || t.row_key[r] != keys[j0]) continue;
+    if (r < 0 || !emb::slot_holds(t, r, keys[j0])) continue;
     float bc1 = 1.0f, bc2 = 1.0f;
     if (o.kind == gw::SparseOpt::kAdam) emb::adam_corrections(o, t.update_count[r], &bc1, &bc2);
     float* w = t.weight + static_cast<int64_t>(r) * dim;
@@ -447,13 +468,13 @@ __global__ void sparse_update_kernel(TableView t, SparseOptParams o, int64_t ste
     __syncwarp();  // every lane has read update_count
     if (g.lane == 0) {
       t.update_count[r] += 1;
-      t.changed_step[r] = step;
+      t.meta[r].changed_step = emb::step32(step);
     }
   }
 }
 
 /// A warp per imported row.
-__global__ void write_rows_kernel(TableView t, const int32_t* __restrict__ rows, int64_t n,
+__global__ void write_rows_kernel(TableView t, PolicyParams p, const int32_t* __restrict__ rows, int64_t n,
                                   const float* __restrict__ weight, const float* __restrict__ state,
                                   const int64_t* __restrict__ last_step, const double* __restrict__ last_time,
                                   const int64_t* __restrict__ changed_step, const int32_t* __restrict__ update_count,
@@ -464,7 +485,7 @@ __global__ void write_rows_kernel(TableView t, const int32_t* __restrict__ rows,
     for (int64_t j = g.lane; j < t.dim; j += 32) t.weight[r * t.dim + j] = weight[i * t.dim + j];
     if (state)
       for (int64_t j = g.lane; j < t.state_width; j += 32) t.state[r * t.state_width + j] = state[i * t.state_width + j];
-    if (g.lane == 0) emb::copy_meta(t, r, i, last_step, last_time, changed_step, update_count, freq, score);
+    if (g.lane == 0) emb::copy_meta(t, p, r, i, last_step, last_time, changed_step, update_count, freq, score);
   }
 }
 
@@ -485,10 +506,12 @@ void cub_call(F&& call) {
   GW_CUDA_CHECK(call(temp.get(), bytes));
 }
 
-/// Stable sort of (key, value) pairs by key (all 64 bits).
-void sort_pairs(const uint64_t* kin, uint64_t* kout, const int32_t* vin, int32_t* vout, int64_t n, Stream stream) {
+/// Stable sort of (key, value) pairs by the key's bits [0, end_bit).
+template <typename K>
+void sort_pairs(const K* kin, K* kout, const int32_t* vin, int32_t* vout, int64_t n, Stream stream,
+                int end_bit = 8 * sizeof(K)) {
   cub_call([&](void* tmp, size_t& bytes) {
-    return cub::DeviceRadixSort::SortPairs(tmp, bytes, kin, kout, vin, vout, n, 0, 64, stream);
+    return cub::DeviceRadixSort::SortPairs(tmp, bytes, kin, kout, vin, vout, n, 0, end_bit, stream);
   });
 }
 
@@ -509,11 +532,6 @@ class Counters {
  private:
   Stream s_;
   DeviceScratch<unsigned long long> p_;
-};
-
-/// 1 for a kNew entry: the scan of these numbers the entries emb_insert places.
-struct NewFlag {
-  __host__ __device__ int32_t operator()(uint8_t s) const { return s == kNew ? 1 : 0; }
 };
 
 /// Lanes per output row: the smallest power of two ≥ the row's units, at most a warp.
@@ -562,22 +580,45 @@ int64_t emb_unique(const int64_t* keys, int64_t n, int64_t* ukeys, int32_t* inve
 }
 
 int64_t emb_find(const TableView& t, const int64_t* ukeys, const int32_t* seg, int64_t U, int64_t admit_after,
-                 bool train, const PolicyParams& p, const Clock& c, int32_t* urow, uint8_t* status, Stream stream) {
+                 bool train, const PolicyParams& p, const Clock& c, int32_t* urow, uint8_t* status, int64_t* hits,
+                 Stream stream) {
+  *hits = 0;
   if (U == 0) return 0;
   const bool admission = train && admit_after > 1 && t.sketch != nullptr;
-  Counters<1> news(stream);
+  Counters<2> counts(stream);
   gw::launch<find_kernel>(grid_for(U), kBlock, 0, stream, t, ukeys, seg, U, admission, train, p, c, urow, status,
-                          news.get());
+                          counts.get());
   if (admission) {
-    gw::launch<admit_kernel>(grid_for(U), kBlock, 0, stream, t, ukeys, U, admit_after, urow, status, news.get());
+    gw::launch<admit_kernel>(grid_for(U), kBlock, 0, stream, t, ukeys, U, admit_after, urow, status, counts.get());
   }
-  return news.read()[0];
+  const auto [news, found] = counts.read();
+  *hits = found;
+  return news;
 }
 
 void emb_touch(const TableView& t, const int32_t* urow, const uint8_t* status, const int32_t* seg, int64_t U,
                uint32_t mask, const PolicyParams& p, const Clock& c, Stream stream) {
   if (U == 0 || mask == 0) return;
   gw::launch<touch_kernel>(grid_for(U), kBlock, 0, stream, t, urow, status, seg, U, mask, p, c);
+}
+
+int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t* status, int32_t* urow,
+                   const PolicyParams& p, const InitParams& init, const Clock& c, int64_t* evicted, Stream stream) {
+  *evicted = 0;
+  if (U == 0) return 0;
+  DeviceScratch<uint32_t> bucket(U), sorted(U);
+  DeviceScratch<int32_t> pos(U), order(U);
+  gw::launch<new_buckets_kernel>(grid_for(U), kBlock, 0, stream, t, ukeys, status, U, bucket.get(), pos.get());
+  int bits = 1;
+  while ((int64_t{1} << bits) <= t.buckets) ++bits;  // `buckets` itself (not new) must fit
+  sort_pairs(bucket.get(), sorted.get(), pos.get(), order.get(), U, stream, bits);
+  Counters<2> counts(stream);
+  gw::launch<place_kernel>(grid_for(U * 32), kBlock, 0, stream, t, p, c, ukeys, sorted.get(), order.get(), U, status,
+                           urow, counts.get());
+  gw::launch<init_rows_kernel>(grid_for(U * 32), kBlock, 0, stream, t, p, init, c, ukeys, status, urow, U);
+  const auto [placed, displaced] = counts.read();
+  *evicted = displaced;
+  return placed;
 }
 
 int64_t emb_select_victims(const TableView& t, const PolicyParams& p, const Clock& c, int64_t count,
@@ -588,13 +629,15 @@ int64_t emb_select_victims(const TableView& t, const PolicyParams& p, const Cloc
   DeviceScratch<int32_t> ra(cap), rb(cap);
   gw::launch<victim_prep_kernel>(grid_for(cap), kBlock, 0, stream, t, ka.get(), ra.get());
   sort_pairs(ka.get(), kb.get(), ra.get(), rb.get(), cap, stream);  // by key
-  gw::launch<victim_keys_kernel>(grid_for(cap), kBlock, 0, stream, t, p, c, rb.get(), ka.get());
-  sort_pairs(ka.get(), kb.get(), rb.get(), ra.get(), cap, stream);  // stable: by (victim_key, key)
+  gw::launch<victim_keys_kernel>(grid_for(cap), kBlock, 0, stream, t, p, c, rb.get(), false, ka.get());
+  sort_pairs(ka.get(), kb.get(), rb.get(), ra.get(), cap, stream);  // stable: by (value, key)
+  gw::launch<victim_keys_kernel>(grid_for(cap), kBlock, 0, stream, t, p, c, ra.get(), true, ka.get());
+  sort_pairs(ka.get(), kb.get(), ra.get(), rb.get(), cap, stream, 2);  // stable: by (rank, value, key)
   Counters<1> cand(stream);
   gw::launch<prefix_end_kernel>(grid_for(cap), kBlock, 0, stream, kb.get(), cap, cand.get());
   const int64_t candidates = cand.read()[0];
   const int64_t found = candidates < count ? candidates : count;
-  if (found > 0) cudart::memcpy_d2d(victims, ra.get(), sizeof(int32_t) * found, stream);
+  if (found > 0) cudart::memcpy_d2d(victims, rb.get(), sizeof(int32_t) * found, stream);
   return found;
 }
 
@@ -616,32 +659,9 @@ int64_t emb_sweep(const TableView& t, const PolicyParams& p, const Clock& c, boo
   return found;
 }
 
-void emb_remove(const TableView& t, const int32_t* rows, int64_t n, int64_t free_top, Stream stream) {
+void emb_remove(const TableView& t, const int32_t* rows, int64_t n, Stream stream) {
   if (n == 0) return;
-  gw::launch<remove_kernel>(grid_for(n), kBlock, 0, stream, t, rows, n, free_top);
-}
-
-int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t* status, int32_t* urow,
-                   int64_t free_top, int64_t avail, const InitParams& init, const Clock& c, int64_t* tombs_reused,
-                   Stream stream) {
-  if (tombs_reused) *tombs_reused = 0;
-  if (U == 0) return 0;
-  DeviceScratch<int32_t> incl(U);
-  int32_t* ord = incl.get();
-  const thrust::transform_iterator<NewFlag, const uint8_t*> flags(status, NewFlag{});
-  cub_call([&](void* tmp, size_t& bytes) { return cub::DeviceScan::InclusiveSum(tmp, bytes, flags, ord, U, stream); });
-  Counters<2> counts(stream);
-  gw::launch<insert_kernel>(grid_for(U * 32), kBlock, 0, stream, t, ukeys, U, status, urow, ord, free_top, avail, init,
-                            c, counts.get());
-  const auto [tombs, news] = counts.read();
-  if (tombs_reused) *tombs_reused = tombs;
-  return news < avail ? news : avail;
-}
-
-void emb_rehash(const TableView& t, Stream stream) {
-  cudart::memset_device(t.slot, 0xFF, sizeof(Slot) * t.slots, stream);  // every slot kSlotEmpty (−1)
-  if (t.capacity == 0) return;
-  gw::launch<rehash_kernel>(grid_for(t.capacity), kBlock, 0, stream, t);
+  gw::launch<remove_kernel>(grid_for(n), kBlock, 0, stream, t, rows, n);
 }
 
 void emb_gather(const float* weight, int64_t dim, const int32_t* urow, const int32_t* inverse, int64_t n,
@@ -684,11 +704,12 @@ void emb_sparse_update(const TableView& t, const SparseOptParams& o, int64_t ste
                                    nseg);
 }
 
-void emb_write_rows(const TableView& t, const int32_t* rows, int64_t n, const float* weight, const float* state,
+void emb_write_rows(const TableView& t, const PolicyParams& p, const int32_t* rows, int64_t n, const float* weight,
+                    const float* state,
                     const int64_t* last_step, const double* last_time, const int64_t* changed_step,
                     const int32_t* update_count, const float* freq, const float* score, Stream stream) {
   if (n == 0) return;
-  gw::launch<write_rows_kernel>(grid_for(n * 32), kBlock, 0, stream, t, rows, n, weight, state, last_step, last_time,
+  gw::launch<write_rows_kernel>(grid_for(n * 32), kBlock, 0, stream, t, p, rows, n, weight, state, last_step, last_time,
                                 changed_step, update_count, freq, score);
 }
 

@@ -3,10 +3,14 @@
 // fixed order; the per-row work around them (probing, initialization, gathers, reductions,
 // optimizer steps) runs on the thread pool, each row or position owned by one chunk.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <utility>
 #include <vector>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "../../core/parallel.h"
 #include "../../core/simd.h"
@@ -22,37 +26,124 @@ constexpr int64_t kGrainElems = 1 << 14;  ///< floats per parallel chunk
 /// Rows-per-chunk grain for row-wise loops of `dim` floats.
 int64_t row_grain(int64_t dim) { return std::max<int64_t>(1, kGrainElems / std::max<int64_t>(dim, 1)); }
 
-constexpr int64_t kPrefetch = 8;  ///< keys ahead whose home slot is prefetched
+constexpr int64_t kPrefetch = 8;  ///< keys ahead whose bucket (or row) is prefetched
 
-/// Starts loading the home slot of ukeys[u] when u < end: probes are cache misses, and
-/// overlapping them is most of the speed of a lookup.
-GW_ALWAYS_INLINE void prefetch_home(const TableView& t, const int64_t* ukeys, int64_t u, int64_t end) {
-  if (u < end) __builtin_prefetch(&t.slot[emb::home_slot(ukeys[u], t.slots)]);
+/// Calls f(i) for each i < n with dig[i] == d, in order, until f returns true; returns whether
+/// it did. 16 digests a compare where SSE2 is there.
+template <class F>
+GW_ALWAYS_INLINE bool for_each_match(const uint8_t* dig, int64_t n, uint8_t d, F&& f) {
+  int64_t i = 0;
+#ifdef __SSE2__
+  const __m128i want = _mm_set1_epi8(static_cast<char>(d));
+  for (; i + 16 <= n; i += 16) {
+    unsigned m = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(dig + i)), want)));
+    for (; m; m &= m - 1)
+      if (f(i + __builtin_ctz(m))) return true;
+  }
+#endif
+  for (; i < n; ++i)
+    if (dig[i] == d && f(i)) return true;
+  return false;
 }
 
-/// The slot of `key` in the index, or −1.
-int64_t probe(const TableView& t, int64_t key) {
-  const int64_t mask = t.slots - 1;
-  for (int64_t s = emb::home_slot(key, t.slots), i = 0; i < t.slots; ++i, s = (s + 1) & mask) {
-    const int32_t r = t.slot[s].row;
-    if (r == kSlotEmpty) return -1;
-    if (r >= 0 && t.slot[s].key == key) return s;
-  }
-  return -1;
+/// Where a key lives: its hash, bucket slots [lo, hi) and digest.
+struct Home {
+  int64_t lo, hi;
+  uint8_t digest;
+};
+
+GW_ALWAYS_INLINE Home home_of(const TableView& t, int64_t key) {
+  const uint64_t h = emb::mix64(static_cast<uint64_t>(key));
+  Home m;
+  emb::bucket_range(t, emb::bucket_of(t, h), &m.lo, &m.hi);
+  m.digest = emb::digest_of(h);
+  return m;
 }
 
-/// Puts (key, row) in the first empty or tombstone slot from key's home. Returns whether it
-/// took a tombstone.
-bool place(const TableView& t, int64_t key, int32_t row) {
-  const int64_t mask = t.slots - 1;
-  for (int64_t s = emb::home_slot(key, t.slots);; s = (s + 1) & mask) {
-    const int32_t r = t.slot[s].row;
-    if (r == kSlotEmpty || r == kSlotTomb) {
-      t.slot[s].row = row;
-      t.slot[s].key = key;
-      return r == kSlotTomb;
-    }
+/// The slot holding `key`, or −1.
+GW_ALWAYS_INLINE int64_t probe(const TableView& t, int64_t key) {
+  const Home m = home_of(t, key);
+  int64_t found = -1;
+  for_each_match(t.digest + m.lo, m.hi - m.lo, m.digest, [&](int64_t i) {
+    if (t.meta[m.lo + i].key != key) return false;
+    found = m.lo + i;
+    return true;
+  });
+  return found;
+}
+
+/// Starts loading what probing `key` reads first: its bucket's digests.
+GW_ALWAYS_INLINE void prefetch_bucket(const TableView& t, int64_t key) {
+  __builtin_prefetch(t.digest + home_of(t, key).lo);
+}
+
+/// Starts loading the metadata of the first slot whose digest matches `key`'s: the line the
+/// probe's key comparison reads (the digests are loaded by then).
+GW_ALWAYS_INLINE void prefetch_match(const TableView& t, int64_t key) {
+  const Home m = home_of(t, key);
+  for_each_match(t.digest + m.lo, m.hi - m.lo, m.digest, [&](int64_t i) {
+    __builtin_prefetch(t.meta + m.lo + i);
+    return true;
+  });
+}
+
+/// Starts loading what an insert into `key`'s bucket reads: digests and eviction values.
+GW_ALWAYS_INLINE void prefetch_victims(const TableView& t, int64_t key) {
+  const Home m = home_of(t, key);
+  __builtin_prefetch(t.digest + m.lo);
+  for (int64_t s = m.lo; s < m.hi; s += 8) __builtin_prefetch(t.value + s);
+}
+
+/// The victim of an insert into bucket h: the first empty slot, else the lowest candidate by
+/// victim_less (kRankNone when every slot was seen at c.step). The spec, slot by slot.
+emb::Victim scan_bucket(const TableView& t, const Home& h, const PolicyParams& p, const Clock& c) {
+  emb::Victim best;
+  for (int64_t s = h.lo; s < h.hi; ++s) {
+    const emb::Victim v = emb::candidate(t, s, p, c);
+    if (emb::victim_less(t, v, best)) best = v;
+    if (best.rank == emb::kRankEmpty) break;  // the first empty slot
   }
+  return best;
+}
+
+/// scan_bucket without expiry, where a slot's rank follows from its digest and value alone: an
+/// empty slot by a digest compare, then the minimum over the values of the slots not seen at
+/// c.step, keys read only for equal values.
+emb::Victim scan_bucket_values(const TableView& t, const Home& h, const Clock& c) {
+  emb::Victim best;
+  const int64_t n = h.hi - h.lo;
+  int64_t empty = -1;
+  for_each_match(t.digest + h.lo, n, kEmptySlot, [&](int64_t i) {
+    empty = i;
+    return true;
+  });
+  if (empty >= 0) {
+    best.rank = emb::kRankEmpty;
+    best.slot = h.lo + empty;
+    return best;
+  }
+  const uint64_t now = static_cast<uint64_t>(c.step) & emb::kValueStepMask;
+  const uint64_t* v = t.value + h.lo;
+  uint64_t low = ~uint64_t{0};
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t x = (v[i] & emb::kValueStepMask) == now ? ~uint64_t{0} : v[i];
+    low = x < low ? x : low;
+  }
+  if (low == ~uint64_t{0}) {
+    // Every value is seen-now or the maximum; the spec decides the rare latter.
+    for (int64_t i = 0; i < n; ++i)
+      if ((v[i] & emb::kValueStepMask) != now) return scan_bucket(t, h, PolicyParams{}, c);
+    return best;
+  }
+  best.rank = emb::kRankLive;
+  best.value = low;
+  for (int64_t i = 0; i < n; ++i) {
+    if (v[i] != low) continue;
+    const emb::Victim x{emb::kRankLive, low, h.lo + i};
+    if (best.slot < 0 || emb::victim_less(t, x, best)) best = x;
+  }
+  return best;
 }
 
 struct KeyPos {
@@ -123,24 +214,31 @@ int64_t emb_unique(const int64_t* keys, int64_t n, int64_t* ukeys, int32_t* inve
 }
 
 int64_t emb_find(const TableView& t, const int64_t* ukeys, const int32_t* seg, int64_t U, int64_t admit_after,
-                 bool train, const PolicyParams& p, const Clock& c, int32_t* urow, uint8_t* status) {
+                 bool train, const PolicyParams& p, const Clock& c, int32_t* urow, uint8_t* status, int64_t* hits) {
   const bool ttl = emb::has_ttl(p);
+  std::atomic<int64_t> hit_count{0};
   parallel_for(0, U, kGrainKeys, [&](int64_t lo, int64_t hi) {
-    for (int64_t u = lo; u < lo + kPrefetch; ++u) prefetch_home(t, ukeys, u, hi);
+    // A pipeline over the keys: the bucket's digests of key u + 2·kPrefetch, the matching row's
+    // metadata of key u + kPrefetch, then key u's probe finds both in cache.
+    for (int64_t u = lo; u < std::min(hi, lo + 2 * kPrefetch); ++u) prefetch_bucket(t, ukeys[u]);
+    int64_t found = 0;
     for (int64_t u = lo; u < hi; ++u) {
-      prefetch_home(t, ukeys, u + kPrefetch, hi);
-      const int64_t s = probe(t, ukeys[u]);
-      const int32_t r = s >= 0 ? t.slot[s].row : -1;
-      const bool expired = r >= 0 && ttl && emb::is_expired(p, c, t.last_step[r], t.last_time[r]);
+      if (u + 2 * kPrefetch < hi) prefetch_bucket(t, ukeys[u + 2 * kPrefetch]);
+      if (u + kPrefetch < hi) prefetch_match(t, ukeys[u + kPrefetch]);
+      const int64_t r = probe(t, ukeys[u]);
+      const bool expired = r >= 0 && ttl && emb::is_expired(p, c, t.meta[r]);
       if (!train) {
-        urow[u] = r >= 0 && !expired ? r : -1;
+        urow[u] = r >= 0 && !expired ? static_cast<int32_t>(r) : -1;
         status[u] = urow[u] >= 0 ? kHit : kReject;
       } else {
-        urow[u] = r;
+        urow[u] = static_cast<int32_t>(r);
         status[u] = r < 0 ? kNew : expired ? kReinit : kHit;
       }
+      if (status[u] == kHit) found += seg[u + 1] - seg[u];
     }
+    hit_count += found;
   });
+  *hits = hit_count.load();
   if (!train) return 0;
   const bool admission = admit_after > 1 && t.sketch != nullptr;
   if (admission) {
@@ -180,51 +278,65 @@ void emb_touch(const TableView& t, const int32_t* urow, const uint8_t* status, c
   });
 }
 
+int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t* status, int32_t* urow,
+                   const PolicyParams& p, const InitParams& init, const Clock& c, int64_t* evicted) {
+  // Buckets are split among the threads; each walks the new keys in u order and places those
+  // of its buckets, so every bucket takes its keys in ascending key order whatever the split.
+  std::atomic<int64_t> placed{0}, displaced{0};
+  const bool ttl = emb::has_ttl(p);
+  const int64_t grain = std::max<int64_t>(1, (t.buckets + num_threads() - 1) / num_threads());
+  parallel_for(0, t.buckets, grain, [&](int64_t blo, int64_t bhi) {
+    std::vector<int32_t> mine;
+    for (int64_t u = 0; u < U; ++u) {
+      if (status[u] != kNew) continue;
+      const int64_t b = emb::bucket_of(t, emb::mix64(static_cast<uint64_t>(ukeys[u])));
+      if (b >= blo && b < bhi) mine.push_back(static_cast<int32_t>(u));
+    }
+    int64_t in = 0, out = 0;
+    const int64_t m = static_cast<int64_t>(mine.size());
+    for (int64_t i = 0; i < std::min(m, kPrefetch); ++i) prefetch_victims(t, ukeys[mine[i]]);
+    for (int64_t i = 0; i < m; ++i) {
+      if (i + kPrefetch < m) prefetch_victims(t, ukeys[mine[i + kPrefetch]]);
+      const int32_t u = mine[i];
+      const Home h = home_of(t, ukeys[u]);
+      const emb::Victim best = ttl ? scan_bucket(t, h, p, c) : scan_bucket_values(t, h, c);
+      if (best.rank == emb::kRankNone) {
+        status[u] = kDropped;
+        continue;
+      }
+      out += best.rank != emb::kRankEmpty;
+      ++in;
+      // Claimed now, as seen at c.step, so a later key of this batch cannot take it.
+      t.digest[best.slot] = h.digest;
+      t.meta[best.slot].key = ukeys[u];
+      t.meta[best.slot].last_step = emb::step32(c.step);
+      t.value[best.slot] = emb::eviction_value(p, c.step, 0.0f, 0.0f);
+      urow[u] = static_cast<int32_t>(best.slot);
+    }
+    placed += in;
+    displaced += out;
+  });
+  parallel_for(0, U, row_grain(t.dim + t.state_width), [&](int64_t lo, int64_t hi) {
+    for (int64_t u = lo; u < hi; ++u)
+      if (status[u] == kNew || status[u] == kReinit) emb::init_row(t, p, init, urow[u], ukeys[u], c, 0, 1);
+  });
+  *evicted = displaced.load();
+  return placed.load();
+}
+
 int64_t emb_select_victims(const TableView& t, const PolicyParams& p, const Clock& c, int64_t count,
                            int32_t* victims) {
   if (count <= 0) return 0;
-  // Victim keys of every row, and their range among candidates.
-  std::vector<uint64_t> vk(static_cast<size_t>(t.capacity));
-  parallel_for(0, t.capacity, kGrainKeys, [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) vk[r] = emb::victim_key(t, r, p, c);
-  });
-  uint64_t lo = emb::kNotAVictim, hi = 0;
-  int64_t candidates = 0;
-  for (uint64_t v : vk) {
-    if (v == emb::kNotAVictim) continue;
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-    ++candidates;
+  std::vector<emb::Victim> cand;
+  for (int64_t s = 0; s < t.capacity; ++s) {
+    const emb::Victim v = emb::candidate(t, s, p, c);
+    if (v.rank == emb::kRankExpired || v.rank == emb::kRankLive) cand.push_back(v);
   }
-  const int64_t k = std::min(count, candidates);
+  const int64_t k = std::min<int64_t>(count, static_cast<int64_t>(cand.size()));
   if (k == 0) return 0;
-  // Radix select: a histogram of (v − lo) >> shift over at most 2^16 buckets finds the
-  // bucket holding the k-th smallest; rows below it are all victims, and that bucket's rows
-  // are ordered by (victim key, key) to take the rest.
-  int shift = 0;
-  while (((hi - lo) >> shift) >= (uint64_t{1} << 16)) ++shift;
-  std::vector<int64_t> hist((((hi - lo) >> shift) + 1), 0);
-  for (uint64_t v : vk)
-    if (v != emb::kNotAVictim) ++hist[(v - lo) >> shift];
-  size_t boundary = 0;
-  int64_t below = 0;
-  while (below + hist[boundary] < k) below += hist[boundary++];
-  struct Cand {
-    uint64_t v, key;
-    int32_t row;
-    bool operator<(const Cand& o) const { return v != o.v ? v < o.v : key < o.key; }
-  };
-  std::vector<Cand> edge;
-  int64_t out = 0;
-  for (int64_t r = 0; r < t.capacity; ++r) {
-    if (vk[r] == emb::kNotAVictim) continue;
-    const size_t b = (vk[r] - lo) >> shift;
-    if (b < boundary) victims[out++] = static_cast<int32_t>(r);
-    else if (b == boundary) edge.push_back({vk[r], emb::key_order(t.row_key[r]), static_cast<int32_t>(r)});
-  }
-  const auto take = static_cast<std::ptrdiff_t>(k - out);
-  std::nth_element(edge.begin(), edge.begin() + take - 1, edge.end());
-  for (std::ptrdiff_t i = 0; i < take; ++i) victims[out++] = edge[i].row;
+  auto less = [&](const emb::Victim& a, const emb::Victim& b) { return emb::victim_less(t, a, b); };
+  std::nth_element(cand.begin(), cand.begin() + (k - 1), cand.end(), less);
+  for (int64_t i = 0; i < k; ++i) victims[i] = static_cast<int32_t>(cand[i].slot);
   return k;
 }
 
@@ -232,50 +344,15 @@ int64_t emb_sweep(const TableView& t, const PolicyParams& p, const Clock& c, boo
                   int32_t* victims) {
   int64_t n = 0;
   for (int64_t r = 0; r < t.capacity; ++r) {
-    if (t.last_step[r] == kFreeRow) continue;
-    if ((expired && emb::is_expired(p, c, t.last_step[r], t.last_time[r])) ||
-        (min_updates > 0 && t.update_count[r] < min_updates))
+    if (t.digest[r] == kEmptySlot) continue;
+    if ((expired && emb::is_expired(p, c, t.meta[r])) || (min_updates > 0 && t.update_count[r] < min_updates))
       victims[n++] = static_cast<int32_t>(r);
   }
   return n;
 }
 
-void emb_remove(const TableView& t, const int32_t* rows, int64_t n, int64_t free_top) {
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t r = rows[i];
-    const int64_t s = probe(t, t.row_key[r]);
-    if (s >= 0) t.slot[s].row = kSlotTomb;
-    t.last_step[r] = kFreeRow;
-    t.free_rows[free_top + i] = r;
-  }
-}
-
-int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t* status, int32_t* urow,
-                   int64_t free_top, int64_t avail, const InitParams& init, const Clock& c,
-                   int64_t* tombs_reused) {
-  int64_t inserted = 0, tombs = 0;
-  for (int64_t u = 0; u < U; ++u) {
-    if (status[u] != kNew) continue;
-    if (inserted == avail) {
-      status[u] = kDropped;
-      continue;
-    }
-    const int32_t r = t.free_rows[free_top - 1 - inserted++];
-    tombs += place(t, ukeys[u], r);
-    urow[u] = r;
-  }
-  parallel_for(0, U, row_grain(t.dim + t.state_width), [&](int64_t lo, int64_t hi) {
-    for (int64_t u = lo; u < hi; ++u)
-      if (status[u] == kNew || status[u] == kReinit) emb::init_row(t, init, urow[u], ukeys[u], c, 0, 1);
-  });
-  *tombs_reused = tombs;
-  return inserted;
-}
-
-void emb_rehash(const TableView& t) {
-  std::memset(static_cast<void*>(t.slot), 0xff, t.slots * sizeof(Slot));  // every row kSlotEmpty (−1)
-  for (int64_t r = 0; r < t.capacity; ++r)
-    if (t.last_step[r] != kFreeRow) place(t, t.row_key[r], static_cast<int32_t>(r));
+void emb_remove(const TableView& t, const int32_t* rows, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) t.digest[rows[i]] = kEmptySlot;
 }
 
 void emb_gather(const float* weight, int64_t dim, const int32_t* urow, const int32_t* inverse, int64_t n,
@@ -372,7 +449,7 @@ void emb_sparse_update(const TableView& t, const SparseOptParams& o, int64_t ste
       const int64_t first = perm ? seg[s] : s, last = perm ? seg[s + 1] : s + 1;
       const int64_t j0 = perm ? perm[first] : first;
       const int32_t r = rows[j0];
-      if (r < 0 || t.last_step[r] == kFreeRow || t.row_key[r] != keys[j0]) continue;
+      if (r < 0 || !emb::slot_holds(t, r, keys[j0])) continue;
       std::fill(g.begin(), g.end(), 0.0f);
       for (int64_t i = first; i < last; ++i) axpy_row(g.data(), grads + (perm ? perm[i] : i) * dim, 1.0f, dim);
       float bc1 = 1.0f, bc2 = 1.0f;
@@ -381,12 +458,13 @@ void emb_sparse_update(const TableView& t, const SparseOptParams& o, int64_t ste
       float* st = t.state ? t.state + static_cast<int64_t>(r) * t.state_width : nullptr;
       update_row(o, w, st, g.data(), dim, bc1, bc2);
       t.update_count[r] += 1;
-      t.changed_step[r] = step;
+      t.meta[r].changed_step = emb::step32(step);
     }
   });
 }
 
-void emb_write_rows(const TableView& t, const int32_t* rows, int64_t n, const float* weight, const float* state,
+void emb_write_rows(const TableView& t, const PolicyParams& p, const int32_t* rows, int64_t n, const float* weight,
+                    const float* state,
                     const int64_t* last_step, const double* last_time, const int64_t* changed_step,
                     const int32_t* update_count, const float* freq, const float* score) {
   parallel_for(0, n, row_grain(t.dim + t.state_width), [&](int64_t lo, int64_t hi) {
@@ -395,7 +473,7 @@ void emb_write_rows(const TableView& t, const int32_t* rows, int64_t n, const fl
       std::memcpy(t.weight + r * t.dim, weight + i * t.dim, t.dim * sizeof(float));
       if (t.state_width)
         std::memcpy(t.state + r * t.state_width, state + i * t.state_width, t.state_width * sizeof(float));
-      emb::copy_meta(t, r, i, last_step, last_time, changed_step, update_count, freq, score);
+      emb::copy_meta(t, p, r, i, last_step, last_time, changed_step, update_count, freq, score);
     }
   });
 }

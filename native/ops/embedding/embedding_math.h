@@ -22,9 +22,24 @@ GW_HD uint64_t mix64(uint64_t k) {
   return k;
 }
 
-/// Home slot of a key in an index of `slots` (a power of two) slots.
-GW_HD int64_t home_slot(int64_t key, int64_t slots) {
-  return static_cast<int64_t>(mix64(static_cast<uint64_t>(key)) & static_cast<uint64_t>(slots - 1));
+/// The bucket of a key with hash h: the high 32 bits pick a slot in [0, capacity), and the key
+/// lives in that slot's bucket, so each bucket draws keys in proportion to its slots (the last,
+/// smaller one too).
+GW_HD int64_t bucket_of(const TableView& t, uint64_t h) {
+  return static_cast<int64_t>(((h >> 32) * static_cast<uint64_t>(t.capacity)) >> 32) / t.bucket_size;
+}
+
+/// A key's digest: 8 low bits of its hash, never kEmptySlot.
+GW_HD uint8_t digest_of(uint64_t h) {
+  const uint8_t d = static_cast<uint8_t>(h);
+  return d == kEmptySlot ? uint8_t{1} : d;
+}
+
+/// The slots [*lo, *hi) of bucket b.
+GW_HD void bucket_range(const TableView& t, int64_t b, int64_t* lo, int64_t* hi) {
+  *lo = b * t.bucket_size;
+  const int64_t end = *lo + t.bucket_size;
+  *hi = end < t.capacity ? end : t.capacity;
 }
 
 /// Column of `key` in row d of the admission sketch (width a power of two).
@@ -36,56 +51,110 @@ GW_HD int64_t sketch_col(int64_t key, int32_t d, int64_t width) {
 /// Keys as unsigned numbers in the same order as the signed ones (for radix sorts).
 GW_HD uint64_t key_order(int64_t key) { return static_cast<uint64_t>(key) ^ 0x8000000000000000ull; }
 
+/// A step as RowMeta keeps it.
+GW_HD uint32_t step32(int64_t step) { return static_cast<uint32_t>(step); }
+
+/// Steps since a RowMeta step (exact below 2^32).
+GW_HD int64_t age_of(const Clock& c, uint32_t step) { return static_cast<int64_t>(step32(c.step) - step); }
+
 /// Whether rows can expire at all (else no lookup needs to read their metadata).
 GW_HD bool has_ttl(const PolicyParams& p) { return p.ttl_steps > 0 || p.ttl_seconds > 0; }
 
-GW_HD bool is_expired(const PolicyParams& p, const Clock& c, int64_t last_step, double last_time) {
-  return (p.ttl_steps > 0 && c.step - last_step > p.ttl_steps) ||
-         (p.ttl_seconds > 0 && c.now - last_time > p.ttl_seconds);
+GW_HD bool is_expired(const PolicyParams& p, const Clock& c, const RowMeta& m) {
+  return (p.ttl_steps > 0 && age_of(c, m.last_step) > p.ttl_steps) ||
+         (p.ttl_seconds > 0 && c.now - m.last_time > p.ttl_seconds);
 }
 
-/// The feature score of a row at step `step`: score decays by 2^log2_decay per step since
-/// last_step. After a lookup at step t with count n: score ← score · 2^(log2_decay·(t − last)) + n,
-/// so score(t) = Σ over past lookups i of n_i · 2^(log2_decay·(t − t_i)): a frequency in which
-/// each lookup's weight halves every −1/log2_decay steps (the half-life), so it weighs recency too.
-GW_HD float decayed_score(float score, int64_t last_step, int64_t step, float log2_decay) {
-  const int64_t age = step - last_step;
+/// The feature score `age` steps after it was last updated: it decays by 2^log2_decay per step.
+/// After a lookup at step t with count n: score ← score · 2^(log2_decay·(t − last)) + n, so
+/// score(t) = Σ over past lookups i of n_i · 2^(log2_decay·(t − t_i)): a frequency in which each
+/// lookup's weight halves every −1/log2_decay steps (the half-life), so it weighs recency too.
+GW_HD float decayed_score(float score, int64_t age, float log2_decay) {
   return age <= 0 ? score : score * exp2f(log2_decay * static_cast<float>(age));
 }
 
-constexpr uint64_t kNotAVictim = ~0ull;
+// ---- the eviction order
 
-/// Eviction order of a row: lower goes first; ties are broken by key (the caller). Expired
-/// rows come before every live one; then by policy: lru by last_step; lfu by freq, then
-/// last_step; score by the decayed score at c.step, then last_step. Free rows and rows seen
-/// at c.step are never victims.
-GW_HD uint64_t victim_key(const TableView& t, int64_t row, const PolicyParams& p, const Clock& c) {
-  const int64_t last = t.last_step[row];
-  if (last == kFreeRow || last >= c.step) return kNotAVictim;
-  const uint64_t step_bits = static_cast<uint64_t>(last) & 0x7fffffffull;  // 31 bits
-  const uint64_t live_class = is_expired(p, c, last, t.last_time[row]) ? 0ull : 1ull << 62;
+constexpr int kValueStepBits = 24;  ///< low bits of a slot's value: its last step, mod 2^24
+constexpr uint64_t kValueStepMask = (uint64_t{1} << kValueStepBits) - 1;
+constexpr uint64_t kValueMax = (uint64_t{1} << (64 - kValueStepBits)) - 1;  ///< 40 bits
+
+/// A slot's eviction value, lower evicted first, from the row's state right after a lookup at
+/// `last_step`: (policy value << 24) | (last_step mod 2^24), the policy value in 40 bits:
+///   lru    last_step
+///   lfu    floor(freq)
+///   score  the top 40 of the 63 low bits of the double max(0, log2(score) − log2_decay·last_step):
+///          the decayed score at any later step t is 2^(that − t/half-life), so this orders rows
+///          as their decayed scores do, without rewriting any row as time passes.
+/// The value does not change until the row is looked up again: a victim is chosen by reading
+/// the bucket's values alone.
+GW_HD uint64_t eviction_value(const PolicyParams& p, int64_t last_step, float freq, float score) {
   uint64_t v;
   if (p.policy == EvictPolicy::kLru) {
-    v = static_cast<uint64_t>(last) & ((1ull << 62) - 1);
+    v = static_cast<uint64_t>(last_step) & kValueMax;
   } else if (p.policy == EvictPolicy::kLfu) {
-    const float f = fminf(t.freq[row], 2147483647.0f);  // 31 bits
-    v = (static_cast<uint64_t>(f) << 31) | step_bits;
+    v = freq >= static_cast<float>(kValueMax) ? kValueMax : freq > 0.0f ? static_cast<uint64_t>(freq) : 0;
   } else {
-    const float s = decayed_score(t.score[row], last, c.step, p.log2_decay);
-    uint32_t bits;  // a non-negative float's bits order like the float: 31 bits
-    memcpy(&bits, &s, 4);
-    v = (static_cast<uint64_t>(bits & 0x7fffffffu) << 31) | step_bits;
+    double x = log2(static_cast<double>(score)) - static_cast<double>(p.log2_decay) * static_cast<double>(last_step);
+    if (!(x > 0.0)) x = 0.0;  // also NaN, −inf (a zero score)
+    uint64_t bits;
+    memcpy(&bits, &x, 8);  // a non-negative double's bits order like the double
+    v = bits >> (64 - 1 - 40);
   }
-  return live_class | v;
+  return (v << kValueStepBits) | (static_cast<uint64_t>(last_step) & kValueStepMask);
+}
+
+/// A slot as a victim candidate. rank: kRankEmpty (an empty slot: taken first), kRankExpired,
+/// kRankLive, or kRankNone (seen at the current step: never a victim).
+enum : uint32_t { kRankEmpty = 0, kRankExpired = 1, kRankLive = 2, kRankNone = 3 };
+struct Victim {
+  uint32_t rank = kRankNone;
+  uint64_t value = 0;
+  int64_t slot = -1;
+};
+
+/// The slot as a candidate at clock c. Without expiry only the digest and the value are read
+/// (the value's low bits say whether the row was seen at c.step, modulo 2^24 steps); with
+/// expiry the row's metadata decides.
+GW_HD Victim candidate(const TableView& t, int64_t slot, const PolicyParams& p, const Clock& c) {
+  Victim v;
+  v.slot = slot;
+  if (t.digest[slot] == kEmptySlot) {
+    v.rank = kRankEmpty;
+    return v;
+  }
+  v.value = t.value[slot];
+  if (has_ttl(p)) {
+    const RowMeta& m = t.meta[slot];
+    v.rank = m.last_step == step32(c.step) ? kRankNone : is_expired(p, c, m) ? kRankExpired : kRankLive;
+  } else {
+    v.rank = (v.value & kValueStepMask) == (static_cast<uint64_t>(c.step) & kValueStepMask) ? kRankNone : kRankLive;
+  }
+  return v;
+}
+
+/// The eviction order: by rank, then value, then key (read only on a tie), then slot.
+GW_HD bool victim_less(const TableView& t, const Victim& a, const Victim& b) {
+  if (a.rank != b.rank) return a.rank < b.rank;
+  if (a.rank == kRankEmpty || a.rank == kRankNone) return a.slot < b.slot;
+  if (a.value != b.value) return a.value < b.value;
+  const int64_t ka = t.meta[a.slot].key, kb = t.meta[b.slot].key;
+  return ka != kb ? ka < kb : a.slot < b.slot;
+}
+
+/// Whether slot r holds `key`.
+GW_HD bool slot_holds(const TableView& t, int64_t r, int64_t key) {
+  return t.digest[r] != kEmptySlot && t.meta[r].key == key;
 }
 
 /// A lookup of `row` with `count` occurrences at clock c.
 GW_HD void touch_row(const TableView& t, int64_t row, float count, const PolicyParams& p, const Clock& c) {
-  const int64_t last = t.last_step[row];
-  t.score[row] = decayed_score(t.score[row], last, c.step, p.log2_decay) + count;
-  t.freq[row] += count;
-  t.last_step[row] = c.step > last ? c.step : last;
-  t.last_time[row] = c.now;
+  RowMeta& m = t.meta[row];
+  m.score = decayed_score(m.score, age_of(c, m.last_step), p.log2_decay) + count;
+  m.freq += count;
+  m.last_step = step32(c.step);
+  m.last_time = c.now;
+  t.value[row] = eviction_value(p, c.step, m.freq, m.score);
 }
 
 /// Four initial values of a key, for columns 4q .. 4q+3: a pure function of (seed, key, q),
@@ -116,14 +185,16 @@ GW_HD void init_quad(const InitParams& init, int64_t key, int64_t q, float out[4
 }
 
 /// Resets a row's metadata for `key` newly placed (or re-placed) at clock c.
-GW_HD void reset_meta(const TableView& t, int64_t row, int64_t key, const Clock& c) {
-  t.row_key[row] = key;
-  t.last_step[row] = c.step;
-  t.last_time[row] = c.now;
-  t.changed_step[row] = c.step;
+GW_HD void reset_meta(const TableView& t, const PolicyParams& p, int64_t row, int64_t key, const Clock& c) {
+  RowMeta& m = t.meta[row];
+  m.key = key;
+  m.last_time = c.now;
+  m.last_step = step32(c.step);
+  m.changed_step = step32(c.step);
+  m.freq = 0.0f;
+  m.score = 0.0f;
   t.update_count[row] = 0;
-  t.freq[row] = 0.0f;
-  t.score[row] = 0.0f;
+  t.value[row] = eviction_value(p, c.step, 0.0f, 0.0f);
 }
 
 /// The row a lookup position p reads: its table row, else default_row (null: zeros).
@@ -152,8 +223,8 @@ GW_HD int64_t bag_len(const int64_t* offsets, int64_t bags, int64_t n, int64_t b
 /// Initializes a row for `key` at clock c, shared by `size` lanes (lane = 0..size−1; the CPU
 /// passes 0, 1): weight from init_quad; state: AdaGrad's accumulator (state_width == dim)
 /// starts at state_init, Adam's moments (state_width == 2·dim) at 0; metadata by reset_meta.
-GW_HD void init_row(const TableView& t, const InitParams& init, int64_t row, int64_t key, const Clock& c, int lane,
-                    int size) {
+GW_HD void init_row(const TableView& t, const PolicyParams& p, const InitParams& init, int64_t row, int64_t key,
+                    const Clock& c, int lane, int size) {
   float* w = t.weight + row * t.dim;
   for (int64_t q = lane; q * 4 < t.dim; q += size) {
     float v[4];
@@ -165,19 +236,21 @@ GW_HD void init_row(const TableView& t, const InitParams& init, int64_t row, int
     float* st = t.state + row * t.state_width;
     for (int64_t j = lane; j < t.state_width; j += size) st[j] = s0;
   }
-  if (lane == 0) reset_meta(t, row, key, c);
+  if (lane == 0) reset_meta(t, p, row, key, c);
 }
 
-/// Import: row r's metadata ← entry i of the given arrays (row_key is set on insertion).
-GW_HD void copy_meta(const TableView& t, int64_t r, int64_t i, const int64_t* last_step, const double* last_time,
-                     const int64_t* changed_step, const int32_t* update_count, const float* freq,
-                     const float* score) {
-  t.last_step[r] = last_step[i];
-  t.last_time[r] = last_time[i];
-  t.changed_step[r] = changed_step[i];
+/// Import: row r's metadata ← entry i of the given arrays (the key is set on insertion).
+GW_HD void copy_meta(const TableView& t, const PolicyParams& p, int64_t r, int64_t i, const int64_t* last_step,
+                     const double* last_time, const int64_t* changed_step, const int32_t* update_count,
+                     const float* freq, const float* score) {
+  RowMeta& m = t.meta[r];
+  m.last_step = step32(last_step[i]);
+  m.last_time = last_time[i];
+  m.changed_step = step32(changed_step[i]);
+  m.freq = freq[i];
+  m.score = score[i];
   t.update_count[r] = update_count[i];
-  t.freq[r] = freq[i];
-  t.score[r] = score[i];
+  t.value[r] = eviction_value(p, last_step[i], freq[i], score[i]);
 }
 
 /// One optimizer step of element j of a row, given its reduced gradient g.

@@ -17,18 +17,6 @@
 namespace gw {
 namespace {
 
-int64_t next_pow2(int64_t x) {
-  int64_t p = 1;
-  while (p < x) p <<= 1;
-  return p;
-}
-
-/// Every byte of t set to `byte` (0xff makes int32/int64 −1).
-void fill_bytes(const Tensor& t, int byte) {
-  if (t.device() == Device::kCpu) std::memset(t.raw(), byte, t.nbytes());
-  else cudart::memset_device(t.raw(), byte, t.nbytes(), cudart::compute_stream());
-}
-
 Tensor to_device(const Tensor& host, Device d) {
   if (d == Device::kCpu) return host;
   Tensor t = Tensor::empty(host.shape(), host.dtype(), d);
@@ -64,30 +52,19 @@ EmbeddingTable::EmbeddingTable(const TableConfig& cfg) : cfg_(cfg) {
   GW_CHECK(cfg.dim >= 1 && cfg.dim <= (1 << 20), kArgument, "Expected dim in [1, 2^20] but received ", cfg.dim);
   GW_CHECK(cfg.capacity >= 1 && cfg.capacity < (int64_t{1} << 30), kArgument,
            "Expected capacity in [1, 2^30) but received ", cfg.capacity);
+  GW_CHECK(cfg.bucket_size >= 1, kArgument, "Expected a positive bucketSize but received ", cfg.bucket_size);
   const Device d = cfg.device;
   const int64_t cap = cfg.capacity;
   const int64_t sw = cfg.optim.kind == SparseOpt::kSgd ? 0 : cfg.optim.kind == SparseOpt::kAdagrad ? cfg.dim : 2 * cfg.dim;
-  slots_ = next_pow2(2 * cap);
-  slot_ = Tensor::empty({slots_, 2}, DType::kI64, d);  // Slot: 16 bytes
+  bucket_size_ = std::min(cfg.bucket_size, cap);
+  buckets_ = (cap + bucket_size_ - 1) / bucket_size_;
+  digest_ = Tensor::empty({cap}, DType::kU8, d);
+  value_ = Tensor::empty({cap}, DType::kI64, d);
+  meta_ = Tensor::empty({cap, static_cast<int64_t>(sizeof(RowMeta) / 8)}, DType::kI64, d);  // RowMeta: 32 bytes
+  update_count_ = Tensor::empty({cap}, DType::kI32, d);
   weight_ = Tensor::empty({cap, cfg.dim}, DType::kF32, d);
   state_ = Tensor::empty({cap, std::max<int64_t>(sw, 1)}, DType::kF32, d);
-  row_key_ = Tensor::empty({cap}, DType::kI64, d);
-  last_step_ = Tensor::empty({cap}, DType::kI64, d);
-  last_time_ = Tensor::empty({cap}, DType::kI64, d);  // holds doubles (same width)
-  changed_step_ = Tensor::empty({cap}, DType::kI64, d);
-  update_count_ = Tensor::empty({cap}, DType::kI32, d);
-  freq_ = Tensor::empty({cap}, DType::kF32, d);
-  score_ = Tensor::empty({cap}, DType::kF32, d);
-  fill_bytes(slot_, 0xff);       // kSlotEmpty
-  fill_bytes(last_step_, 0xff);  // kFreeRow
-  for (const Tensor* t : {&weight_, &state_, &row_key_, &last_time_, &changed_step_, &update_count_,
-                          &freq_, &score_})
-    zero_tensor(*t);
-  // Free rows pop from the top: row 0 first.
-  std::vector<int32_t> free(static_cast<size_t>(cap));
-  for (int64_t i = 0; i < cap; ++i) free[i] = static_cast<int32_t>(cap - 1 - i);
-  free_rows_ = to_device(host_from(free, DType::kI32), d);
-  free_top_ = cap;
+  for (const Tensor* t : {&digest_, &value_, &meta_, &update_count_, &weight_, &state_}) zero_tensor(*t);  // all empty
   if (cfg.admit_after > 1) {
     GW_CHECK(cfg.sketch_width >= 1 && (cfg.sketch_width & (cfg.sketch_width - 1)) == 0 && cfg.sketch_depth >= 1,
              kArgument, "Expected a power-of-two sketch width and a positive depth but received ", cfg.sketch_width,
@@ -102,24 +79,34 @@ TableView EmbeddingTable::view() const {
   t.dim = cfg_.dim;
   t.state_width = cfg_.optim.kind == SparseOpt::kSgd ? 0 : state_.size(1);
   t.capacity = cfg_.capacity;
-  t.slots = slots_;
-  t.slot = static_cast<Slot*>(slot_.raw());
+  t.bucket_size = bucket_size_;
+  t.buckets = buckets_;
+  t.digest = digest_.data<uint8_t>();
+  t.value = static_cast<uint64_t*>(value_.raw());
+  t.meta = static_cast<RowMeta*>(meta_.raw());
+  t.update_count = update_count_.data<int32_t>();
   t.weight = weight_.data<float>();
   t.state = t.state_width ? state_.data<float>() : nullptr;
-  t.row_key = row_key_.data<int64_t>();
-  t.last_step = last_step_.data<int64_t>();
-  t.last_time = static_cast<double*>(last_time_.raw());
-  t.changed_step = changed_step_.data<int64_t>();
-  t.update_count = update_count_.data<int32_t>();
-  t.freq = freq_.data<float>();
-  t.score = score_.data<float>();
-  t.free_rows = free_rows_.data<int32_t>();
   if (sketch_.defined()) {
     t.sketch = static_cast<uint32_t*>(sketch_.raw());
     t.sketch_width = cfg_.sketch_width;
     t.sketch_depth = cfg_.sketch_depth;
   }
   return t;
+}
+
+RowBytes EmbeddingTable::row_bytes() const {
+  RowBytes b;
+  b.embedding = 4 * cfg_.dim;
+  b.optimizer = 4 * view().state_width;
+  b.metadata = static_cast<int64_t>(sizeof(RowMeta) + sizeof(int32_t));
+  b.index = static_cast<int64_t>(sizeof(uint8_t) + sizeof(uint64_t));
+  return b;
+}
+
+int64_t EmbeddingTable::memory_bytes() const {
+  const int64_t sketch = sketch_.defined() ? 4 * cfg_.sketch_width * cfg_.sketch_depth : 0;
+  return cfg_.capacity * row_bytes().total() + sketch;
 }
 
 int64_t EmbeddingTable::size() {
@@ -139,18 +126,11 @@ TableStats EmbeddingTable::stats() {
 
 void EmbeddingTable::remove_rows(const Tensor& victims, int64_t n) {
   if (n <= 0) return;
-  GW_DISPATCH(cfg_.device, emb_remove, view(), victims.data<int32_t>(), n, free_top_);
-  free_top_ += n;
+  GW_DISPATCH(cfg_.device, emb_remove, view(), victims.data<int32_t>(), n);
   size_ -= n;
-  tombstones_ += n;
-  if (tombstones_ > slots_ / 4) {
-    GW_DISPATCH(cfg_.device, emb_rehash, view());
-    tombstones_ = 0;
-    stats_.rehashes += 1;
-  }
 }
 
-void EmbeddingTable::place_keys(Prepared& pr, bool train, bool force_admit, const Clock& c) {
+void EmbeddingTable::place_keys(Prepared& pr, bool train, bool force_admit, const Clock& c, bool counted) {
   const Device d = cfg_.device;
   const int64_t U = pr.unique;
   pr.urow = scratch(U, DType::kI32);
@@ -160,25 +140,20 @@ void EmbeddingTable::place_keys(Prepared& pr, bool train, bool force_admit, cons
   const int32_t* seg = pr.seg.data<int32_t>();
   int32_t* urow = pr.urow.data<int32_t>();
   uint8_t* st = status.data<uint8_t>();
+  int64_t hits = 0;
   const int64_t fresh = GW_DISPATCH(d, emb_find, t, pr.ukeys.data<int64_t>(), seg, U, force_admit ? 1 : cfg_.admit_after,
-                                    train, cfg_.policy, c, urow, st);
+                                    train, cfg_.policy, c, urow, st, &hits);
+  if (counted) stats_.hits += hits;
   if (!train) return;
   GW_DISPATCH(d, emb_touch, t, urow, st, seg, U, status_bit(kHit) | status_bit(kReinit), cfg_.policy, c);
-  if (fresh > free_top_) {
-    Tensor victims = scratch(fresh - free_top_, DType::kI32);
-    const int64_t k = GW_DISPATCH(d, emb_select_victims, t, cfg_.policy, c, fresh - free_top_, victims.data<int32_t>());
-    remove_rows(victims, k);
-    stats_.evictions += k;
-  }
-  int64_t tombs = 0;
-  const int64_t inserted = GW_DISPATCH(d, emb_insert, view(), pr.ukeys.data<int64_t>(), U, st, urow, free_top_,
-                                       std::min(fresh, free_top_), cfg_.init, c, &tombs);
-  free_top_ -= inserted;
-  size_ += inserted;
-  tombstones_ -= tombs;
+  int64_t evicted = 0, inserted = 0;
+  if (fresh > 0 || emb::has_ttl(cfg_.policy))  // places the new keys, re-initializes the expired ones
+    inserted = GW_DISPATCH(d, emb_insert, t, pr.ukeys.data<int64_t>(), U, st, urow, cfg_.policy, cfg_.init, c, &evicted);
+  size_ += inserted - evicted;
   stats_.inserts += inserted;
+  stats_.evictions += evicted;
   stats_.dropped += fresh - inserted;
-  GW_DISPATCH(d, emb_touch, view(), urow, st, seg, U, status_bit(kNew) | status_bit(kReinit), cfg_.policy, c);
+  GW_DISPATCH(d, emb_touch, t, urow, st, seg, U, status_bit(kNew) | status_bit(kReinit), cfg_.policy, c);
   if (cfg_.admit_after > 1 || emb::has_ttl(cfg_.policy)) {
     // Only these options make rejections or re-initializations possible: count them.
     const Tensor h = to_host(status);
@@ -201,7 +176,7 @@ void check_on_device(const Tensor* t, Device table, const char* name) {
 }
 }  // namespace
 
-Prepared EmbeddingTable::prepare(const Tensor& keys, bool train, double now) {
+Prepared EmbeddingTable::prepare(const Tensor& keys, bool train, double now, bool counted) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   check_dtype(keys, DType::kI64, "ids");
   GW_CHECK(keys.dim() == 1, kShape, "Expected a 1-D tensor for ids but received shape ", shape_str(keys.shape()));
@@ -216,8 +191,8 @@ Prepared EmbeddingTable::prepare(const Tensor& keys, bool train, double now) {
   pr.seg = scratch(n + 1, DType::kI32);
   pr.unique = GW_DISPATCH(cfg_.device, emb_unique, keys.data<int64_t>(), n, pr.ukeys.data<int64_t>(),
                           pr.inverse.data<int32_t>(), pr.perm.data<int32_t>(), pr.seg.data<int32_t>());
-  place_keys(pr, train, false, Clock{step_, now});
-  stats_.lookups += n;
+  place_keys(pr, train, false, Clock{step_, now}, counted);
+  if (counted) stats_.lookups += n;
   return pr;
 }
 
@@ -347,17 +322,27 @@ std::vector<uint8_t> EmbeddingTable::export_rows(int64_t since_step) {
   s.optimizer = static_cast<uint32_t>(cfg_.optim.kind);
   s.step = step_;
   s.since_step = since_step < 0 ? -1 : since_step;
-  // Which rows: from three metadata columns on the host, in ascending key order.
-  std::vector<int64_t> key(cap), last(cap), changed(cap);
-  host_into(key, row_key_);
-  host_into(last, last_step_);
-  host_into(changed, changed_step_);
+  // Which rows, and their metadata: from the digests and RowMetas on the host, in ascending key order.
+  std::vector<uint8_t> digest(cap);
+  std::vector<RowMeta> meta(cap);
+  host_into(digest, digest_);
+  host_into(meta, meta_);
   std::vector<int32_t> rows;
   for (int64_t r = 0; r < cap; ++r)
-    if (last[r] != kFreeRow && (since_step < 0 || changed[r] >= since_step)) rows.push_back(static_cast<int32_t>(r));
-  std::sort(rows.begin(), rows.end(), [&](int32_t a, int32_t b) { return key[a] < key[b]; });
+    if (digest[r] != kEmptySlot && (since_step < 0 || full_step(meta[r].changed_step) >= since_step))
+      rows.push_back(static_cast<int32_t>(r));
+  std::sort(rows.begin(), rows.end(), [&](int32_t a, int32_t b) { return meta[a].key < meta[b].key; });
   const int64_t n = static_cast<int64_t>(rows.size());
   s.resize(rows.size());
+  for (int64_t i = 0; i < n; ++i) {
+    const RowMeta& m = meta[rows[i]];
+    s.keys[i] = m.key;
+    s.last_step[i] = full_step(m.last_step);
+    s.changed_step[i] = full_step(m.changed_step);
+    s.last_time[i] = m.last_time;
+    s.freq[i] = m.freq;
+    s.score[i] = m.score;
+  }
   if (n == 0) return encode_snapshot(s);
   // The rows themselves: gathered on the device, then copied back compact.
   const Tensor idx = to_device(host_from(rows, DType::kI32), cfg_.device);
@@ -367,13 +352,7 @@ std::vector<uint8_t> EmbeddingTable::export_rows(int64_t since_step) {
     GW_DISPATCH(cfg_.device, index_select_rows, src.raw(), cap, cols, nullptr, idx.data<int32_t>(), n, out.raw(), elem);
     host_into(dst, out);
   };
-  gather_into(s.keys, row_key_, 1, 8);
-  gather_into(s.last_step, last_step_, 1, 8);
-  gather_into(s.changed_step, changed_step_, 1, 8);
-  gather_into(s.last_time, last_time_, 1, 8);
   gather_into(s.update_count, update_count_, 1, 4);
-  gather_into(s.freq, freq_, 1, 4);
-  gather_into(s.score, score_, 1, 4);
   gather_into(s.weight, weight_, cfg_.dim, 4);
   gather_into(s.state, state_, t.state_width, 4);
   return encode_snapshot(s);
@@ -400,12 +379,13 @@ int64_t EmbeddingTable::import_rows(const uint8_t* data, size_t bytes, double no
   std::vector<int32_t> seg(static_cast<size_t>(n + 1));
   std::iota(seg.begin(), seg.end(), 0);
   pr.seg = to_device(host_from(seg, DType::kI32), d);
-  place_keys(pr, true, true, Clock{step_, now});
+  place_keys(pr, true, true, Clock{step_, now}, false);
   std::vector<int32_t> urow(static_cast<size_t>(n));
   host_into(urow, pr.urow);
   const int64_t missing = std::count(urow.begin(), urow.end(), -1);
   GW_CHECK(missing == 0, kArgument, "could not import ", missing, " of ", n,
-           " rows: every row of the table was in use in the current step; call advance() and import again");
+           " rows: every slot of their buckets holds a row placed or looked up in the current step; call advance() "
+           "and import again");
   auto up = [&](const auto& v, DType dt) { return to_device(host_from(v, dt), d); };
   const Tensor w = up(s.weight, DType::kF32);
   const Tensor st = s.state_width == t.state_width && t.state_width ? up(s.state, DType::kF32) : Tensor();
@@ -414,7 +394,7 @@ int64_t EmbeddingTable::import_rows(const uint8_t* data, size_t bytes, double no
   Tensor lt = Tensor::empty({n}, DType::kI64, Device::kCpu);
   std::memcpy(lt.raw(), s.last_time.data(), n * sizeof(double));
   lt = to_device(lt, d);
-  GW_DISPATCH(d, emb_write_rows, view(), pr.urow.data<int32_t>(), n, w.data<float>(),
+  GW_DISPATCH(d, emb_write_rows, view(), cfg_.policy, pr.urow.data<int32_t>(), n, w.data<float>(),
               st.defined() ? st.data<float>() : nullptr, ls.data<int64_t>(), static_cast<const double*>(lt.raw()),
               cs.data<int64_t>(), uc.data<int32_t>(), fq.data<float>(), sc.data<float>());
   return n;
