@@ -225,7 +225,7 @@ describe('CensusIncome.batch', () => {
       expect(out.labels.values()).toEqual(rows.flatMap((r) => [ds.labels.income[r], ds.labels.neverMarried[r]]));
       expect(Array.from(out.domain)).toEqual(rows.map((r) => ds.domains.year.ids[r]));
       expect(Array.from(out.rows)).toEqual(rows);
-      const table = new EmbeddingTable({ dim: 3, capacity: ds.numEmbeddings, device: 'cpu', seed: 1 });
+      const table = new EmbeddingTable({ dim: 3, capacity: 2 * ds.numEmbeddings, device: 'cpu', seed: 1 });
       const e = table.lookup(out.ids);
       expect(e.shape).toEqual([4 * F, 3]);
       expect(e.reshape(4, F * 3).shape).toEqual([4, 3 * F]);
@@ -302,7 +302,7 @@ describe('a sanity model', () => {
   it('one-hot logistic regression (a dim-2 EmbeddingTable summed over fields + a Linear on dense) ranks both tasks well', () => {
     manualSeed(1);
     const F = ds.fieldNames.length;
-    const table = new EmbeddingTable({ dim: 2, capacity: ds.numEmbeddings, device: 'cpu', init: 'zeros', optimizer: { kind: 'adagrad', lr: 0.1 } });
+    const table = new EmbeddingTable({ dim: 2, capacity: 2 * ds.numEmbeddings, device: 'cpu', init: 'zeros', optimizer: { kind: 'adagrad', lr: 0.1 } });
     const dense = new Linear(ds.denseNames.length, 2, { rng: new Rng(3) });
     const opt = new OptimizerSet([new SparseOptimizer(table), new Adam(dense.parameters(), { lr: 0.01 })]);
     const forward = (rows: ArrayLike<number>) => {

@@ -165,7 +165,7 @@ export class CensusIncome {
   readonly categorical: readonly CategoricalField[];
   /** Their names. */
   readonly fieldNames: readonly string[];
-  /** Global ids in all: every global id is in [0, numEmbeddings). Size an EmbeddingTable's capacity with it. */
+  /** Global ids in all: every global id is in [0, numEmbeddings). An EmbeddingTable that keeps them all needs about twice this capacity (its buckets fill unevenly). */
   readonly numEmbeddings: number;
   /** Names of the dense features (columns of `dense`). */
   readonly denseNames: readonly string[];

@@ -50,7 +50,7 @@ export function censusSetup(options: CensusRunCommon, dim = 8): CensusSetup {
   const ds = options.data ?? loadCensusIncomeSync();
   const seed = options.seed ?? 1;
   manualSeed(seed);
-  const table = new EmbeddingTable({ dim, capacity: ds.numEmbeddings, seed, optimizer: { kind: 'adagrad', lr: 0.05 } });
+  const table = new EmbeddingTable({ dim, capacity: 2 * ds.numEmbeddings, seed, optimizer: { kind: 'adagrad', lr: 0.05 } });
   const fields = ds.fieldNames.length;
   return {
     ds,

@@ -61,7 +61,7 @@ export function runSequence(options: SequenceRunOptions): SequenceRunResult {
   const test = syntheticSequences({ ...options.data, samples: Math.floor(samples / 4), seed: world, sampleSeed: 5000 + seed });
   manualSeed(seed);
   const rng = new Rng(seed);
-  const table = new EmbeddingTable({ dim: 16, capacity: train.items, seed, optimizer: { kind: 'adagrad', lr: 0.05 } });
+  const table = new EmbeddingTable({ dim: 16, capacity: 2 * train.items, seed, optimizer: { kind: 'adagrad', lr: 0.05 } });
   const model = new SequenceRanker({ ...options.model, table, pcFeatures: 2, pooling: options.pooling, head: options.head, rng });
   const opt = model.optimizers({ denseLr: 2e-3 });
   const logits = (d: SyntheticSequences, rows: Int32Array) => {
