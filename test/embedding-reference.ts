@@ -6,8 +6,9 @@
  * Buckets. The `capacity` slots are split into buckets of S = min(bucketSize, capacity)
  * slots (bucketSize default 32): nb = ceil(capacity / S) buckets, bucket b holding slots
  * [b·S, min((b+1)·S, capacity)), so only the last bucket may be smaller. An id lives only in
- * bucket ((h >> 32) · nb) >> 32, h = mix64(id as uint64) (MurmurHash3's 64-bit finalizer,
- * unsigned 64-bit arithmetic). bucketSize ≥ capacity makes one bucket: the exact global policy.
+ * the bucket of slot ((h >> 32) · capacity) >> 32, h = mix64(id as uint64) (MurmurHash3's
+ * 64-bit finalizer, unsigned 64-bit arithmetic), so each bucket draws ids in proportion to its
+ * slots. bucketSize ≥ capacity makes one bucket: the exact global policy. A slot is a row.
  *
  * A training lookup of a batch at step s, in order:
  *   1. the distinct ids of the batch, ascending (signed int64), with their counts;
@@ -16,8 +17,9 @@
  *      counts here, a count-min sketch in the table) and it is new once they reach
  *      admitAfter, else it reads the default row;
  *   3. hits are touched;
- *   4. new ids, ascending, each into its bucket (inserts += 1): a free slot if the bucket
- *      has one; else the bucket's lowest row by the victim order (evictions += 1) among
+ *   4. new ids, ascending, each into its bucket (inserts += 1): the bucket's first free slot
+ *      if it has one; else the slot of the bucket's lowest row by the victim order
+ *      (evictions += 1) among
  *      rows not seen at step s — hits, re-initialized rows and ids inserted earlier in the
  *      same batch are never evicted; if every row of the bucket was seen at s the id is
  *      dropped (dropped += 1) and reads the default row;
@@ -28,7 +30,7 @@
  * counter (present, unexpired ids). ttlSteps: a row is expired at step s when s − last > ttlSteps.
  *
  * Victim order, lower goes first, compared lexicographically:
- *   (expired ? 0 : 1, value, last mod 2^24, id as signed int64), value by policy:
+ *   (expired ? 0 : 1, value, last mod 2^24, slot), value by policy:
  *   lru   last;
  *   lfu   min(floor(freq), 2^40 − 1);
  *   score the top 40 of the 63 low bits of the double x = max(0, log2(score) − L·last),
@@ -96,8 +98,9 @@ const MOD24 = 2 ** 24;
 export class ReferenceTable {
   readonly rows = new Map<bigint, RefRow>();
   private readonly seen = new Map<bigint, number>();
-  /** The ids of each bucket's rows. */
-  private readonly members: Set<bigint>[];
+  /** Each slot's id (null: free), and each id's slot. */
+  private readonly slots: (bigint | null)[];
+  private readonly slotOf = new Map<bigint, number>();
   private readonly layout: ReturnType<typeof bucketLayout>;
   step = 0;
   lookups = 0;
@@ -112,7 +115,7 @@ export class ReferenceTable {
     const bs = o.bucketSize ?? 32;
     if (!Number.isInteger(bs) || bs < 1) throw new Error(`bucketSize: expected a positive integer, got ${bs}`);
     this.layout = bucketLayout(o.capacity, bs);
-    this.members = Array.from({ length: this.layout.buckets }, () => new Set<bigint>());
+    this.slots = new Array<bigint | null>(o.capacity).fill(null);
   }
 
   get size(): number {
@@ -150,15 +153,32 @@ export class ReferenceTable {
     if (this.o.policy === 'lfu') return [cls, Math.min(Math.floor(r.freq), 2 ** 40 - 1), tie];
     return [cls, scoreValue(r.score, r.last, this.o.halfLife ?? 1000), tie];
   }
-  /** `ids` ascending by the victim order at `step`. */
+  /** `ids` ascending by the victim order at `step` (ties by slot). */
   private byVictimOrder(ids: Iterable<bigint>, step: number): bigint[] {
-    const keyed = [...ids].map((id) => ({ id, k: this.orderKey(this.rows.get(id)!, step) }));
-    keyed.sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.k[2] - b.k[2] || cmpId(a.id, b.id));
+    const keyed = [...ids].map((id) => ({ id, k: this.orderKey(this.rows.get(id)!, step), slot: this.slotOf.get(id)! }));
+    keyed.sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.k[2] - b.k[2] || a.slot - b.slot);
     return keyed.map((e) => e.id);
   }
   private remove(id: bigint): void {
     this.rows.delete(id);
-    this.members[this.bucket(id)].delete(id);
+    this.slots[this.slotOf.get(id)!] = null;
+    this.slotOf.delete(id);
+  }
+  private place(id: bigint, slot: number, count: number): void {
+    this.rows.set(id, this.fresh(count));
+    this.slots[slot] = id;
+    this.slotOf.set(id, slot);
+  }
+  /** The ids in bucket b's slots. */
+  private members(b: number): bigint[] {
+    const lo = b * this.layout.size;
+    return this.slots.slice(lo, lo + this.layout.slots(b)).filter((x): x is bigint => x !== null);
+  }
+  /** Bucket b's first free slot, or −1. */
+  private freeSlot(b: number): number {
+    const lo = b * this.layout.size;
+    for (let i = lo; i < lo + this.layout.slots(b); ++i) if (this.slots[i] === null) return i;
+    return -1;
   }
 
   /** A lookup at the current step: training (default) or eval (`{ train: false }`). */
@@ -197,11 +217,11 @@ export class ReferenceTable {
     const victims = new Map<number, { ids: bigint[]; next: number }>();
     for (const id of admitted) {
       const b = this.bucket(id);
-      const members = this.members[b];
-      if (members.size >= this.layout.slots(b)) {
+      let slot = this.freeSlot(b);
+      if (slot < 0) {
         let v = victims.get(b);
         if (!v) {
-          const cands = [...members].filter((m) => this.rows.get(m)!.last < s);
+          const cands = this.members(b).filter((m) => this.rows.get(m)!.last < s);
           v = { ids: this.byVictimOrder(cands, s), next: 0 };
           victims.set(b, v);
         }
@@ -209,11 +229,12 @@ export class ReferenceTable {
           this.dropped += 1;
           continue;
         }
-        this.remove(v.ids[v.next++]);
+        const gone = v.ids[v.next++];
+        slot = this.slotOf.get(gone)!;
+        this.remove(gone);
         this.evictions += 1;
       }
-      this.rows.set(id, this.fresh(counts.get(id)!));
-      members.add(id);
+      this.place(id, slot, counts.get(id)!);
       this.inserts += 1;
     }
   }

@@ -121,11 +121,17 @@ describe('EmbeddingTable eviction', () => {
     const { buckets, slots } = bucketLayout(1000);
     expect(t.stats().buckets).toBe(buckets);
     expect(buckets).toBe(32);
-    // Ids ascend with time, so a bucket's most recent ids are its highest ones.
-    const perBucket = Array.from({ length: buckets }, () => [] as bigint[]);
-    for (let i = 0; i < 10000; ++i) perBucket[bucketOf(BigInt(i), 1000)].push(BigInt(i));
-    const recent = sorted(perBucket.flatMap((ids, b) => ids.slice(-slots(b))));
-    expect(ref.keys()).toEqual(recent);
+    // Each bucket is full of its own most recent ids: none it dropped was seen after one it
+    // kept (id i was seen at step floor(i / 100); ties within a step go by slot).
+    const kept = new Set(t.keys());
+    const step = (id: bigint) => Number(id / 100n);
+    for (let b = 0; b < buckets; ++b) {
+      const ids = Array.from({ length: 10000 }, (_, i) => BigInt(i)).filter((id) => bucketOf(id, 1000) === b);
+      const mine = ids.filter((id) => kept.has(id));
+      const gone = ids.filter((id) => !kept.has(id));
+      expect(mine.length).toBe(slots(b));
+      expect(Math.min(...mine.map(step))).toBeGreaterThanOrEqual(Math.max(...gone.map(step)));
+    }
     expect(sorted(t.keys())).toEqual(ref.keys());
     expect(counters(t.stats())).toEqual(counters(ref));
     t.dispose();

@@ -3,6 +3,9 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "cuda_runtime.h"
 #include "error.h"
@@ -31,8 +34,22 @@ void system_free(Device d, void* p) {
   else cudart::free_device(p);
 }
 
+constexpr size_t kHugePage = size_t{2} << 20;
+
+/// Host memory: 64-byte aligned; a large block (a whole number of 2 MiB granules) is aligned to
+/// 2 MiB and asks the kernel for transparent huge pages, so random access over a big table
+/// (an embedding table's rows) does not pay a page walk per access.
+void* host_alloc(size_t size) {
+  if (size < kHugePage) return std::aligned_alloc(64, size);
+  void* p = std::aligned_alloc(kHugePage, size);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (p) madvise(p, size, MADV_HUGEPAGE);  // advice only: without it the block works the same
+#endif
+  return p;
+}
+
 void* system_alloc(Device d, size_t size) {
-  if (d == Device::kCpu) return std::aligned_alloc(64, size);
+  if (d == Device::kCpu) return host_alloc(size);
   return cudart::malloc_device(size);
 }
 

@@ -6,6 +6,7 @@
 // gradients by position / unique id. (The eviction policy itself is checked against a plain
 // model in test/embedding-table.test.ts.)
 #include <algorithm>
+#include <cmath>
 #include <climits>
 #include <cstring>
 #include <map>
@@ -386,8 +387,29 @@ Clock clock_at(int64_t step) { return Clock{step, 0.25 * static_cast<double>(ste
 
 // ---- CPU: the twin against references and the table's invariants
 
+GW_TEST(embedding_init_math_cpu) {
+  // The arithmetic log and sincos of a row's normal start, against the double-precision libm.
+  double worst_log = 0, worst_trig = 0;
+  for (int i = 1; i <= 200000; ++i) {
+    const float x = static_cast<float>(i) / 200000.0f;  // (0, 1]
+    const float tiny = std::ldexp(static_cast<float>(i), -40);
+    for (float v : {x, tiny}) {
+      const double want = std::log(static_cast<double>(v));
+      worst_log = std::max(worst_log, std::fabs(gw::emb::init_log(v) - want) / std::max(1.0, std::fabs(want)));
+    }
+    const float u = static_cast<float>(i - 1) / 200000.0f;  // [0, 1)
+    float sn, cs;
+    gw::emb::init_sincos_2pi(u, &sn, &cs);
+    const double th = 6.283185307179586 * u;
+    worst_trig = std::max({worst_trig, std::fabs(sn - std::sin(th)), std::fabs(cs - std::cos(th))});
+  }
+  GW_EXPECT(worst_log < 3e-7, "init_log: relative error ", worst_log);
+  GW_EXPECT(worst_trig < 3e-7, "init_sincos_2pi: error ", worst_trig);
+}
+
 GW_TEST(embedding_unique_cpu) {
-  for (int64_t n : {0, 1, 7, 300}) {
+  // 5,000 and 70,000: the bucketed pass of the sort (random and clustered ids, duplicates).
+  for (int64_t n : {0, 1, 7, 300, 5000, 70000}) {
     const auto keys = key_stream(n, 11 + n);
     Side<CpuBackend> s(specs()[0]);
     const int64_t U = s.unique(keys);

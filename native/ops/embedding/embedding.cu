@@ -11,7 +11,7 @@
 //                  warp per bucket run places its keys one after another, the lanes scanning the
 //                  bucket's slots and a warp arg-min picking the victim (victim_less), so each
 //                  bucket sees the CPU twin's order; then a warp per row initializes it.
-//   select_victims three stable radix sorts over the whole table (key, value, rank: LSD, so the
+//   select_victims two stable radix sorts over the slots in order (value, then rank: LSD, so the
 //                  order is victim_less's); candidates form a prefix. Only evict({ toSize }).
 //   sweep          flags and cub::DeviceSelect::Flagged over the slot indices (ascending).
 //   gather / bags  a group of 1–32 lanes per output row (the smallest power of two covering the
@@ -257,7 +257,7 @@ __device__ emb::Victim warp_min_victim(const TableView& t, emb::Victim v) {
     w.rank = __shfl_xor_sync(gw::kFullWarp, v.rank, o);
     w.value = __shfl_xor_sync(gw::kFullWarp, v.value, o);
     w.slot = __shfl_xor_sync(gw::kFullWarp, v.slot, o);
-    if (emb::victim_less(t, w, v)) v = w;
+    if (emb::victim_less(w, v)) v = w;
   }
   return v;
 }
@@ -279,7 +279,7 @@ __global__ void place_kernel(TableView t, PolicyParams p, Clock c, const int64_t
       emb::Victim best;
       for (int64_t s = lo + g.lane; s < hi; s += 32) {
         const emb::Victim v = emb::candidate(t, s, p, c);
-        if (emb::victim_less(t, v, best)) best = v;
+        if (emb::victim_less(v, best)) best = v;
       }
       best = warp_min_victim(t, best);
       if (g.lane == 0) {
@@ -313,22 +313,15 @@ __global__ void init_rows_kernel(TableView t, PolicyParams p, InitParams init, C
   }
 }
 
-/// ord[s] ← key_order of slot s's key, slots[s] ← s: the input of the first victim sort.
-__global__ void victim_prep_kernel(TableView t, uint64_t* __restrict__ ord, int32_t* __restrict__ slots) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.capacity; i += stride) {
-    ord[i] = emb::key_order(t.meta[i].key);
-    slots[i] = static_cast<int32_t>(i);
-  }
-}
-
-/// The sort keys of the later passes over slots in their current order: the value (rank
-/// false) or the rank (rank true; kRankNone for a slot that is no candidate, so it sorts last).
+/// The sort keys of the victim passes over slots in their current order (slots null: slot i):
+/// the value (rank false) or the rank (rank true; kRankNone for a slot that is no candidate,
+/// so it sorts last).
 __global__ void victim_keys_kernel(TableView t, PolicyParams p, Clock c, const int32_t* __restrict__ slots, bool rank,
-                                   uint64_t* __restrict__ out) {
+                                   uint64_t* __restrict__ out, int32_t* __restrict__ slot_ids) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.capacity; i += stride) {
-    emb::Victim v = emb::candidate(t, slots[i], p, c);
+    if (!slots) slot_ids[i] = static_cast<int32_t>(i);
+    emb::Victim v = emb::candidate(t, slots ? slots[i] : i, p, c);
     if (v.rank == emb::kRankEmpty) v.rank = emb::kRankNone;
     out[i] = rank ? v.rank : v.value;
   }
@@ -627,17 +620,15 @@ int64_t emb_select_victims(const TableView& t, const PolicyParams& p, const Cloc
   if (count <= 0 || cap == 0) return 0;
   DeviceScratch<uint64_t> ka(cap), kb(cap);
   DeviceScratch<int32_t> ra(cap), rb(cap);
-  gw::launch<victim_prep_kernel>(grid_for(cap), kBlock, 0, stream, t, ka.get(), ra.get());
-  sort_pairs(ka.get(), kb.get(), ra.get(), rb.get(), cap, stream);  // by key
-  gw::launch<victim_keys_kernel>(grid_for(cap), kBlock, 0, stream, t, p, c, rb.get(), false, ka.get());
-  sort_pairs(ka.get(), kb.get(), rb.get(), ra.get(), cap, stream);  // stable: by (value, key)
-  gw::launch<victim_keys_kernel>(grid_for(cap), kBlock, 0, stream, t, p, c, ra.get(), true, ka.get());
-  sort_pairs(ka.get(), kb.get(), ra.get(), rb.get(), cap, stream, 2);  // stable: by (rank, value, key)
+  gw::launch<victim_keys_kernel>(grid_for(cap), kBlock, 0, stream, t, p, c, nullptr, false, ka.get(), ra.get());
+  sort_pairs(ka.get(), kb.get(), ra.get(), rb.get(), cap, stream);  // stable from slot order: by (value, slot)
+  gw::launch<victim_keys_kernel>(grid_for(cap), kBlock, 0, stream, t, p, c, rb.get(), true, ka.get(), nullptr);
+  sort_pairs(ka.get(), kb.get(), rb.get(), ra.get(), cap, stream, 2);  // stable: by (rank, value, slot)
   Counters<1> cand(stream);
   gw::launch<prefix_end_kernel>(grid_for(cap), kBlock, 0, stream, kb.get(), cap, cand.get());
   const int64_t candidates = cand.read()[0];
   const int64_t found = candidates < count ? candidates : count;
-  if (found > 0) cudart::memcpy_d2d(victims, rb.get(), sizeof(int32_t) * found, stream);
+  if (found > 0) cudart::memcpy_d2d(victims, ra.get(), sizeof(int32_t) * found, stream);
   return found;
 }
 

@@ -19,8 +19,9 @@
 // A training lookup of n keys runs these phases, in order (embedding_table.cpp):
 //   emb_unique → emb_find → emb_touch(hits) → emb_insert → emb_touch(new) → emb_gather | emb_bag_forward
 // Every phase is deterministic given its inputs: unique keys are sorted, each bucket takes its
-// new keys in ascending key order, victims are chosen by a total order (victim_less). So a CPU
-// and a CUDA table fed the same keys hold the same keys with the same values (slots may differ).
+// new keys in ascending key order, victims are chosen by a total order (victim_less: rank,
+// eviction value, slot). So a CPU and a CUDA table fed the same keys hold the same keys in the
+// same slots with the same values.
 //
 // Conventions: parameter-like outputs (weight, state, metadata) are updated in place;
 // activation-like outputs (out, grad_unique, grad_pos_weight) are OVERWRITTEN.

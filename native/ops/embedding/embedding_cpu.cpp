@@ -14,6 +14,7 @@
 
 #include "../../core/parallel.h"
 #include "../../core/simd.h"
+#include "../dropout/philox.h"
 #include "embedding.h"
 #include "embedding_math.h"
 
@@ -95,21 +96,77 @@ GW_ALWAYS_INLINE void prefetch_victims(const TableView& t, int64_t key) {
   for (int64_t s = m.lo; s < m.hi; s += 8) __builtin_prefetch(t.value + s);
 }
 
+/// The starts of many rows at once, in loops the compiler vectorizes for the running CPU
+/// (init_quad's formulas over arrays): the Philox words of every quad, then the values.
+GW_CPU_CLONES void philox_words(const InitParams init, const int64_t* GW_RESTRICT key, const int64_t* GW_RESTRICT quad,
+                                int64_t n, uint32_t* GW_RESTRICT w) {
+  for (int64_t i = 0; i < n; ++i) {
+    const philox::U32x4 r = emb::init_bits(init, key[i], quad[i]);
+    for (int k = 0; k < 4; ++k) w[k * n + i] = r.v[k];
+  }
+}
+
+/// out[k·n + i] ← the start of column k of quad i, from its words w[k·n + i].
+GW_CPU_CLONES void starts_from_words(const InitParams init, const uint32_t* GW_RESTRICT w, int64_t n,
+                                     float* GW_RESTRICT out) {
+  if (init.kind == InitKind::kUniform) {
+    for (int64_t i = 0; i < 4 * n; ++i) out[i] = emb::uniform_start(w[i], init.scale);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) emb::normal_pair(w[i], w[n + i], init.scale, &out[i], &out[n + i]);
+  for (int64_t i = 0; i < n; ++i) emb::normal_pair(w[2 * n + i], w[3 * n + i], init.scale, &out[2 * n + i], &out[3 * n + i]);
+}
+
+/// init_row for the rows of entries [lo, hi) that start (kNew placed, kReinit), batched.
+void init_rows(const TableView& t, const PolicyParams& p, const InitParams& init, const int64_t* ukeys,
+               const uint8_t* status, const int32_t* urow, int64_t lo, int64_t hi, const Clock& c) {
+  const int64_t quads = (t.dim + 3) / 4;
+  std::vector<int64_t> key, quad;
+  std::vector<float*> dst;
+  std::vector<int32_t> rows, us;
+  for (int64_t u = lo; u < hi; ++u) {
+    if (status[u] != kNew && status[u] != kReinit) continue;
+    rows.push_back(urow[u]);
+    us.push_back(static_cast<int32_t>(u));
+    for (int64_t q = 0; q < quads; ++q) {
+      key.push_back(ukeys[u]);
+      quad.push_back(q);
+      dst.push_back(t.weight + static_cast<int64_t>(urow[u]) * t.dim + 4 * q);
+    }
+  }
+  const int64_t n = static_cast<int64_t>(key.size());
+  std::vector<float> vals(4 * n, 0.0f);
+  if (init.kind != InitKind::kZeros && n > 0) {
+    std::vector<uint32_t> words(4 * n);
+    philox_words(init, key.data(), quad.data(), n, words.data());
+    starts_from_words(init, words.data(), n, vals.data());
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t cols = std::min<int64_t>(4, t.dim - 4 * quad[i]);
+    for (int64_t k = 0; k < cols; ++k) dst[i][k] = vals[k * n + i];
+  }
+  const float s0 = t.state_width == t.dim ? init.state_init : 0.0f;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (t.state) std::fill_n(t.state + static_cast<int64_t>(rows[i]) * t.state_width, t.state_width, s0);
+    emb::reset_meta(t, p, rows[i], ukeys[us[i]], c);
+  }
+}
+
 /// The victim of an insert into bucket h: the first empty slot, else the lowest candidate by
 /// victim_less (kRankNone when every slot was seen at c.step). The spec, slot by slot.
 emb::Victim scan_bucket(const TableView& t, const Home& h, const PolicyParams& p, const Clock& c) {
   emb::Victim best;
   for (int64_t s = h.lo; s < h.hi; ++s) {
     const emb::Victim v = emb::candidate(t, s, p, c);
-    if (emb::victim_less(t, v, best)) best = v;
+    if (emb::victim_less(v, best)) best = v;
     if (best.rank == emb::kRankEmpty) break;  // the first empty slot
   }
   return best;
 }
 
 /// scan_bucket without expiry, where a slot's rank follows from its digest and value alone: an
-/// empty slot by a digest compare, then the minimum over the values of the slots not seen at
-/// c.step, keys read only for equal values.
+/// empty slot by a digest compare, else the first minimum over the values of the slots not seen
+/// at c.step.
 emb::Victim scan_bucket_values(const TableView& t, const Home& h, const Clock& c) {
   emb::Victim best;
   const int64_t n = h.hi - h.lo;
@@ -126,23 +183,21 @@ emb::Victim scan_bucket_values(const TableView& t, const Home& h, const Clock& c
   const uint64_t now = static_cast<uint64_t>(c.step) & emb::kValueStepMask;
   const uint64_t* v = t.value + h.lo;
   uint64_t low = ~uint64_t{0};
+  int64_t at = -1;
   for (int64_t i = 0; i < n; ++i) {
-    const uint64_t x = (v[i] & emb::kValueStepMask) == now ? ~uint64_t{0} : v[i];
-    low = x < low ? x : low;
+    if ((v[i] & emb::kValueStepMask) == now || v[i] >= low) continue;
+    low = v[i];
+    at = i;
   }
-  if (low == ~uint64_t{0}) {
-    // Every value is seen-now or the maximum; the spec decides the rare latter.
+  if (at < 0) {
+    // Every slot seen now, or every value the maximum (then the spec decides).
     for (int64_t i = 0; i < n; ++i)
       if ((v[i] & emb::kValueStepMask) != now) return scan_bucket(t, h, PolicyParams{}, c);
     return best;
   }
   best.rank = emb::kRankLive;
   best.value = low;
-  for (int64_t i = 0; i < n; ++i) {
-    if (v[i] != low) continue;
-    const emb::Victim x{emb::kRankLive, low, h.lo + i};
-    if (best.slot < 0 || emb::victim_less(t, x, best)) best = x;
-  }
+  best.slot = h.lo + at;
   return best;
 }
 
@@ -151,21 +206,86 @@ struct KeyPos {
   int32_t p;   ///< its position
 };
 
-/// Stable LSD radix sort by k, 11 bits a pass; passes where every k shares the digit are skipped.
-void radix_sort(std::vector<KeyPos>& a) {
-  constexpr int kBits = 11;
-  constexpr size_t kBuckets = size_t{1} << kBits;
-  std::vector<KeyPos> tmp(a.size());
-  std::vector<size_t> count(kBuckets);
-  for (int shift = 0; shift < 64; shift += kBits) {
-    std::fill(count.begin(), count.end(), 0);
-    for (const KeyPos& x : a) ++count[(x.k >> shift) & (kBuckets - 1)];
-    if (std::find(count.begin(), count.end(), a.size()) != count.end()) continue;  // one digit: nothing moves
+/// Stable LSD radix sort of a[0..n) by k, 8 bits a pass: the eight digit histograms in one
+/// read, then a scatter per digit that is not the same for every element (skipped: small or
+/// clustered ids need fewer passes). 256 buckets keep each scatter's write streams in L1.
+void radix_sort(KeyPos* a, KeyPos* tmp, size_t n) {
+  constexpr int kPasses = 8;
+  std::vector<size_t> count(kPasses * 256, 0);
+  for (size_t i = 0; i < n; ++i)
+    for (int d = 0; d < kPasses; ++d) ++count[d * 256 + ((a[i].k >> (8 * d)) & 255)];
+  KeyPos *src = a, *dst = tmp;
+  for (int d = 0; d < kPasses; ++d) {
+    size_t* c = count.data() + d * 256;
+    if (std::find(c, c + 256, n) != c + 256) continue;  // one digit: nothing moves
     size_t sum = 0;
-    for (size_t& c : count) sum += std::exchange(c, sum);
-    for (const KeyPos& x : a) tmp[count[(x.k >> shift) & (kBuckets - 1)]++] = x;
-    a.swap(tmp);
+    for (int b = 0; b < 256; ++b) sum += std::exchange(c[b], sum);
+    for (size_t i = 0; i < n; ++i) dst[c[(src[i].k >> (8 * d)) & 255]++] = src[i];
+    std::swap(src, dst);
   }
+  if (src != a) std::copy(src, src + n, a);
+}
+
+/// Stable sort of a by k: two halves sorted on two threads, then merged (ties from the first
+/// half first, so positions stay ascending within a key), when there is enough to share.
+/// Stable insertion sort of a[0..n) by k (n small).
+void insertion_sort(KeyPos* a, size_t n) {
+  for (size_t i = 1; i < n; ++i) {
+    const KeyPos x = a[i];
+    size_t j = i;
+    for (; j > 0 && a[j - 1].k > x.k; --j) a[j] = a[j - 1];
+    a[j] = x;
+  }
+}
+
+/// Stable sort of a[0..n) by k; tmp holds n entries too. One MSD pass spreads the entries over
+/// about n buckets by the top bits of k − min(k) (so clustered ids spread as well as random
+/// ones), then each bucket — a few entries for any but a heavily skewed spread — is sorted on
+/// its own: insertion sort when small, the LSD radix sort otherwise.
+void sort_keys(KeyPos* a, KeyPos* tmp, size_t n) {
+  if (n < 1024) {
+    radix_sort(a, tmp, n);
+    return;
+  }
+  uint64_t lo = ~uint64_t{0}, hi = 0;
+  for (size_t i = 0; i < n; ++i) {
+    lo = std::min(lo, a[i].k);
+    hi = std::max(hi, a[i].k);
+  }
+  int bits = 1;
+  while ((size_t{1} << bits) < n && bits < 20) ++bits;
+  int shift = 0;
+  while (((hi - lo) >> shift) >= (uint64_t{1} << bits)) ++shift;
+  const size_t buckets = ((hi - lo) >> shift) + 1;
+  thread_local std::vector<uint32_t> count_buf;
+  if (count_buf.size() < buckets + 1) count_buf.resize(buckets + 1);
+  uint32_t* count = count_buf.data();
+  std::fill(count, count + buckets + 1, 0u);
+  for (size_t i = 0; i < n; ++i) ++count[((a[i].k - lo) >> shift) + 1];
+  for (size_t b = 0; b < buckets; ++b) count[b + 1] += count[b];  // count[b]: bucket b's start
+  for (size_t i = 0; i < n; ++i) tmp[count[(a[i].k - lo) >> shift]++] = a[i];
+  // count[b] is now bucket b's end (= bucket b + 1's start).
+  size_t start = 0;
+  for (size_t b = 0; b < buckets; ++b) {
+    const size_t end = count[b], len = end - start;
+    if (len > 1) {
+      if (len <= 32 || shift == 0) {
+        if (shift > 0) insertion_sort(tmp + start, len);  // shift 0: one key per bucket already
+      } else {
+        radix_sort(tmp + start, a + start, len);
+      }
+    }
+    start = end;
+  }
+  std::copy(tmp, tmp + n, a);
+}
+
+/// A per-thread buffer of at least n entries, kept between calls: a fresh megabyte each lookup
+/// costs its page faults.
+template <class T>
+T* scratch_buffer(std::vector<T>& buf, size_t n) {
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
 }
 
 /// g[0..dim) += cf · src[0..dim)
@@ -194,11 +314,11 @@ GW_CPU_CLONES void update_row(const SparseOptParams o, float* GW_RESTRICT w, flo
 
 int64_t emb_unique(const int64_t* keys, int64_t n, int64_t* ukeys, int32_t* inverse, int32_t* perm,
                    int32_t* seg) {
-  // (key order, position) pairs sorted by key with an LSD radix sort: stable, so positions
-  // stay ascending within a key.
-  std::vector<KeyPos> kp(static_cast<size_t>(n));
+  // (key order, position) pairs sorted by key, stably, so positions stay ascending within a key.
+  thread_local std::vector<KeyPos> buf_a, buf_b;
+  KeyPos* kp = scratch_buffer(buf_a, static_cast<size_t>(n));
   for (int64_t p = 0; p < n; ++p) kp[p] = {emb::key_order(keys[p]), static_cast<int32_t>(p)};
-  radix_sort(kp);
+  sort_keys(kp, scratch_buffer(buf_b, static_cast<size_t>(n)), static_cast<size_t>(n));
   int64_t u = -1;
   for (int64_t i = 0; i < n; ++i) {
     if (i == 0 || kp[i].k != kp[i - 1].k) {
@@ -317,8 +437,7 @@ int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t*
     displaced += out;
   });
   parallel_for(0, U, row_grain(t.dim + t.state_width), [&](int64_t lo, int64_t hi) {
-    for (int64_t u = lo; u < hi; ++u)
-      if (status[u] == kNew || status[u] == kReinit) emb::init_row(t, p, init, urow[u], ukeys[u], c, 0, 1);
+    init_rows(t, p, init, ukeys, status, urow, lo, hi, c);
   });
   *evicted = displaced.load();
   return placed.load();
@@ -334,7 +453,7 @@ int64_t emb_select_victims(const TableView& t, const PolicyParams& p, const Cloc
   }
   const int64_t k = std::min<int64_t>(count, static_cast<int64_t>(cand.size()));
   if (k == 0) return 0;
-  auto less = [&](const emb::Victim& a, const emb::Victim& b) { return emb::victim_less(t, a, b); };
+  auto less = [&](const emb::Victim& a, const emb::Victim& b) { return emb::victim_less(a, b); };
   std::nth_element(cand.begin(), cand.begin() + (k - 1), cand.end(), less);
   for (int64_t i = 0; i < k; ++i) victims[i] = static_cast<int32_t>(cand[i].slot);
   return k;

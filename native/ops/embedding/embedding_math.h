@@ -133,13 +133,12 @@ GW_HD Victim candidate(const TableView& t, int64_t slot, const PolicyParams& p, 
   return v;
 }
 
-/// The eviction order: by rank, then value, then key (read only on a tie), then slot.
-GW_HD bool victim_less(const TableView& t, const Victim& a, const Victim& b) {
+/// The eviction order: by rank, then value, then slot. (Slots, not keys, break ties, so a
+/// bucket's victim is found from its digests and values alone.)
+GW_HD bool victim_less(const Victim& a, const Victim& b) {
   if (a.rank != b.rank) return a.rank < b.rank;
-  if (a.rank == kRankEmpty || a.rank == kRankNone) return a.slot < b.slot;
-  if (a.value != b.value) return a.value < b.value;
-  const int64_t ka = t.meta[a.slot].key, kb = t.meta[b.slot].key;
-  return ka != kb ? ka < kb : a.slot < b.slot;
+  if (a.rank != kRankEmpty && a.rank != kRankNone && a.value != b.value) return a.value < b.value;
+  return a.slot < b.slot;
 }
 
 /// Whether slot r holds `key`.
@@ -157,31 +156,75 @@ GW_HD void touch_row(const TableView& t, int64_t row, float count, const PolicyP
   t.value[row] = eviction_value(p, c.step, m.freq, m.score);
 }
 
+/// ln x for x in (0, 1], within about 1e-7: x = m·2^e with m in [√½, √2), ln m = 2·atanh(t),
+/// t = (m − 1)/(m + 1), |t| ≤ 0.172, by its series to t^9. Arithmetic only, so the CPU twin
+/// and the CUDA kernels compute the same values, and a row's start costs no libm call.
+GW_HD float init_log(float x) {
+  uint32_t b;
+  memcpy(&b, &x, 4);
+  int e = static_cast<int>((b >> 23) & 255u) - 127;
+  b = (b & 0x007fffffu) | 0x3f800000u;  // m in [1, 2)
+  float m;
+  memcpy(&m, &b, 4);
+  const bool high = m > 1.41421356f;  // selects, not branches: the inputs are random
+  m = high ? 0.5f * m : m;
+  e += high;
+  const float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
+  const float series = t * (2.0f + t2 * (0.66666667f + t2 * (0.4f + t2 * (0.28571429f + t2 * 0.22222222f))));
+  return series + static_cast<float>(e) * 0.69314718f;
+}
+
+/// sin and cos of 2π·u for u in [0, 1), within about 1e-7: the quadrant q = round(4u), then
+/// Taylor series on x = 2π·(u − q/4) ∈ [−π/4, π/4], rotated by q quarter turns.
+GW_HD void init_sincos_2pi(float u, float* s, float* c) {
+  const int q = static_cast<int>(4.0f * u + 0.5f);
+  const float x = (u - 0.25f * static_cast<float>(q)) * 6.28318531f, x2 = x * x;
+  const float sn = x * (1.0f + x2 * (-1.6666667e-1f + x2 * (8.3333333e-3f + x2 * (-1.9841270e-4f + x2 * 2.7557319e-6f))));
+  const float cs = 1.0f + x2 * (-0.5f + x2 * (4.1666667e-2f + x2 * (-1.3888889e-3f + x2 * 2.4801587e-5f)));
+  // sin(x + q·π/2), cos(x + q·π/2): odd q swaps them; q = 2, 3 negate sin; q = 1, 2 negate cos.
+  const bool swap = q & 1;
+  const float a = swap ? cs : sn, b = swap ? sn : cs;
+  *s = (q & 2) ? -a : a;
+  *c = ((q + 1) & 2) ? -b : b;
+}
+
 /// Four initial values of a key, for columns 4q .. 4q+3: a pure function of (seed, key, q),
 /// so a key gets the same start on every device and every time it is (re)inserted.
 /// normal: Box–Muller on two pairs of uniforms; uniform: [−scale, scale).
+/// The four Philox words behind columns 4q .. 4q+3 of a key's start.
+GW_HD philox::U32x4 init_bits(const InitParams& init, int64_t key, int64_t q) {
+  const uint64_t k = static_cast<uint64_t>(key);
+  philox::U32x4 ctr{{static_cast<uint32_t>(q), static_cast<uint32_t>(q >> 32), static_cast<uint32_t>(k),
+                     static_cast<uint32_t>(k >> 32)}};
+  return philox::philox4x32_10(ctr, static_cast<uint32_t>(init.seed), static_cast<uint32_t>(init.seed >> 32));
+}
+
+/// A uniform start in [−scale, scale) from one word.
+GW_HD float uniform_start(uint32_t bits, float scale) { return (2.0f * philox::to_uniform(bits) - 1.0f) * scale; }
+
+/// Two normal starts (std scale) from two words by Box–Muller: r·cos θ and r·sin θ.
+GW_HD void normal_pair(uint32_t a, uint32_t b, float scale, float* x, float* y) {
+  const float u1 = 1.0f - philox::to_uniform(a);  // (0, 1]
+  const float u2 = philox::to_uniform(b);
+  const float rad = sqrtf(-2.0f * init_log(u1)) * scale;
+  float sn, cs;
+  init_sincos_2pi(u2, &sn, &cs);
+  *x = rad * cs;
+  *y = rad * sn;
+}
+
 GW_HD void init_quad(const InitParams& init, int64_t key, int64_t q, float out[4]) {
   if (init.kind == InitKind::kZeros) {
     out[0] = out[1] = out[2] = out[3] = 0.0f;
     return;
   }
-  const uint64_t k = static_cast<uint64_t>(key);
-  philox::U32x4 ctr{{static_cast<uint32_t>(q), static_cast<uint32_t>(q >> 32), static_cast<uint32_t>(k),
-                     static_cast<uint32_t>(k >> 32)}};
-  const philox::U32x4 r = philox::philox4x32_10(ctr, static_cast<uint32_t>(init.seed),
-                                                static_cast<uint32_t>(init.seed >> 32));
+  const philox::U32x4 r = init_bits(init, key, q);
   if (init.kind == InitKind::kUniform) {
-    for (int i = 0; i < 4; ++i) out[i] = (2.0f * philox::to_uniform(r.v[i]) - 1.0f) * init.scale;
+    for (int i = 0; i < 4; ++i) out[i] = uniform_start(r.v[i], init.scale);
     return;
   }
-  for (int i = 0; i < 4; i += 2) {
-    const float u1 = 1.0f - philox::to_uniform(r.v[i]);  // (0, 1]
-    const float u2 = philox::to_uniform(r.v[i + 1]);
-    const float rad = sqrtf(-2.0f * logf(u1)) * init.scale;
-    const float th = 6.283185307179586f * u2;
-    out[i] = rad * cosf(th);
-    out[i + 1] = rad * sinf(th);
-  }
+  normal_pair(r.v[0], r.v[1], init.scale, &out[0], &out[1]);
+  normal_pair(r.v[2], r.v[3], init.scale, &out[2], &out[3]);
 }
 
 /// Resets a row's metadata for `key` newly placed (or re-placed) at clock c.
