@@ -12,10 +12,12 @@
  *                     table, so every insert evicts; the step advancing after each batch
  * Cases are named "<op> c2^K d<dim>" (e.g. `npm run bench -- "insert c2^24"`, `-- c2^20`).
  *
- * Filling: the table is filled by train-mode lookups of ceil(1.1·capacity) distinct ids, coldest
- * Zipf rank first, in batches of min(n, capacity/8) with the step advancing after each; a
- * bucketed table evicts before it is 100% full (a bucket full while others have room), so the
- * load factor reached is printed in the config column (lf=). Rows are counted as they are.
+ * Filling: the table is filled by train-mode lookups of 2·capacity distinct ids, coldest Zipf
+ * rank first, in batches of min(n, capacity/8) with the step advancing after each; a bucketed
+ * table evicts before it is 100% full (a bucket full while others have room), and twice the
+ * capacity in ids leaves almost no bucket with a free row, so an insert evicts; the load
+ * factor reached is printed in the config column (lf=), and the share of inserts that evicted
+ * (evict=). Rows are counted as they are.
  *
  * Rates: keys/s (keys in the batch, duplicates included) and GB/s against the measured STREAM
  * triad bandwidth. Bytes counted per batch of n keys of which u are distinct, d = dim, 4-byte
@@ -68,7 +70,7 @@ const CAPACITY_LOG2 = [16, 20, 24, 26];
 const MEMORY_SHARE = 0.4;
 const ZIPF_EXPONENT = 1.05;
 /** The fill inserts this many distinct ids per row of capacity. */
-const FILL_FACTOR = 1.1;
+const FILL_FACTOR = 2;
 /** Hit rate: capacities (log2), ids per batch, universe and stream length per row of capacity, a cap on the stream. */
 const HITRATE_CAPACITY_LOG2 = [16, 20];
 const HITRATE_BATCH = 4096;

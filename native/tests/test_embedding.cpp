@@ -301,7 +301,7 @@ struct Side {
   /// (placed, evicted)
   std::pair<int64_t, int64_t> insert(const Clock& c) {
     int64_t evicted = -1;
-    const int64_t placed = B::insert(t, ptr(ukeys), U, ptr(status), ptr(urow), spec.policy_params(),
+    const int64_t placed = B::insert(t, ptr(ukeys), ptr(seg), U, ptr(status), ptr(urow), spec.policy_params(),
                                      spec.init_params(), c, &evicted);
     size += placed - evicted;
     return {placed, evicted};
@@ -377,7 +377,6 @@ StepLog lookup_step(Side<B>& s, const std::vector<int64_t>& keys, bool train, co
   if (!train) return log;
   s.touch(gw::status_bit(gw::kHit) | gw::status_bit(gw::kReinit), c);  // as embedding_table.cpp
   std::tie(log.inserted, log.evicted) = s.insert(c);
-  s.touch(gw::status_bit(gw::kNew) | gw::status_bit(gw::kReinit), c);
   return log;
 }
 

@@ -302,14 +302,15 @@ __global__ void place_kernel(TableView t, PolicyParams p, Clock c, const int64_t
   }
 }
 
-/// A warp per unique key: initializes the rows of placed kNew and of kReinit keys.
+/// A warp per unique key: initializes the rows of placed kNew and of kReinit keys, seen now.
 __global__ void init_rows_kernel(TableView t, PolicyParams p, InitParams init, Clock c,
-                                 const int64_t* __restrict__ ukeys, const uint8_t* __restrict__ status,
-                                 const int32_t* __restrict__ urow, int64_t U) {
+                                 const int64_t* __restrict__ ukeys, const int32_t* __restrict__ seg,
+                                 const uint8_t* __restrict__ status, const int32_t* __restrict__ urow, int64_t U) {
   const Group g = group_of(32);
   for (int64_t u = g.first; u < U; u += g.stride) {
     const uint8_t st = status[u];
-    if (st == gw::kNew || st == gw::kReinit) emb::init_row(t, p, init, urow[u], ukeys[u], c, g.lane, g.size);
+    if (st == gw::kNew || st == gw::kReinit)
+      emb::init_row(t, p, init, urow[u], ukeys[u], static_cast<float>(seg[u + 1] - seg[u]), c, g.lane, g.size);
   }
 }
 
@@ -595,8 +596,9 @@ void emb_touch(const TableView& t, const int32_t* urow, const uint8_t* status, c
   gw::launch<touch_kernel>(grid_for(U), kBlock, 0, stream, t, urow, status, seg, U, mask, p, c);
 }
 
-int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t* status, int32_t* urow,
-                   const PolicyParams& p, const InitParams& init, const Clock& c, int64_t* evicted, Stream stream) {
+int64_t emb_insert(const TableView& t, const int64_t* ukeys, const int32_t* seg, int64_t U, uint8_t* status,
+                   int32_t* urow, const PolicyParams& p, const InitParams& init, const Clock& c, int64_t* evicted,
+                   Stream stream) {
   *evicted = 0;
   if (U == 0) return 0;
   DeviceScratch<uint32_t> bucket(U), sorted(U);
@@ -608,7 +610,7 @@ int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t*
   Counters<2> counts(stream);
   gw::launch<place_kernel>(grid_for(U * 32), kBlock, 0, stream, t, p, c, ukeys, sorted.get(), order.get(), U, status,
                            urow, counts.get());
-  gw::launch<init_rows_kernel>(grid_for(U * 32), kBlock, 0, stream, t, p, init, c, ukeys, status, urow, U);
+  gw::launch<init_rows_kernel>(grid_for(U * 32), kBlock, 0, stream, t, p, init, c, ukeys, seg, status, urow, U);
   const auto [placed, displaced] = counts.read();
   *evicted = displaced;
   return placed;

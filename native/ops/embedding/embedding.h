@@ -17,7 +17,7 @@
 //   sketch    (depth, width) uint32 count-min sketch for admission; null when admission is off.
 //
 // A training lookup of n keys runs these phases, in order (embedding_table.cpp):
-//   emb_unique → emb_find → emb_touch(hits) → emb_insert → emb_touch(new) → emb_gather | emb_bag_forward
+//   emb_unique → emb_find → emb_touch(hits) → emb_insert → emb_gather | emb_bag_forward
 // Every phase is deterministic given its inputs: unique keys are sorted, each bucket takes its
 // new keys in ascending key order, victims are chosen by a total order (victim_less: rank,
 // eviction value, slot). So a CPU and a CUDA table fed the same keys hold the same keys in the
@@ -126,8 +126,8 @@ struct SparseOptParams {
 //   emb_insert: Places the kNew keys, each bucket taking its keys in ascending u (= key) order: into the
 //     bucket's first empty slot, else over its lowest slot by victim_less that was not seen at c.step (an
 //     eviction), else (every slot seen at c.step) the key becomes kDropped. A placed key: urow[u] ← its slot.
-//     Rows of placed kNew and of kReinit entries are initialized (init_row in embedding_math.h). Returns
-//     #placed; *evicted ← how many of them evicted a key.
+//     Rows of placed kNew and of kReinit entries are initialized and seen now with their count
+//     (init_row in embedding_math.h). Returns #placed; *evicted ← how many of them evicted a key.
 //   emb_select_victims: Up to `count` victims among the whole table's occupied slots not seen at c.step, the
 //     lowest by victim_less. victims (count) ← their slots, in an order of the implementation's choosing (the
 //     set is what is specified). Returns how many were found. (evict({ toSize }): not on the lookup path.)
@@ -160,8 +160,9 @@ struct SparseOptParams {
         int64_t* hits __VA_ARGS__); \
   void emb_touch(const TableView& t, const int32_t* urow, const uint8_t* status, const int32_t* seg, int64_t \
         U, uint32_t mask, const PolicyParams& p, const Clock& c __VA_ARGS__); \
-  int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t* status, int32_t* urow, \
-        const PolicyParams& p, const InitParams& init, const Clock& c, int64_t* evicted __VA_ARGS__); \
+  int64_t emb_insert(const TableView& t, const int64_t* ukeys, const int32_t* seg, int64_t U, uint8_t* status, \
+        int32_t* urow, const PolicyParams& p, const InitParams& init, const Clock& c, int64_t* evicted \
+        __VA_ARGS__); \
   int64_t emb_select_victims(const TableView& t, const PolicyParams& p, const Clock& c, int64_t count, \
         int32_t* victims __VA_ARGS__); \
   int64_t emb_sweep(const TableView& t, const PolicyParams& p, const Clock& c, bool expired, int32_t \

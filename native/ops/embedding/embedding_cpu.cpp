@@ -117,40 +117,47 @@ GW_CPU_CLONES void starts_from_words(const InitParams init, const uint32_t* GW_R
   for (int64_t i = 0; i < n; ++i) emb::normal_pair(w[2 * n + i], w[3 * n + i], init.scale, &out[2 * n + i], &out[3 * n + i]);
 }
 
-/// init_row for the rows of entries [lo, hi) that start (kNew placed, kReinit), batched.
+/// init_row for the entries us[0..m) (placed kNew or kReinit), batched: their Philox words,
+/// then their values over arrays, then the rows written.
 void init_rows(const TableView& t, const PolicyParams& p, const InitParams& init, const int64_t* ukeys,
-               const uint8_t* status, const int32_t* urow, int64_t lo, int64_t hi, const Clock& c) {
-  const int64_t quads = (t.dim + 3) / 4;
-  std::vector<int64_t> key, quad;
-  std::vector<float*> dst;
-  std::vector<int32_t> rows, us;
-  for (int64_t u = lo; u < hi; ++u) {
-    if (status[u] != kNew && status[u] != kReinit) continue;
-    rows.push_back(urow[u]);
-    us.push_back(static_cast<int32_t>(u));
+               const int32_t* seg, const int32_t* urow, const int32_t* us, int64_t m, const Clock& c) {
+  const int64_t quads = (t.dim + 3) / 4, n = m * quads;
+  thread_local std::vector<int64_t> key, quad;
+  thread_local std::vector<uint32_t> words;
+  thread_local std::vector<float> vals;
+  key.resize(n);
+  quad.resize(n);
+  vals.assign(4 * n, 0.0f);
+  for (int64_t i = 0; i < m; ++i)
     for (int64_t q = 0; q < quads; ++q) {
-      key.push_back(ukeys[u]);
-      quad.push_back(q);
-      dst.push_back(t.weight + static_cast<int64_t>(urow[u]) * t.dim + 4 * q);
+      key[i * quads + q] = ukeys[us[i]];
+      quad[i * quads + q] = q;
     }
-  }
-  const int64_t n = static_cast<int64_t>(key.size());
-  std::vector<float> vals(4 * n, 0.0f);
   if (init.kind != InitKind::kZeros && n > 0) {
-    std::vector<uint32_t> words(4 * n);
+    words.resize(4 * n);
     philox_words(init, key.data(), quad.data(), n, words.data());
     starts_from_words(init, words.data(), n, vals.data());
   }
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t cols = std::min<int64_t>(4, t.dim - 4 * quad[i]);
-    for (int64_t k = 0; k < cols; ++k) dst[i][k] = vals[k * n + i];
-  }
   const float s0 = t.state_width == t.dim ? init.state_init : 0.0f;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (t.state) std::fill_n(t.state + static_cast<int64_t>(rows[i]) * t.state_width, t.state_width, s0);
-    emb::reset_meta(t, p, rows[i], ukeys[us[i]], c);
+  for (int64_t i = 0; i < m; ++i) {
+    const int32_t u = us[i];
+    const int64_t r = urow[u];
+    float* w = t.weight + r * t.dim;
+    for (int64_t j = 0; j < t.dim; ++j) w[j] = vals[(j & 3) * n + i * quads + (j >> 2)];
+    if (t.state) std::fill_n(t.state + r * t.state_width, t.state_width, s0);
+    emb::reset_meta(t, p, r, ukeys[u], static_cast<float>(seg[u + 1] - seg[u]), c);
   }
 }
+
+/// Starts loading, for writing, what init_rows writes of row r beyond what placing its key touched.
+GW_ALWAYS_INLINE void prefetch_start(const TableView& t, int64_t r) {
+  __builtin_prefetch(t.meta + r, 1);
+  for (int64_t j = 0; j < t.dim; j += 16) __builtin_prefetch(t.weight + r * t.dim + j, 1);
+  for (int64_t j = 0; j < t.state_width; j += 16) __builtin_prefetch(t.state + r * t.state_width + j, 1);
+  __builtin_prefetch(t.update_count + r, 1);
+}
+
+constexpr int64_t kStartBatch = 64;  ///< placed keys whose rows are started together
 
 /// The victim of an insert into bucket h: the first empty slot, else the lowest candidate by
 /// victim_less (kRankNone when every slot was seen at c.step). The spec, slot by slot.
@@ -162,6 +169,17 @@ emb::Victim scan_bucket(const TableView& t, const Home& h, const PolicyParams& p
     if (best.rank == emb::kRankEmpty) break;  // the first empty slot
   }
   return best;
+}
+
+/// The least of v[0..n) over the values whose low bits are not `now` (rows not seen in the
+/// current step); all ones when there is none. Branch-free, so it vectorizes.
+GW_CPU_CLONES uint64_t min_unseen_value(const uint64_t* GW_RESTRICT v, int64_t n, uint64_t now) {
+  uint64_t low = ~uint64_t{0};
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t x = (v[i] & emb::kValueStepMask) == now ? ~uint64_t{0} : v[i];
+    low = x < low ? x : low;
+  }
+  return low;
 }
 
 /// scan_bucket without expiry, where a slot's rank follows from its digest and value alone: an
@@ -182,13 +200,10 @@ emb::Victim scan_bucket_values(const TableView& t, const Home& h, const Clock& c
   }
   const uint64_t now = static_cast<uint64_t>(c.step) & emb::kValueStepMask;
   const uint64_t* v = t.value + h.lo;
-  uint64_t low = ~uint64_t{0};
+  const uint64_t low = min_unseen_value(v, n, now);
   int64_t at = -1;
-  for (int64_t i = 0; i < n; ++i) {
-    if ((v[i] & emb::kValueStepMask) == now || v[i] >= low) continue;
-    low = v[i];
-    at = i;
-  }
+  if (low != ~uint64_t{0})
+    for (int64_t i = 0; i < n && at < 0; ++i) at = v[i] == low ? i : -1;  // the first (a seen value differs in its low bits)
   if (at < 0) {
     // Every slot seen now, or every value the maximum (then the spec decides).
     for (int64_t i = 0; i < n; ++i)
@@ -398,8 +413,8 @@ void emb_touch(const TableView& t, const int32_t* urow, const uint8_t* status, c
   });
 }
 
-int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t* status, int32_t* urow,
-                   const PolicyParams& p, const InitParams& init, const Clock& c, int64_t* evicted) {
+int64_t emb_insert(const TableView& t, const int64_t* ukeys, const int32_t* seg, int64_t U, uint8_t* status,
+                   int32_t* urow, const PolicyParams& p, const InitParams& init, const Clock& c, int64_t* evicted) {
   // Buckets are split among the threads; each walks the new keys in u order and places those
   // of its buckets, so every bucket takes its keys in ascending key order whatever the split.
   std::atomic<int64_t> placed{0}, displaced{0};
@@ -414,6 +429,10 @@ int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t*
     }
     int64_t in = 0, out = 0;
     const int64_t m = static_cast<int64_t>(mine.size());
+    // Placed keys are started kStartBatch at a time, while their rows, prefetched when the key
+    // took its slot, are arriving in cache.
+    int32_t batch[kStartBatch];
+    int64_t pending = 0;
     for (int64_t i = 0; i < std::min(m, kPrefetch); ++i) prefetch_victims(t, ukeys[mine[i]]);
     for (int64_t i = 0; i < m; ++i) {
       if (i + kPrefetch < m) prefetch_victims(t, ukeys[mine[i + kPrefetch]]);
@@ -426,19 +445,34 @@ int64_t emb_insert(const TableView& t, const int64_t* ukeys, int64_t U, uint8_t*
       }
       out += best.rank != emb::kRankEmpty;
       ++in;
-      // Claimed now, as seen at c.step, so a later key of this batch cannot take it.
+      // Claimed now, as seen at c.step, so a later key of this batch cannot take it: the value
+      // says so (the metadata too where expiry reads it; otherwise init_rows writes it).
       t.digest[best.slot] = h.digest;
-      t.meta[best.slot].key = ukeys[u];
-      t.meta[best.slot].last_step = emb::step32(c.step);
       t.value[best.slot] = emb::eviction_value(p, c.step, 0.0f, 0.0f);
+      if (ttl) {
+        t.meta[best.slot].key = ukeys[u];
+        t.meta[best.slot].last_step = emb::step32(c.step);
+      }
       urow[u] = static_cast<int32_t>(best.slot);
+      prefetch_start(t, best.slot);
+      batch[pending++] = u;
+      if (pending == kStartBatch) {
+        init_rows(t, p, init, ukeys, seg, urow, batch, pending, c);
+        pending = 0;
+      }
     }
+    init_rows(t, p, init, ukeys, seg, urow, batch, pending, c);
     placed += in;
     displaced += out;
   });
-  parallel_for(0, U, row_grain(t.dim + t.state_width), [&](int64_t lo, int64_t hi) {
-    init_rows(t, p, init, ukeys, status, urow, lo, hi, c);
-  });
+  if (ttl) {  // expired keys keep their slot and start over
+    parallel_for(0, U, kGrainKeys, [&](int64_t lo, int64_t hi) {
+      std::vector<int32_t> again;
+      for (int64_t u = lo; u < hi; ++u)
+        if (status[u] == kReinit) again.push_back(static_cast<int32_t>(u));
+      init_rows(t, p, init, ukeys, seg, urow, again.data(), static_cast<int64_t>(again.size()), c);
+    });
+  }
   *evicted = displaced.load();
   return placed.load();
 }

@@ -227,17 +227,19 @@ GW_HD void init_quad(const InitParams& init, int64_t key, int64_t q, float out[4
   normal_pair(r.v[2], r.v[3], init.scale, &out[2], &out[3]);
 }
 
-/// Resets a row's metadata for `key` newly placed (or re-placed) at clock c.
-GW_HD void reset_meta(const TableView& t, const PolicyParams& p, int64_t row, int64_t key, const Clock& c) {
+/// Resets a row's metadata for `key` newly placed (or re-placed) at clock c and looked up
+/// `count` times there: a fresh row, then touch_row (score = freq = count).
+GW_HD void reset_meta(const TableView& t, const PolicyParams& p, int64_t row, int64_t key, float count,
+                      const Clock& c) {
   RowMeta& m = t.meta[row];
   m.key = key;
   m.last_time = c.now;
   m.last_step = step32(c.step);
   m.changed_step = step32(c.step);
-  m.freq = 0.0f;
-  m.score = 0.0f;
+  m.freq = count;
+  m.score = count;
   t.update_count[row] = 0;
-  t.value[row] = eviction_value(p, c.step, 0.0f, 0.0f);
+  t.value[row] = eviction_value(p, c.step, count, count);
 }
 
 /// The row a lookup position p reads: its table row, else default_row (null: zeros).
@@ -267,7 +269,7 @@ GW_HD int64_t bag_len(const int64_t* offsets, int64_t bags, int64_t n, int64_t b
 /// passes 0, 1): weight from init_quad; state: AdaGrad's accumulator (state_width == dim)
 /// starts at state_init, Adam's moments (state_width == 2·dim) at 0; metadata by reset_meta.
 GW_HD void init_row(const TableView& t, const PolicyParams& p, const InitParams& init, int64_t row, int64_t key,
-                    const Clock& c, int lane, int size) {
+                    float count, const Clock& c, int lane, int size) {
   float* w = t.weight + row * t.dim;
   for (int64_t q = lane; q * 4 < t.dim; q += size) {
     float v[4];
@@ -279,7 +281,7 @@ GW_HD void init_row(const TableView& t, const PolicyParams& p, const InitParams&
     float* st = t.state + row * t.state_width;
     for (int64_t j = lane; j < t.state_width; j += size) st[j] = s0;
   }
-  if (lane == 0) reset_meta(t, p, row, key, c);
+  if (lane == 0) reset_meta(t, p, row, key, count, c);
 }
 
 /// Import: row r's metadata ← entry i of the given arrays (the key is set on insertion).

@@ -147,13 +147,13 @@ void EmbeddingTable::place_keys(Prepared& pr, bool train, bool force_admit, cons
   if (!train) return;
   GW_DISPATCH(d, emb_touch, t, urow, st, seg, U, status_bit(kHit) | status_bit(kReinit), cfg_.policy, c);
   int64_t evicted = 0, inserted = 0;
-  if (fresh > 0 || emb::has_ttl(cfg_.policy))  // places the new keys, re-initializes the expired ones
-    inserted = GW_DISPATCH(d, emb_insert, t, pr.ukeys.data<int64_t>(), U, st, urow, cfg_.policy, cfg_.init, c, &evicted);
+  if (fresh > 0 || emb::has_ttl(cfg_.policy))  // places the new keys, starts them and the expired ones over
+    inserted = GW_DISPATCH(d, emb_insert, t, pr.ukeys.data<int64_t>(), seg, U, st, urow, cfg_.policy, cfg_.init, c,
+                           &evicted);
   size_ += inserted - evicted;
   stats_.inserts += inserted;
   stats_.evictions += evicted;
   stats_.dropped += fresh - inserted;
-  GW_DISPATCH(d, emb_touch, t, urow, st, seg, U, status_bit(kNew) | status_bit(kReinit), cfg_.policy, c);
   if (cfg_.admit_after > 1 || emb::has_ttl(cfg_.policy)) {
     // Only these options make rejections or re-initializations possible: count them.
     const Tensor h = to_host(status);
