@@ -1,11 +1,12 @@
 /**
- * EmbeddingTable + SparseOptimizer on the current backend (issue 18: cost per batch against
- * capacity, and the bucketed table's hit rate against the exact policy). Policy lru, AdaGrad,
+ * EmbeddingTable + SparseOptimizer on the current backend: cost per batch against capacity,
+ * and the bucketed table's hit rate against the exact policy. Policy lru, AdaGrad,
  * dim 8 (DIMS), at capacities 2^16, 2^20, 2^24 and 2^26 (2^26 only where the table's estimated
  * bytes, capacity·(4·dim + 4·stateWidth + 45), stay under 40% of the machine's memory). Batches
  * of n = 65,536 ids on the CPU, 1,048,576 on CUDA (at most the capacity):
  *   find c2^K         eval-mode lookup of ids all present (a Zipf batch over the ids the table
  *                     was filled with; the few the table no longer holds replaced by present ids)
+ *   bag c2^K          eval-mode pooled lookup (sum) of the same batches in bags of 8–16 ids
  *   train c2^K        train-mode lookup of the same batches + backward with a gradient tensor +
  *                     opt.step() (AdaGrad; the step advances); every id present
  *   insert c2^K       train-mode lookup of n distinct FRESH ids (none present) into the full
@@ -33,8 +34,7 @@
  *                     + 32 record + 4d row + 4d state written)
  * Not counted: the sort that deduplicates keys, the metadata touched by a hit (last step,
  * frequency, score), the per-row gradient sum. Rows are counted per key as the gather reads
- * them, though repeated hot ids hit in cache. The same counts are used for the old (pre-issue
- * 18) table so that GB/s compares like for like; its real traffic differs.
+ * them, though repeated hot ids hit in cache.
  *
  * Hit rate ("hitrate lru c2^16", "hitrate lfu c2^16", and at 2^20): one seeded Zipf(1.05)
  * stream over a universe of 10·capacity ids, in batches of 4,096 ids (on every device, so
@@ -42,15 +42,12 @@
  * fed to (a) the table (train-mode lookups, the step advancing after each batch; default
  * bucketSize) and (b) the exact global policy of bench/exact-cache.ts (one bucket). Each hit
  * rate is measured after a warm-up of the first third of the stream: the table's as the rise
- * of stats().hits over the ids fed ('n/a' where stats() has no hits: the old table). The
- * config column shows both rates and their difference in percentage points; issue 18 asks for
- * |diff| ≤ 1 pp. Time is the table's mean per batch (its lookups only).
+ * of stats().hits over the ids fed. The config column shows both rates and their difference
+ * in percentage points; the target is |diff| ≤ 1 pp. Time is the table's mean per batch (its lookups only).
  *
- * Memory: for each table filled, a line with stats().bytesPerRow and stats().memoryBytes where
- * stats() reports them.
+ * Memory: for each table filled, a line with stats().bytesPerRow and stats().memoryBytes.
  *
- * GATEWISE_BENCH_BUCKET_SIZE=S passes bucketSize S to every table (a table without that option
- * is then built without it, saying so).
+ * GATEWISE_BENCH_BUCKET_SIZE=S passes bucketSize S to every table.
  *
  * Beside each case: NVIDIA HierarchicalKV's published figure for the comparable operation at
  * load factor 1.0 (HKV below; an evicting insert compares with find_or_insert, a
@@ -62,7 +59,7 @@ import { memoryBandwidth } from './ceilings';
 import { exactLfu, exactLru, CacheSim } from './exact-cache';
 import { defaultOptions, report, Result, time } from './harness';
 
-/** Row widths measured; issue 18's done-criteria are at dim 8. */
+/** Row widths measured (dim 8 by default: the table's costs are its index's, not the row's). */
 const DIMS = [8];
 /** log2 of the capacities. */
 const CAPACITY_LOG2 = [16, 20, 24, 26];
@@ -180,34 +177,13 @@ function mix32(x: number): number {
   return x >>> 0;
 }
 
-/** The table's options, with issue 18's bucketSize (absent from the old table's type). */
-type TableOptions = ConstructorParameters<typeof EmbeddingTable>[0] & { bucketSize?: number };
+type TableOptions = ConstructorParameters<typeof EmbeddingTable>[0];
+type Stats = ReturnType<EmbeddingTable['stats']>;
+const statsOf = (table: EmbeddingTable): Stats => table.stats();
 
-/** stats() with the fields issue 18 adds (undefined on the old table). */
-type Stats = ReturnType<EmbeddingTable['stats']> & {
-  hits?: number;
-  bucketSize?: number;
-  buckets?: number;
-  bytesPerRow?: { embedding: number; optimizer: number; metadata: number; index: number; total: number };
-  memoryBytes?: number;
-};
-const statsOf = (table: EmbeddingTable): Stats => table.stats() as Stats;
-
-let bucketSizeUnknown = false;
-
-/** A table with BUCKET_SIZE when set and the table knows the option. */
+/** A table with GATEWISE_BENCH_BUCKET_SIZE's bucketSize when set. */
 function makeTable(options: TableOptions): EmbeddingTable {
-  if (BUCKET_SIZE !== undefined && !bucketSizeUnknown) {
-    try {
-      const withBuckets: TableOptions = { ...options, bucketSize: BUCKET_SIZE };
-      return new EmbeddingTable(withBuckets);
-    } catch (e) {
-      if (!/Unknown option options\.bucketSize/.test((e as Error).message)) throw e;
-      bucketSizeUnknown = true;
-      console.log(`embedding: this EmbeddingTable has no bucketSize option; GATEWISE_BENCH_BUCKET_SIZE=${BUCKET_SIZE} ignored`);
-    }
-  }
-  return new EmbeddingTable(options);
+  return new EmbeddingTable(BUCKET_SIZE === undefined ? options : { ...options, bucketSize: BUCKET_SIZE });
 }
 
 /** The table's estimated bytes, capacity·(4·dim + 4·stateWidth + 45), AdaGrad: stateWidth = dim. */
@@ -249,10 +225,20 @@ function presentIds(table: EmbeddingTable, ids: BigInt64Array): { ids: Tensor; u
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-type Op = 'find' | 'train' | 'insert';
+type Op = 'find' | 'bag' | 'train' | 'insert';
 /** In this order: insert last, as it changes what the table holds. */
-const OPS: Op[] = ['find', 'train', 'insert'];
-const HKV_OP: Record<Op, HkvOp> = { find: 'find', train: 'assign', insert: 'find_or_insert' };
+const OPS: Op[] = ['find', 'bag', 'train', 'insert'];
+const HKV_OP: Record<Op, HkvOp> = { find: 'find', bag: 'find', train: 'assign', insert: 'find_or_insert' };
+/** Bags of the pooled case: 8 to 16 ids each. */
+const BAG_MIN = 8;
+const BAG_MAX = 16;
+
+/** Bag starts (PyTorch convention) covering n positions, bags of BAG_MIN..BAG_MAX ids. */
+function bagOffsets(n: number, rng: Rng): Int32Array {
+  const starts: number[] = [];
+  for (let p = 0; p < n; p += BAG_MIN + rng.int(BAG_MAX - BAG_MIN + 1)) starts.push(p);
+  return Int32Array.from(starts);
+}
 const hitName = (policy: 'lru' | 'lfu', k: number) => `hitrate ${policy} c2^${k}`;
 
 export function run(filter: (name: string) => boolean): Result[] {
@@ -287,12 +273,11 @@ export function run(filter: (name: string) => boolean): Result[] {
       const table = filledTable(dim, capacity, n, stream);
       const lf = table.loadFactor;
       const st = statsOf(table);
-      if (st.bytesPerRow) {
-        const b = st.bytesPerRow;
-        const mem = st.memoryBytes === undefined ? '' : `, table ${mib(st.memoryBytes)}`;
-        const buckets = st.bucketSize === undefined ? '' : ` (bucketSize ${st.bucketSize}, ${st.buckets} buckets)`;
-        console.log(`embedding    memory c2^${k} d${dim}: bytes per row embedding ${b.embedding} + optimizer ${b.optimizer} + metadata ${b.metadata} + index ${b.index} = ${b.total}${mem}${buckets}`);
-      }
+      const b = st.bytesPerRow;
+      console.log(
+        `embedding    memory c2^${k} d${dim}: bytes per row embedding ${b.embedding} + optimizer ${b.optimizer} + metadata ${b.metadata} + index ${b.index} = ${b.total}, ` +
+          `table ${mib(st.memoryBytes)} (bucketSize ${st.bucketSize}, ${st.buckets} buckets)`,
+      );
       const opt = new SparseOptimizer([table]);
       const grad = init.uniform([n, dim], -1, 1, { rng: new Rng(dim), requiresGrad: false });
       const hot = Array.from({ length: pool }, () => presentIds(table, stream.draw(n, 0).ids));
@@ -310,6 +295,14 @@ export function run(filter: (name: string) => boolean): Result[] {
             ms = time(() => tidy(() => void noGrad(() => table.lookup(next()))));
             bytes = n * (8 + 8 * dim) + u * PROBE_BYTES;
             break;
+          case 'bag': {
+            table.eval();
+            const offsets = bagOffsets(n, new Rng(5));
+            ms = time(() => tidy(() => void noGrad(() => table.lookupBag(next(), offsets, { mode: 'sum' }))));
+            bytes = n * (8 + 4 * dim) + offsets.length * (8 + 4 * dim) + u * PROBE_BYTES;
+            config.bags = offsets.length;
+            break;
+          }
           case 'train':
             table.train();
             ms = time(() =>
@@ -345,20 +338,7 @@ export function run(filter: (name: string) => boolean): Result[] {
             break;
           }
         }
-        results.push(
-          report({
-            bench: 'embedding',
-            case: caseName(op, k, dim),
-            config,
-            medianMs: ms,
-            rate: bytes / (ms * 1e6),
-            unit: 'GB/s',
-            ceiling: bw,
-            ceilingSource: 'measured STREAM triad',
-            keysPerSec: n / (ms / 1e3),
-            note: hkvNote(HKV_OP[op], dim, 1.0),
-          }),
-        );
+        results.push(reportCase(caseName(op, k, dim), config, ms, bytes / (ms * 1e6), n, bw, hkvNote(HKV_OP[op], dim, 1.0)));
       }
       for (const b of hot) b.ids.dispose();
       grad.dispose();
@@ -409,29 +389,35 @@ function hitRate(policy: 'lru' | 'lfu', k: number, bw: number): Result {
   const measured = batches - warm;
   const fed = measured * n;
   const exactRate = exactHits / fed;
-  const tableRate = end.hits === undefined || start.hits === undefined ? undefined : (end.hits - start.hits) / fed;
+  const tableRate = (end.hits - start.hits) / fed;
   const inserts = end.inserts - start.inserts;
   const ms = tableMs / measured;
   const config: Record<string, unknown> = {
     n,
     ids: `${((batches * n) / 1e6).toFixed(1)}M`,
-    S: end.bucketSize ?? 'n/a',
-    table: tableRate === undefined ? 'n/a' : pct(tableRate),
+    S: end.bucketSize,
+    table: pct(tableRate),
     exact: pct(exactRate),
-    diff: tableRate === undefined ? 'n/a' : `${(100 * (tableRate - exactRate)).toFixed(2)}pp`,
+    diff: `${(100 * (tableRate - exactRate)).toFixed(2)}pp`,
   };
   const bytes = fed * (8 + 8 * dim) + unique * PROBE_BYTES + inserts * (BUCKET_SCAN_BYTES + RECORD_BYTES + 8 * dim);
   table.dispose();
+  const note = `Zipf ${ZIPF_EXPONENT} over ${HITRATE_UNIVERSE_PER_ROW}× capacity ids, rates after the first third; target |diff| ≤ 1 pp`;
+  return reportCase(hitName(policy, k), config, ms, bytes / (tableMs * 1e6), n, bw, note);
+}
+
+/** One line of this bench: ms per batch of n keys, GB/s against the STREAM triad bw. */
+function reportCase(name: string, config: Record<string, unknown>, ms: number, gbPerSec: number, n: number, bw: number, note: string): Result {
   return report({
     bench: 'embedding',
-    case: hitName(policy, k),
+    case: name,
     config,
     medianMs: ms,
-    rate: bytes / (tableMs * 1e6),
+    rate: gbPerSec,
     unit: 'GB/s',
     ceiling: bw,
     ceilingSource: 'measured STREAM triad',
     keysPerSec: n / (ms / 1e3),
-    note: `Zipf ${ZIPF_EXPONENT} over ${HITRATE_UNIVERSE_PER_ROW}× capacity ids, rates after the first third; issue 18: |diff| ≤ 1 pp`,
+    note,
   });
 }
