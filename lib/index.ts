@@ -141,6 +141,8 @@ export { hashId, fnv1a64, parseInt64 } from './data/hash';
 export { readCsv, readJsonl, rowFromObject } from './data/readers';
 export type { TextSource, Row, ReaderOptions, CsvOptions, JsonlOptions, ReaderStats, RowReader } from './data/readers';
 export { shuffle } from './data/shuffle';
+export { RowCache } from './data/row-cache';
+export type { CacheBudget, RowCacheOptions } from './data/row-cache';
 export type { ShuffleOptions } from './data/shuffle';
 export { batches, collate, SEQUENCE_PAD_ID } from './data/batches';
 export type { BatchOptions, BagBatch, SequenceBatch, Batch } from './data/batches';

@@ -47,6 +47,26 @@ describe('config job', () => {
     expect(again).toEqual(r.test);
   }, 60_000);
 
+  it('the epoch cache changes nothing but the reading: in memory, spilled to disk or off, the same steps', async () => {
+    const job = (cache: unknown, out: string) =>
+      runTrainJob(resolve(clickConfig('mmoe', { data: { train: 'clicks.csv', cache } as never, train: { epochs: 2, batchSize: 256 }, output: { dir: out, report: false } })), quiet);
+    const off = await job(false, 'out-cache-off');
+    const memory = await job(true, 'out-cache-mem');
+    const disk = await job({ memoryMB: 0 }, 'out-cache-disk');
+    for (const r of [memory, disk]) {
+      expect(r.stepLosses).toEqual(off.stepLosses);
+      const untimed = (h: typeof off.fit.history) => h.map(({ samplesPerSecond: _, ...rest }) => rest);
+      expect(untimed(r.fit.history)).toEqual(untimed(off.fit.history));
+      expect(r.test).toEqual(off.test);
+      expect(r.stats.train).toEqual(off.stats.train);
+    }
+    expect(fs.existsSync(path.join(dir, 'out-cache-disk', 'cache'))).toBe(true);
+    expect(fs.readdirSync(path.join(dir, 'out-cache-disk', 'cache'))).toEqual([]); // the spill files are gone
+    expect(() => resolve(clickConfig('mlp', { data: { train: 'clicks.csv', cache: { memoryMB: -1 } } as never }))).toThrow(/config\.data\.cache\.memoryMB/);
+    expect(() => resolve(clickConfig('mlp', { data: { train: 'clicks.csv', cache: { budget: 1 } } as never }))).toThrow(/config\.data\.cache\.budget/);
+    expect(() => resolve(clickConfig('mlp', { data: { train: 'clicks.csv', cache: 'yes' } as never }))).toThrow(/config\.data\.cache/);
+  }, 120_000);
+
   it('is deterministic from its seed', async () => {
     const run = async () => (await runTrainJob(resolve(clickConfig('mlp', { train: { epochs: 1, batchSize: 256 }, output: { dir: 'out-det', report: false } })), quiet)).stepLosses;
     expect(await run()).toEqual(await run());

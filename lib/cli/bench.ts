@@ -61,7 +61,7 @@ export async function benchConfig(file: string, options: { batch?: number; steps
   const config = loadTrainConfig(file);
   const batch = checkInt(options.batch ?? config.train.batchSize, '--batch', 1, 1 << 20);
   const steps = checkInt(options.steps ?? 30, '--steps', 1, 100000);
-  const parts = buildJob(config, { progress: { mode: 'none' } });
+  const parts = buildJob(config, { progress: { mode: 'none' }, cache: false });
   const rows = await take(parts.rows('train'), batch * 8);
   const make = (size: number) => Array.from({ length: Math.max(1, Math.floor(rows.length / size)) }, (_, i) => collate(rows.slice(i * size, (i + 1) * size), config.schema));
   const held: Batch[] = [];

@@ -32,7 +32,7 @@ export interface JobPredictor {
 export function jobPredictor(config: ResolvedConfig, checkpoint: string | null, options: JobPredictorOptions = {}): JobPredictor {
   const o = checkOptions(options, 'options');
   checkKnownKeys(o, 'options', ['maxBatch', 'maxDelayMs']);
-  const parts = buildJob(config, { progress: { mode: 'none' } });
+  const parts = buildJob(config, { progress: { mode: 'none' }, cache: false });
   const { model } = parts;
   if (checkpoint !== null) loadJobCheckpoint(parts, checkpoint);
   model.eval();

@@ -37,6 +37,13 @@ export interface DataConfig {
   onError?: 'fail' | 'skip';
   /** A sparse field whose values are the users, for GAUC (default: none). */
   userField?: string;
+  /**
+   * The epoch cache: the first pass over each part parses and hashes its rows and keeps them
+   * columnar; later epochs and every validation pass read that copy, shuffled the same seeded
+   * way (default true). `{ memoryMB }`: what the copies may hold in memory together (default
+   * 1024); the rest goes to files under `output.dir/cache/`, deleted when the job ends.
+   */
+  cache?: boolean | { memoryMB?: number };
 }
 
 export interface ModelConfig {
@@ -99,12 +106,22 @@ export interface TrainConfig {
   output?: OutputConfig;
 }
 
+/** config.data.cache: null when off. */
+function resolveCache(c: unknown): { memoryMB: number } | null {
+  if (c === undefined || c === true) return { memoryMB: 1024 };
+  if (c === false) return null;
+  if (c === null || typeof c !== 'object') throw invalid('true, false or { memoryMB }', 'config.data.cache', c);
+  const o = checkOptions(c as { memoryMB?: number }, 'config.data.cache');
+  checkKnownKeys(o, 'config.data.cache', ['memoryMB']);
+  return { memoryMB: o.memoryMB === undefined ? 1024 : checkRange(o.memoryMB, 'config.data.cache.memoryMB', 0, Infinity, 'a non-negative number of MB') };
+}
+
 /** A checked config with defaults filled in and paths absolute. */
 export interface ResolvedConfig {
   name: string;
   seed: number;
   schema: DataSchema;
-  data: Required<Pick<DataConfig, 'train' | 'format' | 'onError'>> & Omit<DataConfig, 'train' | 'format' | 'onError' | 'split'> & { split: { valid: number; test: number; seed: number } };
+  data: Required<Pick<DataConfig, 'train' | 'format' | 'onError'>> & Omit<DataConfig, 'train' | 'format' | 'onError' | 'split' | 'cache'> & { split: { valid: number; test: number; seed: number }; cache: { memoryMB: number } | null };
   model: { kind: ModelKind; embeddingDim: number; table: Record<string, unknown>; priorFields: string[]; options: Record<string, unknown> };
   optimizer: { sparse: { kind: (typeof SPARSE_OPTIMIZERS)[number]; lr: number; weightDecay: number }; dense: { kind: (typeof DENSE_OPTIMIZERS)[number]; lr: number; weightDecay: number } };
   train: { epochs: number; batchSize: number; evalBatchSize: number; shuffleBuffer: number; clipNorm?: number; earlyStopping?: EarlyStopping; checkpointEvery: number; updateEvery: number };
@@ -154,7 +171,7 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
   }
 
   const d = checkOptions(c.data, 'config.data');
-  checkKnownKeys(d, 'config.data', ['train', 'valid', 'test', 'split', 'format', 'columns', 'header', 'delimiter', 'onError', 'userField']);
+  checkKnownKeys(d, 'config.data', ['train', 'valid', 'test', 'split', 'format', 'columns', 'header', 'delimiter', 'onError', 'userField', 'cache']);
   const train = checkFile(d.train, 'config.data.train', baseDir);
   const split = checkOptions(d.split ?? {}, 'config.data.split');
   checkKnownKeys(split, 'config.data.split', ['valid', 'test', 'seed']);
@@ -170,6 +187,7 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
     delimiter: d.delimiter,
     onError: checkOneOf(d.onError ?? 'fail', 'config.data.onError', ['fail', 'skip'] as const),
     userField: d.userField,
+    cache: resolveCache(d.cache),
   };
   if (data.valid === undefined && data.split.valid === 0) throw invalid('a validation file or split.valid > 0 (every epoch is evaluated)', 'config.data.valid', d.valid);
 

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Batch, batches } from '../data/batches';
 import { readCsv, readJsonl, ReaderStats, Row, RowReader } from '../data/readers';
+import { CacheBudget, RowCache } from '../data/row-cache';
 import { shuffle } from '../data/shuffle';
 import { SparseOptimizer } from '../embedding/sparse-optimizer';
 import { TaskMetric } from '../metrics/task-metrics';
@@ -40,6 +41,10 @@ export interface JobParts {
   data(part: Part, file?: string): () => AsyncIterable<Batch>;
   /** The readers' counts of the last pass over each part. */
   stats: Partial<Record<Part, ReaderStats>>;
+  /** The epoch caches (config.data.cache), by part and file. */
+  caches: Map<string, RowCache>;
+  /** Frees the epoch caches and their spill files. */
+  dispose(): void;
 }
 
 export interface JobOptions {
@@ -119,8 +124,8 @@ function denseOptimizer(config: ResolvedConfig, model: TabularModel): Steppable 
   }
 }
 
-/** Builds the model, trainer and data of a job (seeded: the same config builds the same model). */
-export function buildJob(config: ResolvedConfig, options: Pick<JobOptions, 'progress'> = {}): JobParts {
+/** Builds the model, trainer and data of a job (seeded: the same config builds the same model). `cache: false` reads every pass from the files (one-pass uses). */
+export function buildJob(config: ResolvedConfig, options: Pick<JobOptions, 'progress'> & { cache?: boolean } = {}): JobParts {
   manualSeed(config.seed);
   const model = new TabularModel({ schema: config.schema, model: config.model, sparseOptimizer: config.optimizer.sparse, seed: config.seed });
   const schema = config.schema;
@@ -140,12 +145,25 @@ export function buildJob(config: ResolvedConfig, options: Pick<JobOptions, 'prog
   });
   const stats: JobParts['stats'] = {};
   let pass = 0;
+  const caching = options.cache !== false && config.data.cache !== null;
+  const budget: CacheBudget = { bytes: (config.data.cache?.memoryMB ?? 0) * 2 ** 20 };
+  const caches = new Map<string, RowCache>();
   const rowsOf = (part: Part, file?: string): AsyncIterable<Row> => {
+    const key = `${part}\0${file ?? ''}`;
+    const cached = caches.get(key);
+    if (cached?.complete) {
+      stats[part] = cached.stats;
+      return cached;
+    }
     const d = config.data;
     const own = file ?? (part === 'train' ? d.train : d[part]);
     const r = reader(config, own ?? d.train);
     stats[part] = r.stats;
-    return own !== undefined && (part !== 'train' || (d.split.valid === 0 && d.split.test === 0)) ? r : only(r, part, d.split);
+    const rows = own !== undefined && (part !== 'train' || (d.split.valid === 0 && d.split.test === 0)) ? r : only(r, part, d.split);
+    if (!caching) return rows;
+    const cache = cached ?? new RowCache(schema, { budget, spillFile: path.join(config.output.dir, 'cache', `${part}-${caches.size}.rows`) });
+    caches.set(key, cache);
+    return cache.record(rows, () => r.stats);
   };
   const data = (part: Part, file?: string) => () => {
     const d = config.data;
@@ -154,7 +172,11 @@ export function buildJob(config: ResolvedConfig, options: Pick<JobOptions, 'prog
     const size = part === 'train' ? config.train.batchSize : config.train.evalBatchSize;
     return owned(batches(rows, schema, { batchSize: size, groupField: d.userField }));
   };
-  return { config, model, trainer, rows: rowsOf, data, stats };
+  const dispose = () => {
+    for (const c of caches.values()) c.dispose();
+    caches.clear();
+  };
+  return { config, model, trainer, rows: rowsOf, data, stats, caches, dispose };
 }
 
 /** The checkpoint's record of a job: what rebuilds its model. */
@@ -221,13 +243,14 @@ export async function runTrainJob(config: ResolvedConfig, options: JobOptions = 
     exportSafetensors(model, result.safetensors);
   }
   for (const [part, s] of Object.entries(parts.stats)) if (s && s.skipped > 0) log(`${part}: skipped ${s.skipped} malformed rows, e.g. ${s.errors[0]}`);
+  parts.dispose();
   model.table.dispose();
   return result;
 }
 
 /** Evaluates a job's checkpoint on a part (or a file read with the job's schema). */
 export async function evaluateJobCheckpoint(config: ResolvedConfig, checkpoint: string, options: { part?: Part; file?: string } = {}): Promise<TaskMetric[]> {
-  const parts = buildJob(config, { progress: { mode: 'none' } });
+  const parts = buildJob(config, { progress: { mode: 'none' }, cache: false });
   try {
     loadJobCheckpoint(parts, checkpoint);
     return await parts.trainer.evaluate(parts.data(options.part ?? 'test', options.file));

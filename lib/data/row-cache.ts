@@ -1,0 +1,265 @@
+/**
+ * RowCache: the rows of one pass over a source, kept as columnar chunks, so that later passes
+ * (the next epochs, the validation rows every epoch) skip parsing and hashing. A chunk holds up
+ * to CHUNK_ROWS rows, encoded into one ArrayBuffer of typed sections (line numbers, each
+ * sparse field's ids, each bag and sequence field's lengths and ids, the dense values, the
+ * labels — NaN where missing —, the domain and the weight). Chunks stay in memory while a
+ * shared budget lasts; after that each one is appended to a spill file and read back on every
+ * pass. A pass over the cache gives back rows equal to the source's, in the same order.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataSchema } from './schema';
+import { ReaderStats, Row } from './readers';
+
+/** Rows per chunk. */
+export const CHUNK_ROWS = 16384;
+
+/** Bytes the caches of one job may hold in memory together; what does not fit goes to disk. */
+export interface CacheBudget {
+  bytes: number;
+}
+
+export interface RowCacheOptions {
+  /** The in-memory budget, shared by the caches that draw on it. */
+  budget: CacheBudget;
+  /** The file the chunks beyond the budget are appended to (made when first needed). */
+  spillFile: string;
+}
+
+/** Where a chunk is: in memory, or at [offset, offset + length) of the spill file. */
+type ChunkRef = { rows: number; buffer: ArrayBuffer } | { rows: number; offset: number; length: number };
+
+/** The schema's fields by kind, in schema order: the sections of a chunk. */
+interface Layout {
+  sparse: string[];
+  lists: { name: string; kind: 'multi' | 'sequence' }[];
+  dense: number;
+  tasks: number;
+}
+
+function layoutOf(schema: DataSchema): Layout {
+  const names = (kind: string) => schema.fields.filter((f) => f.kind === kind).map((f) => f.name);
+  return {
+    sparse: names('sparse'),
+    lists: schema.fields.filter((f) => f.kind === 'multi' || f.kind === 'sequence').map((f) => ({ name: f.name, kind: f.kind as 'multi' | 'sequence' })),
+    dense: schema.dense.length,
+    tasks: schema.tasks.length,
+  };
+}
+
+/** Bytes rounded up to whole 8-byte words (every section starts 8-byte aligned). */
+const aligned = (bytes: number) => Math.ceil(bytes / 8) * 8;
+
+/** Packs rows into one chunk buffer. */
+function encode(layout: Layout, rows: readonly Row[]): ArrayBuffer {
+  const n = rows.length;
+  const listIds = layout.lists.map(({ name, kind }) => rows.reduce((s, r) => s + (kind === 'multi' ? r.bags[name] : r.sequences[name]).length, 0));
+  const size =
+    8 * n + // line (f64)
+    layout.sparse.length * 8 * n +
+    layout.lists.reduce((s, _, i) => s + aligned(4 * n) + 8 * listIds[i], 0) +
+    8 * n * layout.dense +
+    8 * n * layout.tasks +
+    aligned(4 * n) + // domain
+    8 * n; // weight
+  const buf = new ArrayBuffer(size);
+  let at = 0;
+  const take = <T>(make: (b: ArrayBuffer, o: number, len: number) => T, len: number, bytesPer: number): T => {
+    const view = make(buf, at, len);
+    at += aligned(len * bytesPer);
+    return view;
+  };
+  const f64 = (len: number) => take((b, o, l) => new Float64Array(b, o, l), len, 8);
+  const i64 = (len: number) => take((b, o, l) => new BigInt64Array(b, o, l), len, 8);
+  const i32 = (len: number) => take((b, o, l) => new Int32Array(b, o, l), len, 4);
+  const line = f64(n);
+  rows.forEach((r, i) => (line[i] = r.line));
+  for (const name of layout.sparse) {
+    const ids = i64(n);
+    rows.forEach((r, i) => (ids[i] = r.ids[name]));
+  }
+  layout.lists.forEach(({ name, kind }, k) => {
+    const lengths = i32(n);
+    const ids = i64(listIds[k]);
+    let p = 0;
+    rows.forEach((r, i) => {
+      const list = kind === 'multi' ? r.bags[name] : r.sequences[name];
+      lengths[i] = list.length;
+      for (const id of list) ids[p++] = id;
+    });
+  });
+  const dense = f64(n * layout.dense);
+  rows.forEach((r, i) => dense.set(r.dense, i * layout.dense));
+  const labels = f64(n * layout.tasks);
+  rows.forEach((r, i) => r.labels.forEach((v, t) => (labels[i * layout.tasks + t] = v === null ? NaN : v)));
+  const domain = i32(n);
+  rows.forEach((r, i) => (domain[i] = r.domain));
+  const weight = f64(n);
+  rows.forEach((r, i) => (weight[i] = r.weight));
+  return buf;
+}
+
+/** The rows of a chunk buffer, as the reader made them. */
+function* decode(layout: Layout, buf: ArrayBuffer, n: number): Generator<Row> {
+  let at = 0;
+  const take = <T>(make: (o: number, len: number) => T, len: number, bytesPer: number): T => {
+    const view = make(at, len);
+    at += aligned(len * bytesPer);
+    return view;
+  };
+  const f64 = (len: number) => take((o, l) => new Float64Array(buf, o, l), len, 8);
+  const i64 = (len: number) => take((o, l) => new BigInt64Array(buf, o, l), len, 8);
+  const i32 = (len: number) => take((o, l) => new Int32Array(buf, o, l), len, 4);
+  const line = f64(n);
+  const sparse = layout.sparse.map(() => i64(n));
+  const lists = layout.lists.map(() => {
+    const lengths = i32(n);
+    const total = lengths.reduce((s, x) => s + x, 0);
+    return { lengths, ids: i64(total), next: 0 };
+  });
+  const dense = f64(n * layout.dense);
+  const labels = f64(n * layout.tasks);
+  const domain = i32(n);
+  const weight = f64(n);
+  for (let i = 0; i < n; ++i) {
+    const row: Row = { line: line[i], ids: {}, bags: {}, sequences: {}, dense: [], labels: [], domain: domain[i], weight: weight[i] };
+    layout.sparse.forEach((name, k) => (row.ids[name] = sparse[k][i]));
+    layout.lists.forEach(({ name, kind }, k) => {
+      const l = lists[k];
+      const list = Array.from(l.ids.subarray(l.next, l.next + l.lengths[i]));
+      l.next += l.lengths[i];
+      if (kind === 'multi') row.bags[name] = list;
+      else row.sequences[name] = list;
+    });
+    row.dense = Array.from(dense.subarray(i * layout.dense, (i + 1) * layout.dense));
+    row.labels = Array.from(labels.subarray(i * layout.tasks, (i + 1) * layout.tasks), (v) => (Number.isNaN(v) ? null : v));
+    yield row;
+  }
+}
+
+export class RowCache implements AsyncIterable<Row> {
+  private readonly layout: Layout;
+  private readonly chunks: ChunkRef[] = [];
+  private pending: Row[] = [];
+  private spillBytes = 0;
+  private done = false;
+  private readerStats: ReaderStats = { rows: 0, skipped: 0, errors: [] };
+
+  constructor(
+    schema: DataSchema,
+    private readonly options: RowCacheOptions,
+  ) {
+    this.layout = layoutOf(schema);
+  }
+
+  /** Whether a whole pass has been recorded (only then can the cache be read). */
+  get complete(): boolean {
+    return this.done;
+  }
+  /** The source reader's counts of the recorded pass. */
+  get stats(): ReaderStats {
+    return this.readerStats;
+  }
+  /** Rows held. */
+  get rows(): number {
+    return this.chunks.reduce((s, c) => s + c.rows, 0) + this.pending.length;
+  }
+  /** Bytes held in memory, and in the spill file. */
+  get memoryBytes(): number {
+    return this.chunks.reduce((s, c) => s + ('buffer' in c ? c.buffer.byteLength : 0), 0);
+  }
+  get spilledBytes(): number {
+    return this.spillBytes;
+  }
+
+  /**
+   * The source's rows, passed through while they are recorded. When the pass ends, the cache is
+   * complete and `stats()` (the reader's counts, read then) is kept with it; a pass given up
+   * midway leaves it incomplete and empty.
+   */
+  record(source: AsyncIterable<Row>, stats: () => ReaderStats): AsyncIterable<Row> {
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        self.clear();
+        let finished = false;
+        try {
+          for await (const row of source) {
+            self.add(row);
+            yield row;
+          }
+          finished = true;
+        } finally {
+          if (finished) {
+            self.flush();
+            const s = stats();
+            self.readerStats = { rows: s.rows, skipped: s.skipped, errors: [...s.errors] };
+            self.done = true;
+          } else {
+            self.clear();
+          }
+        }
+      },
+    };
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Row> {
+    if (!this.done) throw new Error('RowCache: the pass was not recorded whole; read the source instead');
+    for (const chunk of this.chunks) yield* decode(this.layout, this.load(chunk), chunk.rows);
+  }
+
+  /** Frees the chunks and deletes the spill file; what was held goes back to the budget. */
+  dispose(): void {
+    this.clear();
+  }
+
+  private add(row: Row): void {
+    this.pending.push(row);
+    if (this.pending.length === CHUNK_ROWS) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const buffer = encode(this.layout, this.pending);
+    const rows = this.pending.length;
+    this.pending = [];
+    const budget = this.options.budget;
+    if (buffer.byteLength <= budget.bytes) {
+      budget.bytes -= buffer.byteLength;
+      this.chunks.push({ rows, buffer });
+      return;
+    }
+    const file = this.options.spillFile;
+    if (this.spillBytes === 0) fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, new Uint8Array(buffer), { flag: this.spillBytes === 0 ? 'w' : 'a' });
+    this.chunks.push({ rows, offset: this.spillBytes, length: buffer.byteLength });
+    this.spillBytes += buffer.byteLength;
+  }
+
+  private load(chunk: ChunkRef): ArrayBuffer {
+    if ('buffer' in chunk) return chunk.buffer;
+    const buf = new ArrayBuffer(chunk.length);
+    const fd = fs.openSync(this.options.spillFile, 'r');
+    try {
+      let got = 0;
+      while (got < chunk.length) {
+        const k = fs.readSync(fd, new Uint8Array(buf, got), 0, chunk.length - got, chunk.offset + got);
+        if (k === 0) throw new Error(`RowCache: ${this.options.spillFile} ended early (${got} of ${chunk.length} bytes at ${chunk.offset})`);
+        got += k;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return buf;
+  }
+
+  private clear(): void {
+    this.options.budget.bytes += this.memoryBytes;
+    this.chunks.length = 0;
+    this.pending = [];
+    this.done = false;
+    if (this.spillBytes > 0) fs.rmSync(this.options.spillFile, { force: true });
+    this.spillBytes = 0;
+  }
+}
