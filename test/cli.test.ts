@@ -72,6 +72,22 @@ describe('gatewise train / eval / bench', () => {
     for (const f of r.figures) expect(f.samplesPerSecond).toBeGreaterThan(0);
   }, 60_000);
 
+  it('bench --profile splits a training step into its phases, which add up to the step', async () => {
+    const [code, json] = await run(['bench', '--config', file, '--batch', '128', '--steps', '5', '--profile', '--json']);
+    expect(code).toBe(0);
+    const phases: { phase: string; ms: number; share: number }[] = JSON.parse(json).phases;
+    const names = phases.map((p) => p.phase);
+    for (const want of ['forward: table lookups', 'forward: dense layers', 'loss', 'backward', 'optimizer SparseOptimizer', 'optimizer Adam', 'sync', 'host remainder', 'step']) expect(names).toContain(want);
+    const step = phases.find((p) => p.phase === 'step')!;
+    const parts = phases.filter((p) => p.phase !== 'step');
+    expect(step.ms).toBeGreaterThan(0);
+    expect(parts.reduce((s, p) => s + p.ms, 0)).toBeCloseTo(step.ms, 6);
+    for (const p of parts) expect(p.ms).toBeGreaterThanOrEqual(0);
+    const [, text] = await run(['bench', '--config', file, '--batch', '64', '--steps', '3', '--profile']);
+    expect(text).toMatch(/^phase +ms\/step +share$/m);
+    expect(text).toMatch(/^backward +\d+\.\d{3} +\d+\.\d%$/m);
+  }, 60_000);
+
   it('bad arguments name themselves', async () => {
     await expect(run(['train'])).rejects.toThrow(ArgumentError);
     await expect(run(['train'])).rejects.toThrow(/--config/);

@@ -2,6 +2,7 @@
  * `gatewise bench [--config <file>]`: what a config's model costs on this machine — training
  * steps (samples/s), batched scoring (samples/s) and serving latency at small batches (p50 /
  * p99) — on the config's own rows (default: the bundled census-income MMoE config).
+ * `gatewise bench --profile`: one training step split into its phases (bench-profile.ts).
  * `gatewise bench --kernels [filter…]`: the kernel microbenchmarks of a repository checkout
  * (bench/, `npm run bench`).
  */
@@ -16,6 +17,7 @@ import { loadTrainConfig } from '../train/config';
 import { buildJob } from '../train/job';
 import { checkInt } from '../validate';
 import { Out } from './train';
+import { formatProfile, PhaseFigure, profileSteps } from './bench-profile';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -56,31 +58,51 @@ async function take(rows: AsyncIterable<Row>, n: number): Promise<Row[]> {
   return out;
 }
 
-/** Times a config's model (see the file comment). */
-export async function benchConfig(file: string, options: { batch?: number; steps?: number } = {}): Promise<BenchFigure[]> {
+/** A config's job and its first rows as batches of a size (freed by `dispose`). */
+async function benchParts(file: string, options: { batch?: number; steps?: number }) {
   const config = loadTrainConfig(file);
   const batch = checkInt(options.batch ?? config.train.batchSize, '--batch', 1, 1 << 20);
   const steps = checkInt(options.steps ?? 30, '--steps', 1, 100000);
   const parts = buildJob(config, { progress: { mode: 'none' }, cache: false });
   const rows = await take(parts.rows('train'), batch * 8);
-  const make = (size: number) => Array.from({ length: Math.max(1, Math.floor(rows.length / size)) }, (_, i) => collate(rows.slice(i * size, (i + 1) * size), config.schema));
   const held: Batch[] = [];
+  const make = (size: number) => {
+    const out = Array.from({ length: Math.max(1, Math.floor(rows.length / size)) }, (_, i) => collate(rows.slice(i * size, (i + 1) * size), config.schema));
+    held.push(...out);
+    return out;
+  };
+  const dispose = () => {
+    held.forEach((b) => b.dispose());
+    parts.model.table.dispose();
+  };
+  return { config, batch, steps, parts, rows, make, dispose };
+}
+
+/** The phases of a config's training step (`--profile`). */
+export async function profileConfig(file: string, options: { batch?: number; steps?: number } = {}): Promise<PhaseFigure[]> {
+  const { batch, steps, parts, make, dispose } = await benchParts(file, options);
+  try {
+    return profileSteps(parts, make(batch), steps);
+  } finally {
+    dispose();
+  }
+}
+
+/** Times a config's model (see the file comment). */
+export async function benchConfig(file: string, options: { batch?: number; steps?: number } = {}): Promise<BenchFigure[]> {
+  const { config, batch, steps, parts, rows, make, dispose } = await benchParts(file, options);
   try {
     const train = make(batch);
-    held.push(...train);
     const out = [figure('train step', train[0].size, timeCalls((i) => parts.trainer.trainStep(train[i % train.length]), steps))];
     const score = make(Math.min(rows.length, config.train.evalBatchSize));
-    held.push(...score);
     out.push(figure('score (eval)', score[0].size, timeCalls((i) => parts.trainer.predict(score[i % score.length]), Math.max(5, Math.floor(steps / 3)))));
     for (const size of [1, 32, 256]) {
       const serve = make(size).slice(0, 64);
-      held.push(...serve);
       out.push(figure('serve', size, timeCalls((i) => parts.trainer.predict(serve[i % serve.length]), Math.max(20, steps))));
     }
     return out;
   } finally {
-    held.forEach((b) => b.dispose());
-    parts.model.table.dispose();
+    dispose();
   }
 }
 
@@ -93,7 +115,7 @@ export async function benchCommand(args: string[], out: Out): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, batch: { type: 'string' }, steps: { type: 'string' }, kernels: { type: 'boolean' }, json: { type: 'boolean' } },
+    options: { config: { type: 'string', short: 'c' }, batch: { type: 'string' }, steps: { type: 'string' }, kernels: { type: 'boolean' }, json: { type: 'boolean' }, profile: { type: 'boolean' } },
   });
   if (values.kernels) {
     const suite = path.join(ROOT, 'bench', 'index.ts');
@@ -106,7 +128,14 @@ export async function benchCommand(args: string[], out: Out): Promise<number> {
   }
   const file = values.config ?? path.join(ROOT, 'configs', 'census-mmoe.json');
   const b = backend();
-  const figures = await benchConfig(file, { batch: values.batch === undefined ? undefined : Number(values.batch), steps: values.steps === undefined ? undefined : Number(values.steps) });
+  const sizes = { batch: values.batch === undefined ? undefined : Number(values.batch), steps: values.steps === undefined ? undefined : Number(values.steps) };
+  if (values.profile) {
+    const phases = await profileConfig(file, sizes);
+    if (values.json) out(`${JSON.stringify({ config: path.resolve(file), backend: b.kind, device: b.deviceName, threads: b.numThreads, phases }, null, 2)}\n`);
+    else out(`gatewise bench --profile — ${path.basename(file)}, one training step, on ${b.kind} (${b.deviceName}, ${b.numThreads} threads)\n${formatProfile(phases)}\n`);
+    return 0;
+  }
+  const figures = await benchConfig(file, sizes);
   if (values.json) out(`${JSON.stringify({ config: path.resolve(file), backend: b.kind, device: b.deviceName, threads: b.numThreads, figures }, null, 2)}\n`);
   else out(`gatewise bench — ${path.basename(file)} on ${b.kind} (${b.deviceName}, ${b.numThreads} threads)\n${formatBench(figures)}\n`);
   return 0;

@@ -17,7 +17,7 @@ import { MMoE } from '../multitask/mmoe';
 import { SharedBottom } from '../multitask/shared-bottom';
 import { MLP } from '../nn/mlp';
 import { Module } from '../nn/module';
-import { concat } from '../ops/layout';
+import { concat, slice } from '../ops/layout';
 import { Rng } from '../random';
 import { Tensor, tensor } from '../tensor';
 import { ArgumentError } from '../errors';
@@ -92,7 +92,33 @@ export class TabularModel extends Module {
     if (this.kind === 'pepnet') {
       return (this.body as PEPNet).forward({ ids: this.idMatrix(batch, this.general), domainIds: this.domainIds(batch).reshape(B, 1), priorIds: this.idMatrix(batch, this.priors), dense: batch.dense });
     }
-    const parts: Tensor[] = this.general.map((f) => this.table.lookup(this.field(batch.ids, f)));
+    return (this.body as MLP).forward(this.embed(batch));
+  }
+
+  /**
+   * The body's input (B, features): the single-hot fields, each bag and sequence mean-pooled,
+   * the domain, then the dense fields. The single-hot fields and the domain are embedded by one
+   * table lookup of a (B, fields) id matrix: one dedup, one gather, one fused update per step.
+   */
+  embed(batch: Batch): Tensor {
+    const B = batch.size;
+    const columns = [...this.general.map((f) => this.field(batch.raw.ids, f))];
+    if (this.schema.domain) columns.push(this.domainKeys(batch));
+    const dim = this.table.dim;
+    const parts: Tensor[] = [];
+    let domain: Tensor | null = null;
+    if (columns.length > 0) {
+      const rows = this.table.lookup(this.idColumns(B, columns)).reshape(B, columns.length * dim);
+      const pooled = this.schema.ofKind('multi').length + this.schema.ofKind('sequence').length;
+      if (this.schema.domain && pooled > 0) {
+        // The domain's embedding goes after the bags and sequences, where the body expects it.
+        const F = this.general.length;
+        if (F > 0) parts.push(slice(rows, 1, 0, F * dim));
+        domain = slice(rows, 1, F * dim, dim);
+      } else {
+        parts.push(rows);
+      }
+    }
     for (const f of this.schema.ofKind('multi')) {
       const bag = this.field(batch.bags, f.name);
       parts.push(this.table.lookupBag(bag.ids, bag.offsets, { mode: 'mean' }));
@@ -102,9 +128,9 @@ export class TabularModel extends Module {
       const [ids, offsets] = sequenceBags(s.padded, s.lengths, f.maxLength);
       parts.push(this.table.lookupBag(ids, offsets, { mode: 'mean' }));
     }
-    if (this.schema.domain) parts.push(this.table.lookup(this.domainIds(batch)));
+    if (domain) parts.push(domain);
     if (this.schema.dense.length > 0) parts.push(batch.dense);
-    return (this.body as MLP).forward(concat(parts, 1));
+    return concat(parts, 1);
   }
 
   private field<T>(record: Record<string, T>, name: string): T {
@@ -115,23 +141,31 @@ export class TabularModel extends Module {
 
   /** (B, fields.length) int64 ids of single-hot fields, from the batch's host copies. */
   private idMatrix(batch: Batch, fields: string[]): Tensor {
-    const B = batch.size;
-    const out = new BigInt64Array(B * fields.length);
-    fields.forEach((f, j) => {
-      const ids = this.field(batch.raw.ids, f);
-      for (let b = 0; b < B; ++b) out[b * fields.length + j] = ids[b];
-    });
-    return tensor(out, { shape: [B, fields.length], device: this.table.device });
+    return this.idColumns(batch.size, fields.map((f) => this.field(batch.raw.ids, f)));
   }
 
-  /** (B) int64: each row's domain value, hashed under the domain field's name. */
-  private domainIds(batch: Batch): Tensor {
+  /** (B, columns.length) int64 on the table's device: column j is columns[j]. */
+  private idColumns(B: number, columns: BigInt64Array[]): Tensor {
+    const F = columns.length;
+    const out = new BigInt64Array(B * F);
+    columns.forEach((ids, j) => {
+      for (let b = 0; b < B; ++b) out[b * F + j] = ids[b];
+    });
+    return tensor(out, { shape: [B, F], device: this.table.device });
+  }
+
+  /** (B) each row's domain value as an id, hashed under the domain field's name. */
+  private domainKeys(batch: Batch): BigInt64Array {
     const domain = this.schema.domain!;
-    const names = this.schema.domainNames;
     const d = batch.raw.domain;
     if (!d) throw invalid('a batch with domain ids (read with this model\'s schema)', 'batch.raw.domain', d);
-    const keys = names.map((n) => hashId(domain.name, n));
-    return tensor(BigInt64Array.from(d, (id) => keys[id]), { device: this.table.device });
+    const keys = this.schema.domainNames.map((n) => hashId(domain.name, n));
+    return BigInt64Array.from(d, (id) => keys[id]);
+  }
+
+  /** (B) int64: domainKeys on the table's device. */
+  private domainIds(batch: Batch): Tensor {
+    return tensor(this.domainKeys(batch), { device: this.table.device });
   }
 }
 

@@ -153,19 +153,40 @@ export class Trainer<B> {
     return this.run(batch)[0];
   }
 
+  /**
+   * trainStep, timing its phases: `mark(phase)` is called as each one ends — 'forward',
+   * 'loss', 'backward' (clipping included), 'optimizer <Name>' per optimizer, 'sync' (the loss
+   * read back) — so the caller can take the time between calls.
+   */
+  trainStepProfiled(batch: B, mark: (phase: string) => void): number {
+    return this.run(batch, mark)[0];
+  }
+
   /** One step: [loss, rows of the batch]. */
-  private run(batch: B): [number, number] {
+  private run(batch: B, mark?: (phase: string) => void): [number, number] {
     this.model.train();
     for (const m of this.o.alsoEval ?? []) m.train();
     return tidy(() => {
       const { outputs, labels, mask, weight } = this.o.forward(batch);
+      mark?.('forward');
       const loss = multiTaskLoss(outputs, labels, { kinds: this.kinds.map((k) => LOSS_OF[k]), weights: this.o.taskWeights, mask: lossMask(outputs, mask ?? null, weight ?? null) });
+      mark?.('loss');
       this.optimizer.zeroGrad();
       loss.backward();
       if (this.clipNorm !== null) clipGradNorm(this.model.parameters().filter((p) => p.grad), this.clipNorm);
-      this.optimizer.step();
+      mark?.('backward');
+      if (mark) {
+        for (const o of this.optimizer.optimizers) {
+          o.step();
+          mark(`optimizer ${o.constructor.name}`);
+        }
+      } else {
+        this.optimizer.step();
+      }
       this.step += 1;
-      return [loss.item(), outputs.shape[0]];
+      const value = loss.item();
+      mark?.('sync');
+      return [value, outputs.shape[0]];
     });
   }
 
