@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -13,6 +14,28 @@ namespace {
 
 thread_local bool tl_inside_region = false;
 
+/// Waits up to about kSpinMicros for pred() by spinning (a core's pause between checks), so a
+/// region that follows soon after the last one — as ops of a training step do — starts without
+/// a futex sleep and wake; returns whether pred() became true.
+constexpr int64_t kSpinMicros = 50;
+
+template <class Pred>
+bool spin_until(Pred pred) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (pred()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() >= until) return pred();
+  }
+}
+
+/// A fixed pool: the caller of a region works too, workers take chunks off a shared counter.
+/// Between regions a worker spins briefly, then sleeps on a condition variable; the caller
+/// likewise spins briefly for the workers to finish before sleeping.
 class Pool {
  public:
   explicit Pool(int n) { resize(n); }
@@ -24,7 +47,7 @@ class Pool {
     std::lock_guard<std::mutex> region(region_mu_);
     stop();
     n_ = std::max(1, n);
-    quit_ = false;
+    quit_.store(false);
     for (int i = 1; i < n_; ++i) workers_.emplace_back([this, i] { loop(i); });
   }
 
@@ -39,13 +62,15 @@ class Pool {
       end_ = end;
       chunk_ = chunk;
       next_.store(begin);
-      pending_ = n_ - 1;
-      ++generation_;
+      pending_.store(n_ - 1);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     work();
-    std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [this] { return pending_ == 0; });
+    if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lk(mu_);
+      done_cv_.wait(lk, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
     fn_ = nullptr;
     return true;
   }
@@ -64,16 +89,17 @@ class Pool {
   void loop(int) {
     uint64_t seen = 0;
     for (;;) {
-      {
+      auto ready = [&] { return quit_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(ready)) {
         std::unique_lock<std::mutex> lk(mu_);
-        cv_.wait(lk, [&] { return quit_ || generation_ != seen; });
-        if (quit_) return;
-        seen = generation_;
+        cv_.wait(lk, ready);
       }
+      if (quit_.load()) return;
+      seen = generation_.load(std::memory_order_acquire);
       work();
-      {
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lk(mu_);
-        if (--pending_ == 0) done_cv_.notify_one();
+        done_cv_.notify_one();
       }
     }
   }
@@ -81,7 +107,7 @@ class Pool {
   void stop() {
     {
       std::lock_guard<std::mutex> lk(mu_);
-      quit_ = true;
+      quit_.store(true);
     }
     cv_.notify_all();
     for (auto& t : workers_) t.join();
@@ -92,9 +118,9 @@ class Pool {
   std::vector<std::thread> workers_;
   std::mutex region_mu_, mu_;
   std::condition_variable cv_, done_cv_;
-  bool quit_ = false;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
+  std::atomic<bool> quit_{false};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t begin_ = 0, end_ = 0, chunk_ = 1;
   std::atomic<int64_t> next_{0};
