@@ -140,11 +140,11 @@ export type { Schema, FieldSpec, FieldKind, ResolvedField, SparseField, MultiFie
 export { hashId, fnv1a64, parseInt64 } from './data/hash';
 export { readCsv, readJsonl, rowFromObject } from './data/readers';
 export type { TextSource, Row, ReaderOptions, CsvOptions, JsonlOptions, ReaderStats, RowReader } from './data/readers';
-export { shuffle } from './data/shuffle';
+export { shuffle, shuffleSync } from './data/shuffle';
 export { RowCache } from './data/row-cache';
 export type { CacheBudget, RowCacheOptions } from './data/row-cache';
 export type { ShuffleOptions } from './data/shuffle';
-export { batches, collate, SEQUENCE_PAD_ID } from './data/batches';
+export { batches, batchesSync, collate, SEQUENCE_PAD_ID } from './data/batches';
 export type { BatchOptions, BagBatch, SequenceBatch, Batch } from './data/batches';
 export { saveCheckpoint, loadCheckpoint, readCheckpointInfo, findTables, CHECKPOINT_FILE, FORMAT_VERSION as CHECKPOINT_FORMAT_VERSION } from './checkpoint/checkpoint';
 export type { SaveCheckpointOptions, LoadCheckpointOptions, LoadedCheckpoint, CheckpointInfo, ReadCheckpointInfoOptions, CheckpointOptimizer } from './checkpoint/checkpoint';

@@ -25,6 +25,8 @@ import {
   Schema,
   SEQUENCE_PAD_ID,
   shuffle,
+  shuffleSync,
+  batchesSync,
 } from '../lib';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatewise-data-'));
@@ -306,6 +308,13 @@ describe('shuffle', () => {
     expect([...(await collect(shuffle(items, { bufferSize: 1000, seed: 1 })))].sort((x, y) => x - y)).toEqual(items);
   });
 
+  it('shuffleSync gives the same order as shuffle, pass after pass', async () => {
+    const a = shuffle(items, { bufferSize: 16, seed: 7 });
+    const s = shuffleSync(items, { bufferSize: 16, seed: 7 });
+    for (let pass = 0; pass < 3; ++pass) expect([...s]).toEqual(await collect(a));
+    expect(() => shuffleSync(items, { bufferSize: 0, seed: 1 })).toThrow(/options\.bufferSize/);
+  });
+
   it('gives a new order on each pass, the same passes for the same seed', async () => {
     const s1 = shuffle(items, { bufferSize: 8, seed: 3 });
     const s2 = shuffle(items, { bufferSize: 8, seed: 3 });
@@ -344,6 +353,25 @@ describe('batches', () => {
     return out;
   };
   const free = (bs: Batch[]) => bs.forEach((b) => b.dispose());
+
+  it('batchesSync makes the same batches as batches', async () => {
+    const rows = await collect(read());
+    for (const opts of [{ batchSize: 2 }, { batchSize: 2, dropLast: true }, { batchSize: 10, groupField: 'user' }]) {
+      const a = await all(opts);
+      const b = [...batchesSync(rows, schema, { device: 'cpu', ...opts })];
+      expect(b.map((x) => x.size)).toEqual(a.map((x) => x.size));
+      b.forEach((x, i) => {
+        expect(x.raw).toEqual(a[i].raw);
+        expect(x.dense.toNested()).toEqual(a[i].dense.toNested());
+        expect(Object.keys(x.bags)).toEqual(Object.keys(a[i].bags));
+        for (const k of Object.keys(x.bags)) expect(x.bags[k].ids.toArraySync()).toEqual(a[i].bags[k].ids.toArraySync());
+        for (const k of Object.keys(x.sequences)) expect(x.sequences[k].padded).toEqual(a[i].sequences[k].padded);
+      });
+      free(a);
+      free(b);
+    }
+    expect(() => batchesSync(rows, schema, { batchSize: 0 })).toThrow(/options\.batchSize/);
+  });
 
   it('makes tensors of the documented shapes, dtypes and values', async () => {
     const bs = await all({ batchSize: 2, groupField: 'user' });

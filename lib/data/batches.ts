@@ -176,12 +176,8 @@ function groupFieldOf(s: DataSchema, groupField: unknown): string | null {
   return groupField as string;
 }
 
-/**
- * Groups rows into batches of tensors (see {@link Batch}). The caller owns each batch's
- * tensors: `batch.dispose()` when done.
- */
-export function batches(rows: AsyncIterable<Row> | Iterable<Row>, schema: Schema | DataSchema, options: BatchOptions): AsyncIterable<Batch> {
-  if (rows === null || typeof rows !== 'object' || !(Symbol.asyncIterator in rows || Symbol.iterator in rows)) throw invalid('an (async) iterable of rows', 'rows', rows);
+/** batches()' options, checked, and the schema. */
+function batchSetup(schema: Schema | DataSchema, options: BatchOptions) {
   const s = defineSchema(schema);
   const o = checkOptions(options, 'options');
   checkKnownKeys(o, 'options', ['batchSize', 'device', 'dropLast', 'groupField']);
@@ -189,18 +185,56 @@ export function batches(rows: AsyncIterable<Row> | Iterable<Row>, schema: Schema
   const device = o.device === undefined ? defaultDevice() : checkOneOf(o.device, 'options.device', ['cpu', 'cuda'] as const);
   const dropLast = o.dropLast === undefined ? false : checkBoolean(o.dropLast, 'options.dropLast');
   const group = groupFieldOf(s, o.groupField);
+  /** Rows in, a batch out when one is full; `rest()` the last, partial one (unless dropLast). */
+  let buf: Row[] = [];
+  const push = (row: Row): Batch | null => {
+    buf.push(row);
+    if (buf.length < size) return null;
+    const full = buf;
+    buf = [];
+    return makeBatch(full, s, device, group);
+  };
+  const rest = (): Batch | null => {
+    const last = buf;
+    buf = [];
+    return last.length > 0 && !dropLast ? makeBatch(last, s, device, group) : null;
+  };
+  return { push, rest };
+}
+
+/**
+ * Groups rows into batches of tensors (see {@link Batch}). The caller owns each batch's
+ * tensors: `batch.dispose()` when done.
+ */
+export function batches(rows: AsyncIterable<Row> | Iterable<Row>, schema: Schema | DataSchema, options: BatchOptions): AsyncIterable<Batch> {
+  if (rows === null || typeof rows !== 'object' || !(Symbol.asyncIterator in rows || Symbol.iterator in rows)) throw invalid('an (async) iterable of rows', 'rows', rows);
+  batchSetup(schema, options); // options checked now, not at the first pass
   return {
     async *[Symbol.asyncIterator]() {
-      let buf: Row[] = [];
+      const b = batchSetup(schema, options);
       for await (const row of rows as AsyncIterable<Row>) {
-        buf.push(row);
-        if (buf.length === size) {
-          const full = buf;
-          buf = [];
-          yield makeBatch(full, s, device, group);
-        }
+        const full = b.push(row);
+        if (full) yield full;
       }
-      if (buf.length > 0 && !dropLast) yield makeBatch(buf, s, device, group);
+      const last = b.rest();
+      if (last) yield last;
+    },
+  };
+}
+
+/** batches() over a sync iterable of rows, synchronously: the same batches. */
+export function batchesSync(rows: Iterable<Row>, schema: Schema | DataSchema, options: BatchOptions): Iterable<Batch> {
+  if (rows === null || typeof rows !== 'object' || !(Symbol.iterator in rows)) throw invalid('an iterable of rows', 'rows', rows);
+  batchSetup(schema, options);
+  return {
+    *[Symbol.iterator]() {
+      const b = batchSetup(schema, options);
+      for (const row of rows) {
+        const full = b.push(row);
+        if (full) yield full;
+      }
+      const last = b.rest();
+      if (last) yield last;
     },
   };
 }

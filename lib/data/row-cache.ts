@@ -205,6 +205,11 @@ export class RowCache implements AsyncIterable<Row> {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Row> {
+    yield* this.rowsSync();
+  }
+
+  /** The recorded rows, synchronously (a pipeline with no await per row: shuffleSync, batchesSync). */
+  *rowsSync(): Generator<Row> {
     if (!this.done) throw new Error('RowCache: the pass was not recorded whole; read the source instead');
     for (const chunk of this.chunks) yield* decode(this.layout, this.load(chunk), chunk.rows);
   }

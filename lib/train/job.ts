@@ -8,10 +8,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Batch, batches } from '../data/batches';
+import { Batch, batches, batchesSync } from '../data/batches';
 import { readCsv, readJsonl, ReaderStats, Row, RowReader } from '../data/readers';
 import { CacheBudget, RowCache } from '../data/row-cache';
-import { shuffle } from '../data/shuffle';
+import { shuffle, shuffleSync } from '../data/shuffle';
 import { SparseOptimizer } from '../embedding/sparse-optimizer';
 import { TaskMetric } from '../metrics/task-metrics';
 import { Adagrad } from '../optim/adagrad';
@@ -99,7 +99,7 @@ async function* only(rows: AsyncIterable<Row>, part: Part, split: ResolvedConfig
 }
 
 /** Yields each batch and frees its tensors once the consumer asks for the next. */
-async function* owned(source: AsyncIterable<Batch>): AsyncGenerator<Batch> {
+async function* owned(source: AsyncIterable<Batch> | Iterable<Batch>): AsyncGenerator<Batch> {
   for await (const b of source) {
     try {
       yield b;
@@ -167,10 +167,15 @@ export function buildJob(config: ResolvedConfig, options: Pick<JobOptions, 'prog
   };
   const data = (part: Part, file?: string) => () => {
     const d = config.data;
-    let rows = rowsOf(part, file);
-    if (part === 'train' && config.train.shuffleBuffer > 0) rows = shuffle(rows, { bufferSize: config.train.shuffleBuffer, seed: config.seed * 7919 + pass++ });
-    const size = part === 'train' ? config.train.batchSize : config.train.evalBatchSize;
-    return owned(batches(rows, schema, { batchSize: size, groupField: d.userField }));
+    const rows = rowsOf(part, file);
+    const shuffled = part === 'train' && config.train.shuffleBuffer > 0 ? { bufferSize: config.train.shuffleBuffer, seed: config.seed * 7919 + pass++ } : null;
+    const options = { batchSize: part === 'train' ? config.train.batchSize : config.train.evalBatchSize, groupField: d.userField };
+    if (rows instanceof RowCache) {
+      // From the epoch cache: the same rows, shuffle and batches without an await per row.
+      const cached = rows.rowsSync();
+      return owned(batchesSync(shuffled ? shuffleSync(cached, shuffled) : cached, schema, options));
+    }
+    return owned(batches(shuffled ? shuffle(rows, shuffled) : rows, schema, options));
   };
   const dispose = () => {
     for (const c of caches.values()) c.dispose();
