@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { defineSchema } from '../lib/data/schema';
 import { CHUNK_ROWS, RowCache } from '../lib/data/row-cache';
 import type { Row } from '../lib/data/readers';
-import { Rng } from '../lib';
+import { batchesSync, Rng, shuffleSync } from '../lib';
+import type { Batch } from '../lib';
 
 const schema = defineSchema({
   fields: [
@@ -84,6 +85,26 @@ describe('RowCache', () => {
     expect(await collect(cache)).toEqual(rows);
     cache.dispose();
     expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('builds batches straight from its columns: the same batches as batching its rows', async () => {
+    const rows = rowsOf(CHUNK_ROWS + 700, 4); // two chunks: batches cross the boundary
+    const cache = new RowCache(schema, { budget: { bytes: 1 << 30 }, spillFile: path.join(os.tmpdir(), 'unused.rows') });
+    await collect(cache.record(source(rows), stats));
+    expect(cache.inMemory).toBe(true);
+    const raw = (b: Batch) => ({ ...b.raw, bags: Object.fromEntries(Object.entries(b.bags).map(([k, v]) => [k, [v.ids.toArraySync(), v.offsets.toArraySync()]])), seq: Object.fromEntries(Object.entries(b.sequences).map(([k, v]) => [k, [v.padded, v.lengths]])), dense: b.dense.toArraySync() });
+    for (const [opts, order] of [
+      [{ batchSize: 1000, device: 'cpu' as const }, null],
+      [{ batchSize: 777, device: 'cpu' as const, groupField: 'user' }, { bufferSize: 5000, seed: 9 }],
+      [{ batchSize: 4096, device: 'cpu' as const, dropLast: true }, { bufferSize: 100, seed: 2 }],
+    ] as const) {
+      const got = [...cache.batches(opts, order)];
+      const want = [...batchesSync(order ? shuffleSync(cache.rowsSync(), order) : cache.rowsSync(), schema, opts)];
+      expect(got.map((b) => b.size)).toEqual(want.map((b) => b.size));
+      got.forEach((b, i) => expect(raw(b)).toEqual(raw(want[i])));
+      for (const b of [...got, ...want]) b.dispose();
+    }
+    cache.dispose();
   });
 
   it('records nothing from a pass given up midway, and refuses to be read then', async () => {

@@ -78,29 +78,86 @@ export interface Batch {
   dispose(): void;
 }
 
-function makeBatch(rows: Row[], schema: DataSchema, device: Device, group: string | null): Batch {
-  const B = rows.length;
+/** A batch's host arrays, before they become tensors (see {@link Batch} for each one's form). */
+export interface BatchArrays {
+  size: number;
+  ids: Record<string, BigInt64Array>;
+  bags: Record<string, { ids: BigInt64Array; offsets: BigInt64Array }>;
+  sequences: Record<string, { padded: BigInt64Array; lengths: Int32Array; maxLength: number }>;
+  dense: Float32Array;
+  labels: Float32Array;
+  labelMask: Float32Array;
+  domain: Int32Array | null;
+  weight: Float32Array | null;
+  lines: Int32Array;
+}
+
+/** The batch of some host arrays: their tensors on the device, and the host copies. */
+export function finishBatch(a: BatchArrays, schema: DataSchema, device: Device, group: string | null): Batch {
+  const B = a.size;
   const T = schema.tasks.length;
-  const D = schema.dense.length;
-  const bad = (what: string, name: string, v: unknown) => invalid(what, name, v);
   const tensors: Tensor[] = [];
   const t = (data: Float32Array | Int32Array | BigInt64Array, shape: number[]) => {
     const x = tensor(data, { shape, device });
     tensors.push(x);
     return x;
   };
-  const batch: Batch = { size: B, ids: {}, bags: {}, sequences: {}, dense: null as unknown as Tensor, labels: null as unknown as Tensor, labelMask: null as unknown as Tensor, raw: { labels: new Float32Array(B * T), labelMask: new Float32Array(B * T), ids: {}, lines: new Int32Array(B) }, dispose: () => tensors.forEach((x) => x.dispose()) };
+  const batch: Batch = {
+    size: B,
+    ids: {},
+    bags: {},
+    sequences: {},
+    dense: t(a.dense, [B, schema.dense.length]),
+    labels: t(a.labels.slice(), [B, T]),
+    labelMask: t(a.labelMask.slice(), [B, T]),
+    raw: { labels: a.labels, labelMask: a.labelMask, ids: {}, lines: a.lines },
+    dispose: () => tensors.forEach((x) => x.dispose()),
+  };
+  for (const [name, ids] of Object.entries(a.ids)) {
+    batch.ids[name] = t(ids, [B]);
+    batch.raw.ids[name] = ids;
+    if (name === group) batch.raw.group = ids;
+  }
+  for (const [name, bag] of Object.entries(a.bags)) batch.bags[name] = { ids: t(bag.ids, [bag.ids.length]), offsets: t(bag.offsets, [B]) };
+  for (const [name, s] of Object.entries(a.sequences)) batch.sequences[name] = { ids: t(s.padded, [B, s.maxLength]), padded: s.padded, lengths: s.lengths };
+  if (a.domain) {
+    batch.domain = t(a.domain.slice(), [B]);
+    batch.raw.domain = a.domain;
+  }
+  if (a.weight) {
+    batch.weight = t(a.weight.slice(), [B]);
+    batch.raw.weight = a.weight;
+  }
+  return batch;
+}
+
+/** Rows' host arrays, each row checked against the schema (errors name rows[b] and the field). */
+function rowArrays(rows: Row[], schema: DataSchema): BatchArrays {
+  const B = rows.length;
+  const T = schema.tasks.length;
+  const D = schema.dense.length;
+  const bad = (what: string, name: string, v: unknown) => invalid(what, name, v);
+  const a: BatchArrays = {
+    size: B,
+    ids: {},
+    bags: {},
+    sequences: {},
+    dense: new Float32Array(B * D),
+    labels: new Float32Array(B * T),
+    labelMask: new Float32Array(B * T),
+    domain: schema.domain ? new Int32Array(B) : null,
+    weight: schema.weight ? new Float32Array(B) : null,
+    lines: new Int32Array(B),
+  };
   for (const f of schema.fields) {
     if (f.kind === 'sparse') {
-      const a = new BigInt64Array(B);
+      const ids = new BigInt64Array(B);
       rows.forEach((r, b) => {
         const v = r.ids?.[f.name];
         if (typeof v !== 'bigint') throw bad('a Row read with this schema (an id)', `rows[${b}].ids.${f.name}`, v);
-        a[b] = v;
+        ids[b] = v;
       });
-      batch.ids[f.name] = t(a, [B]);
-      batch.raw.ids[f.name] = a;
-      if (f.name === group) batch.raw.group = a;
+      a.ids[f.name] = ids;
     } else if (f.kind === 'multi') {
       const offsets = new BigInt64Array(B);
       let n = 0;
@@ -112,7 +169,7 @@ function makeBatch(rows: Row[], schema: DataSchema, device: Device, group: strin
       });
       const ids = new BigInt64Array(n);
       rows.forEach((r, b) => ids.set(r.bags[f.name], Number(offsets[b])));
-      batch.bags[f.name] = { ids: t(ids, [n]), offsets: t(offsets, [B]) };
+      a.bags[f.name] = { ids, offsets };
     } else if (f.kind === 'sequence') {
       const L = f.maxLength;
       const padded = new BigInt64Array(B * L).fill(SEQUENCE_PAD_ID);
@@ -124,40 +181,29 @@ function makeBatch(rows: Row[], schema: DataSchema, device: Device, group: strin
         padded.set(kept, b * L);
         lengths[b] = kept.length;
       });
-      batch.sequences[f.name] = { ids: t(padded, [B, L]), padded, lengths };
+      a.sequences[f.name] = { padded, lengths, maxLength: L };
     }
   }
-  const dense = new Float32Array(B * D);
-  const domain = schema.domain ? new Int32Array(B) : null;
-  const weight = schema.weight ? new Float32Array(B) : null;
-  const { labels, labelMask, lines } = batch.raw;
   rows.forEach((r, b) => {
     if (!Array.isArray(r.dense) || r.dense.length !== D) throw bad(`${D} dense values`, `rows[${b}].dense`, r.dense);
     if (!Array.isArray(r.labels) || r.labels.length !== T) throw bad(`${T} labels`, `rows[${b}].labels`, r.labels);
-    dense.set(r.dense, b * D);
+    a.dense.set(r.dense, b * D);
     for (let k = 0; k < T; ++k) {
       const y = r.labels[k];
       if (y !== null) {
-        labels[b * T + k] = y;
-        labelMask[b * T + k] = 1;
+        a.labels[b * T + k] = y;
+        a.labelMask[b * T + k] = 1;
       }
     }
-    if (domain) domain[b] = r.domain;
-    if (weight) weight[b] = r.weight;
-    lines[b] = r.line;
+    if (a.domain) a.domain[b] = r.domain;
+    if (a.weight) a.weight[b] = r.weight;
+    a.lines[b] = r.line;
   });
-  batch.dense = t(dense, [B, D]);
-  batch.labels = t(labels.slice(), [B, T]);
-  batch.labelMask = t(labelMask.slice(), [B, T]);
-  if (domain) {
-    batch.domain = t(domain.slice(), [B]);
-    batch.raw.domain = domain;
-  }
-  if (weight) {
-    batch.weight = t(weight.slice(), [B]);
-    batch.raw.weight = weight;
-  }
-  return batch;
+  return a;
+}
+
+function makeBatch(rows: Row[], schema: DataSchema, device: Device, group: string | null): Batch {
+  return finishBatch(rowArrays(rows, schema), schema, device, group);
 }
 
 /** Rows already in hand (a request's, say) as one batch; the caller disposes it. */

@@ -9,8 +9,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Device, defaultDevice } from '../backend';
+import { Batch, BatchArrays, finishBatch, SEQUENCE_PAD_ID } from './batches';
 import { DataSchema } from './schema';
 import { ReaderStats, Row } from './readers';
+import { shuffleSync, ShuffleOptions } from './shuffle';
 
 /** Rows per chunk. */
 export const CHUNK_ROWS = 16384;
@@ -138,6 +141,136 @@ function* decode(layout: Layout, buf: ArrayBuffer, n: number): Generator<Row> {
   }
 }
 
+/** A chunk's columns as typed views; ids as pairs of 32-bit words (copied without making BigInts). */
+interface ChunkView {
+  line: Float64Array;
+  sparse: Int32Array[];
+  lists: { lengths: Int32Array; starts: Int32Array; ids: Int32Array }[];
+  dense: Float64Array;
+  labels: Float64Array;
+  domain: Int32Array;
+  weight: Float64Array;
+}
+
+function viewOf(layout: Layout, buf: ArrayBuffer, n: number): ChunkView {
+  let at = 0;
+  const take = <T>(make: (o: number, len: number) => T, len: number, bytesPer: number): T => {
+    const view = make(at, len);
+    at += aligned(len * bytesPer);
+    return view;
+  };
+  const f64 = (len: number) => take((o, l) => new Float64Array(buf, o, l), len, 8);
+  const words = (len: number) => take((o, l) => new Int32Array(buf, o, 2 * l), len, 8);
+  const i32 = (len: number) => take((o, l) => new Int32Array(buf, o, l), len, 4);
+  const line = f64(n);
+  const sparse = layout.sparse.map(() => words(n));
+  const lists = layout.lists.map(() => {
+    const lengths = i32(n);
+    const starts = new Int32Array(n);
+    let total = 0;
+    for (let i = 0; i < n; ++i) {
+      starts[i] = total;
+      total += lengths[i];
+    }
+    return { lengths, starts, ids: words(total) };
+  });
+  return { line, sparse, lists, dense: f64(n * layout.dense), labels: f64(n * layout.tasks), domain: i32(n), weight: f64(n) };
+}
+
+/** The host arrays of the batch of rows picks[0..B) (global row indices over the chunks). */
+function pickArrays(schema: DataSchema, layout: Layout, views: ChunkView[], picks: Int32Array, B: number): BatchArrays {
+  const T = layout.tasks;
+  const D = layout.dense;
+  const chunk = new Int32Array(B);
+  const row = new Int32Array(B);
+  for (let b = 0; b < B; ++b) {
+    chunk[b] = Math.floor(picks[b] / CHUNK_ROWS);
+    row[b] = picks[b] - chunk[b] * CHUNK_ROWS;
+  }
+  const a: BatchArrays = {
+    size: B,
+    ids: {},
+    bags: {},
+    sequences: {},
+    dense: new Float32Array(B * D),
+    labels: new Float32Array(B * T),
+    labelMask: new Float32Array(B * T),
+    domain: schema.domain ? new Int32Array(B) : null,
+    weight: schema.weight ? new Float32Array(B) : null,
+    lines: new Int32Array(B),
+  };
+  layout.sparse.forEach((name, k) => {
+    const ids = new BigInt64Array(B);
+    const out = new Int32Array(ids.buffer);
+    for (let b = 0; b < B; ++b) {
+      const src = views[chunk[b]].sparse[k];
+      out[2 * b] = src[2 * row[b]];
+      out[2 * b + 1] = src[2 * row[b] + 1];
+    }
+    a.ids[name] = ids;
+  });
+  layout.lists.forEach(({ name, kind }, k) => {
+    const list = (b: number) => views[chunk[b]].lists[k];
+    if (kind === 'multi') {
+      const offsets = new BigInt64Array(B);
+      let n = 0;
+      for (let b = 0; b < B; ++b) {
+        offsets[b] = BigInt(n);
+        n += list(b).lengths[row[b]];
+      }
+      const ids = new BigInt64Array(n);
+      const out = new Int32Array(ids.buffer);
+      let p = 0;
+      for (let b = 0; b < B; ++b) {
+        const l = list(b);
+        const start = l.starts[row[b]];
+        out.set(l.ids.subarray(2 * start, 2 * (start + l.lengths[row[b]])), 2 * p);
+        p += l.lengths[row[b]];
+      }
+      a.bags[name] = { ids, offsets };
+    } else {
+      const L = schema.field(name)!.maxLength;
+      const padded = new BigInt64Array(B * L).fill(SEQUENCE_PAD_ID);
+      const out = new Int32Array(padded.buffer);
+      const lengths = new Int32Array(B);
+      for (let b = 0; b < B; ++b) {
+        const l = list(b);
+        const len = l.lengths[row[b]];
+        const kept = Math.min(len, L); // the most recent L
+        const start = l.starts[row[b]] + len - kept;
+        out.set(l.ids.subarray(2 * start, 2 * (start + kept)), 2 * b * L);
+        lengths[b] = kept;
+      }
+      a.sequences[name] = { padded, lengths, maxLength: L };
+    }
+  });
+  for (let b = 0; b < B; ++b) {
+    const v = views[chunk[b]];
+    const i = row[b];
+    for (let j = 0; j < D; ++j) a.dense[b * D + j] = v.dense[i * D + j];
+    for (let t = 0; t < T; ++t) {
+      const y = v.labels[i * T + t];
+      if (!Number.isNaN(y)) {
+        a.labels[b * T + t] = y;
+        a.labelMask[b * T + t] = 1;
+      }
+    }
+    if (a.domain) a.domain[b] = v.domain[i];
+    if (a.weight) a.weight[b] = v.weight[i];
+    a.lines[b] = v.line[i];
+  }
+  return a;
+}
+
+export interface CacheBatchOptions {
+  batchSize: number;
+  /** Device of the tensors (default: `defaultDevice()`). */
+  device?: Device;
+  dropLast?: boolean;
+  /** A sparse field whose ids come in `raw.group`. */
+  groupField?: string;
+}
+
 export class RowCache implements AsyncIterable<Row> {
   private readonly layout: Layout;
   private readonly chunks: ChunkRef[] = [];
@@ -147,7 +280,7 @@ export class RowCache implements AsyncIterable<Row> {
   private readerStats: ReaderStats = { rows: 0, skipped: 0, errors: [] };
 
   constructor(
-    schema: DataSchema,
+    private readonly schema: DataSchema,
     private readonly options: RowCacheOptions,
   ) {
     this.layout = layoutOf(schema);
@@ -212,6 +345,41 @@ export class RowCache implements AsyncIterable<Row> {
   *rowsSync(): Generator<Row> {
     if (!this.done) throw new Error('RowCache: the pass was not recorded whole; read the source instead');
     for (const chunk of this.chunks) yield* decode(this.layout, this.load(chunk), chunk.rows);
+  }
+
+  /**
+   * The recorded rows as batches built straight from the columns (no Row objects), in
+   * recorded order or shuffled: the same batches as
+   * `batchesSync(order ? shuffleSync(rowsSync(), order) : rowsSync(), schema, options)`.
+   * Every chunk is in memory for the pass (spilled ones read back): with spilled chunks, the
+   * rowsSync() pipeline keeps to the budget.
+   */
+  *batches(options: CacheBatchOptions, order: ShuffleOptions | null = null): Generator<Batch> {
+    if (!this.done) throw new Error('RowCache: the pass was not recorded whole; read the source instead');
+    const device = options.device ?? defaultDevice();
+    const group = options.groupField ?? null;
+    const views = this.chunks.map((c) => viewOf(this.layout, this.load(c), c.rows));
+    const n = this.rows;
+    const size = options.batchSize;
+    const all = (function* () {
+      for (let g = 0; g < n; ++g) yield g;
+    })();
+    let picks = new Int32Array(size);
+    let B = 0;
+    for (const g of order ? shuffleSync(all, order) : all) {
+      picks[B++] = g;
+      if (B === size) {
+        yield finishBatch(pickArrays(this.schema, this.layout, views, picks, B), this.schema, device, group);
+        picks = new Int32Array(size);
+        B = 0;
+      }
+    }
+    if (B > 0 && !options.dropLast) yield finishBatch(pickArrays(this.schema, this.layout, views, picks, B), this.schema, device, group);
+  }
+
+  /** Whether every chunk is in memory (batches() reads the spilled ones once per pass). */
+  get inMemory(): boolean {
+    return this.spillBytes === 0;
   }
 
   /** Frees the chunks and deletes the spill file; what was held goes back to the budget. */

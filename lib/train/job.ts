@@ -171,7 +171,9 @@ export function buildJob(config: ResolvedConfig, options: Pick<JobOptions, 'prog
     const shuffled = part === 'train' && config.train.shuffleBuffer > 0 ? { bufferSize: config.train.shuffleBuffer, seed: config.seed * 7919 + pass++ } : null;
     const options = { batchSize: part === 'train' ? config.train.batchSize : config.train.evalBatchSize, groupField: d.userField };
     if (rows instanceof RowCache) {
-      // From the epoch cache: the same rows, shuffle and batches without an await per row.
+      // From the epoch cache: the same batches, built from its columns while they are all in
+      // memory, else from its rows without an await per row.
+      if (rows.inMemory) return owned(rows.batches(options, shuffled));
       const cached = rows.rowsSync();
       return owned(batchesSync(shuffled ? shuffleSync(cached, shuffled) : cached, schema, options));
     }
