@@ -27,8 +27,9 @@ function shapeError(name: string, want: string, t: Tensor): ShapeError {
  * Every expert's layer at once: y[e] = act(x_e·W[e]ᵀ + b[e]).
  * x (B, in) shared by the experts or (E, B, in); weight (E, out, in) (PyTorch's Linear layout
  * per expert); bias (E, out) or null → (E, B, out).
- * Backward: dW and dx_e as batched GEMMs; for a shared x, dx = Σ_e dz_e·W_e is one GEMM over
- * K = E·out on dz laid out (B, E·out).
+ * A shared x runs as one GEMM (B, in)·(E·out, in)ᵀ, permuted to expert-major; its backward
+ * lays dz out (B, E·out) so that dx = Σ_e dz_e·W_e (K = E·out) and dW = dzᵀ·x are one GEMM
+ * each. Per-expert inputs (E, B, in) run as batched GEMMs both ways.
  */
 export function expertLinear(x: Tensor, weight: Tensor, bias: Tensor | null = null, act: Activation = 'identity'): Tensor {
   f32(x, 'x');
@@ -46,21 +47,36 @@ export function expertLinear(x: Tensor, weight: Tensor, bias: Tensor | null = nu
   const B = x.shape[x.ndim - 2];
   const y = empty([E, B, outF], { device: x.device });
   const pre = act === 'gelu' ? empty([E, B, outF], { device: x.device }) : null;
-  native.gemm(x._h, weight._h, y._h, bias?._h ?? null, pre?._h ?? null, false, true, 1, 0, act, 0.01);
+  if (shared) {
+    // One GEMM over every expert's rows at once, (B, in)·(E·out, in)ᵀ → (B, E·out), then
+    // expert-major: one large product runs far nearer the peak than E small ones.
+    const flatY = empty([B, E, outF], { device: x.device });
+    const flatPre = pre ? empty([B, E, outF], { device: x.device }) : null;
+    const w = weight.detach().reshape(E * outF, inF);
+    const b = bias ? bias.detach().reshape(E * outF) : null;
+    native.gemm(x._h, w._h, flatY.reshape(B, E * outF)._h, b?._h ?? null, flatPre ? flatPre.reshape(B, E * outF)._h : null, false, true, 1, 0, act, 0.01);
+    native.permute(flatY._h, [1, 0, 2], y._h);
+    if (pre && flatPre) native.permute(flatPre._h, [1, 0, 2], pre._h);
+    for (const t of [flatY, flatPre, w, b]) t?.dispose();
+  } else {
+    native.gemm(x._h, weight._h, y._h, bias?._h ?? null, pre?._h ?? null, false, true, 1, 0, act, 0.01);
+  }
   return record(y, 'expertLinear', [x, weight, bias], (gy) => {
     let dz = gy;
     if (act !== 'identity') {
       dz = empty([E, B, outF], { device: x.device });
       native.activationBackward(act, gy._h, pre?._h ?? null, pre ? null : y._h, dz._h, 0.01);
     }
+    // A shared x: dz laid out (B, E·out) makes dx = dz·W and dW = dzᵀ·x one GEMM each.
+    const flat = shared && (x.requiresGrad || weight.requiresGrad) ? empty([B, E * outF], { device: x.device }) : null;
+    if (flat) native.permute(dz._h, [1, 0, 2], flat.reshape(B, E, outF)._h);
     let gx: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(x.shape, { device: x.device });
-      if (shared) {
-        const flat = empty([B, E, outF], { device: x.device });
-        native.permute(dz._h, [1, 0, 2], flat._h);
-        native.gemm(flat.reshape(B, E * outF)._h, weight.detach().reshape(E * outF, inF)._h, gx._h, null, null, false, false, 1, 0, 'identity', 0.01);
-        flat.dispose();
+      if (flat) {
+        const w = weight.detach().reshape(E * outF, inF);
+        native.gemm(flat._h, w._h, gx._h, null, null, false, false, 1, 0, 'identity', 0.01);
+        w.dispose();
       } else {
         native.gemm(dz._h, weight._h, gx._h, null, null, false, false, 1, 0, 'identity', 0.01);
       }
@@ -68,8 +84,10 @@ export function expertLinear(x: Tensor, weight: Tensor, bias: Tensor | null = nu
     let gw: Tensor | null = null;
     if (weight.requiresGrad) {
       gw = empty([E, outF, inF], { device: x.device });
-      native.gemm(dz._h, x._h, gw._h, null, null, true, false, 1, 0, 'identity', 0.01);
+      if (flat) native.gemm(flat._h, x._h, gw.reshape(E * outF, inF)._h, null, null, true, false, 1, 0, 'identity', 0.01);
+      else native.gemm(dz._h, x._h, gw._h, null, null, true, false, 1, 0, 'identity', 0.01);
     }
+    flat?.dispose();
     let gb: Tensor | null = null;
     if (bias?.requiresGrad) {
       gb = empty([E, 1, outF], { device: x.device });
