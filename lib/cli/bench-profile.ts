@@ -2,8 +2,8 @@
  * `gatewise bench --profile`: where a config's training step goes. Each step runs through
  * Trainer.trainStepProfiled, the device synchronized at each phase's end, and the phases'
  * mean milliseconds are reported with their share of the step: the forward pass (split into
- * the embedding-table lookups and the dense layers, the lookups timed alone in the same
- * steps' batches), the loss, the backward pass (the tables' gradient reduction included), each
+ * the embedding-table lookups and the dense layers, the lookups timed alone on the same
+ * batches after the steps), the loss, the backward pass (the tables' gradient reduction included), each
  * optimizer (the tables' fused sparse update is `SparseOptimizer`), reading the loss back, and
  * the host's remainder (freeing the step's tensors, mode switches).
  */
@@ -40,11 +40,14 @@ export function profileSteps(parts: JobParts, batches: Batch[], steps: number, w
     });
     const end = process.hrtime.bigint();
     if (counted) total += Number(end - t0) / 1e6;
-    if (counted && model.kind !== 'pepnet') {
-      // The same batch's table lookups alone (training mode: what the forward pass does).
-      model.train();
+  }
+  if (model.kind !== 'pepnet') {
+    // The same batches' table lookups alone (training mode, as in the forward pass), after the
+    // steps so as not to disturb them.
+    model.train();
+    for (let i = warmup; i < warmup + steps; ++i) {
       const l0 = process.hrtime.bigint();
-      tidy(() => void model.embed(batch));
+      tidy(() => void model.embed(batches[i % batches.length]));
       synchronize();
       lookups += Number(process.hrtime.bigint() - l0) / 1e6;
     }
