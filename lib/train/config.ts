@@ -9,10 +9,36 @@ import * as path from 'node:path';
 import { ArgumentError, FormatError } from '../errors';
 import { DataSchema, defineSchema, Schema } from '../data/schema';
 import { EarlyStopping } from './trainer';
-import { checkBoolean, checkInt, checkKnownKeys, checkOneOf, checkOptions, checkPositive, checkRange, invalid } from '../validate';
+import { Activation, ACTIVATIONS } from '../ops/activation';
+import { checkBoolean, checkInt, checkKnownKeys, checkOneOf, checkOptions, checkPositive, checkRange, checkWidths, invalid } from '../validate';
 
-export const MODEL_KINDS = ['mlp', 'shared-bottom', 'mmoe', 'pepnet'] as const;
+export const MODEL_KINDS = ['mlp', 'shared-bottom', 'mmoe', 'poso-mmoe', 'hmoe', 'pepnet', 'poso-mlp', 'star', 'm2m', 'apg-mlp'] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
+
+/**
+ * The keys of `config.model.options` each kind takes: its body's constructor options, less
+ * those the model sets itself (the input width, the task count, the condition's width, the
+ * domain count, the seeded generator). Any other key is refused by name.
+ */
+export const MODEL_OPTIONS: Readonly<Record<ModelKind, readonly string[]>> = {
+  mlp: ['hidden', 'activation', 'dropout'],
+  'shared-bottom': ['bottom', 'tower', 'activation', 'dropout'],
+  mmoe: ['experts', 'expertHidden', 'tower', 'gateDropout', 'gateDropoutMode', 'activation', 'expertDropout', 'nearZero'],
+  'poso-mmoe': ['experts', 'expertHidden', 'tower', 'gateDropout', 'gateDropoutMode', 'activation', 'expertDropout', 'nearZero', 'scale', 'gateHidden'],
+  hmoe: ['bottom', 'tower', 'gateHidden', 'activation'],
+  pepnet: ['hidden', 'placement', 'gamma', 'gateHidden', 'epnetGranularity'],
+  'poso-mlp': ['hidden', 'activation', 'scale', 'gateHidden', 'placement'],
+  star: ['hidden', 'normalize', 'auxHidden', 'dropout'],
+  m2m: ['experts', 'expertHidden', 'taskDim', 'attentionHidden', 'towerLayers', 'generatorHidden', 'activation'],
+  'apg-mlp': ['hidden', 'activation', 'dropout', 'rank', 'condition', 'overParam', 'generatorHidden'],
+};
+
+/** Kinds conditioned on `config.model.conditionFields` (default: the domain). */
+export const CONDITIONED_KINDS: readonly ModelKind[] = ['poso-mlp', 'poso-mmoe', 'apg-mlp'];
+/** Kinds that need the schema's domain field. */
+export const DOMAIN_KINDS: readonly ModelKind[] = ['pepnet', 'hmoe', 'm2m', 'star'];
+/** Kinds with weights per domain value: sized by the domain field's `values` or `maxDomains`. */
+export const PER_DOMAIN_KINDS: readonly ModelKind[] = ['hmoe', 'star'];
 export const DENSE_OPTIMIZERS = ['adam', 'adamw', 'adagrad', 'sgd'] as const;
 export const SPARSE_OPTIMIZERS = ['adagrad', 'sgd', 'adam'] as const;
 
@@ -54,8 +80,26 @@ export interface ModelConfig {
   table?: Record<string, unknown>;
   /** pepnet: the sparse fields that condition PPNet (user, item, author ids…). Required for pepnet. */
   priorFields?: string[];
-  /** The body's own options, as its constructor takes them (MLP: hidden, activation, dropout; SharedBottom: bottom, tower; MMoE: experts, expertHidden, tower, gateDropout; PEPNet: hidden, placement, gamma, gateHidden). */
+  /**
+   * poso-mlp, poso-mmoe, apg-mlp: the fields whose embeddings (concatenated) condition the body —
+   * POSO's personalization code, APG's z. Sparse fields or the domain field (default: the domain).
+   */
+  conditionFields?: string[];
+  /** The body's own options, as its constructor takes them; the keys each kind takes are {@link MODEL_OPTIONS}. */
   options?: Record<string, unknown>;
+  /**
+   * Any kind: a shallow tower on selection-bias fields (position, device…) whose logits are
+   * added to the body's (ShallowTower). The fields leave the body's input; while training each
+   * (row, field) is replaced by the field's learned "missing" vector with probability `dropout`
+   * (default 0.1), and at evaluation and serving every field is missing.
+   */
+  shallowTower?: { fields: string[]; hidden?: number[]; activation?: Activation; dropout?: number };
+  /**
+   * Any kind: a linear logit on the scenario's embedding added to the body's, with dropout on
+   * it while training (ScenarioLogit). `true`, or `{ fields, dropout }`: sparse fields or the
+   * domain field (default: the domain), dropout default 0.1.
+   */
+  scenarioLogit?: boolean | { fields?: string[]; dropout?: number };
 }
 
 export interface OptimizerConfig {
@@ -122,7 +166,16 @@ export interface ResolvedConfig {
   seed: number;
   schema: DataSchema;
   data: Required<Pick<DataConfig, 'train' | 'format' | 'onError'>> & Omit<DataConfig, 'train' | 'format' | 'onError' | 'split' | 'cache'> & { split: { valid: number; test: number; seed: number }; cache: { memoryMB: number } | null };
-  model: { kind: ModelKind; embeddingDim: number; table: Record<string, unknown>; priorFields: string[]; options: Record<string, unknown> };
+  model: {
+    kind: ModelKind;
+    embeddingDim: number;
+    table: Record<string, unknown>;
+    priorFields: string[];
+    conditionFields: string[];
+    options: Record<string, unknown>;
+    shallowTower: { fields: string[]; hidden: number[]; activation: Activation; dropout: number } | null;
+    scenarioLogit: { fields: string[]; dropout: number } | null;
+  };
   optimizer: { sparse: { kind: (typeof SPARSE_OPTIMIZERS)[number]; lr: number; weightDecay: number }; dense: { kind: (typeof DENSE_OPTIMIZERS)[number]; lr: number; weightDecay: number } };
   train: { epochs: number; batchSize: number; evalBatchSize: number; shuffleBuffer: number; clipNorm?: number; earlyStopping?: EarlyStopping; checkpointEvery: number; updateEvery: number };
   output: { dir: string; safetensors: boolean; report: boolean };
@@ -150,6 +203,66 @@ function checkStrings(value: unknown, at: string): string[] {
 
 function checkShare(value: unknown, fallback: number, at: string): number {
   return value === undefined ? fallback : checkRange(value, at, 0, 0.5, 'a share in [0, 0.5]');
+}
+
+/** config.model.conditionFields, resolved: the condition's fields for a conditioned kind (default: the domain), else []. */
+function resolveConditionFields(kind: ModelKind, value: unknown, options: Record<string, unknown>, schema: DataSchema): string[] {
+  const at = 'config.model.conditionFields';
+  const used = CONDITIONED_KINDS.includes(kind) && !(kind === 'apg-mlp' && options.condition === 'self');
+  if (!used) {
+    if (value === undefined) return [];
+    const why = kind === 'apg-mlp' ? "no conditionFields with config.model.options.condition 'self' (each layer generates from its own input)" : `no conditionFields for '${kind}' (only ${CONDITIONED_KINDS.map((k) => `'${k}'`).join(', ')} take them)`;
+    throw invalid(why, at, value);
+  }
+  if (value === undefined) {
+    if (!schema.domain) throw invalid(`the fields that condition '${kind}' (there is no domain field to default to)`, at, value);
+    return [schema.domain.name];
+  }
+  return checkFieldNames(value, at, schema, ['sparse', 'domain'], 'the name of a sparse field or the domain field of the schema');
+}
+
+/** Distinct names of schema fields of the given kinds, at `at`. */
+function checkFieldNames(value: unknown, at: string, schema: DataSchema, kinds: readonly string[], what: string): string[] {
+  const fields = checkStrings(value, at);
+  if (fields.length === 0) throw invalid('a non-empty array of field names', at, value);
+  fields.forEach((f, i) => {
+    if (!kinds.includes(schema.field(f)?.kind as string)) throw invalid(what, `${at}[${i}]`, f);
+    if (fields.indexOf(f) !== i) throw invalid('distinct field names', `${at}[${i}]`, f);
+  });
+  return fields;
+}
+
+/** config.model.shallowTower, checked; null when absent. */
+function resolveShallowTower(value: unknown, schema: DataSchema): ResolvedConfig['model']['shallowTower'] {
+  if (value === undefined) return null;
+  const at = 'config.model.shallowTower';
+  const o = checkOptions(value as Record<string, unknown>, at);
+  checkKnownKeys(o, at, ['fields', 'hidden', 'activation', 'dropout']);
+  const fields = checkFieldNames(o.fields, `${at}.fields`, schema, ['sparse'], 'the name of a sparse field of the schema (a bias feature such as the position)');
+  return {
+    fields,
+    hidden: checkWidths(o.hidden ?? [], `${at}.hidden`, true),
+    activation: checkOneOf(o.activation ?? 'relu', `${at}.activation`, ACTIVATIONS),
+    dropout: checkRange(o.dropout ?? 0.1, `${at}.dropout`, 0, 0.99),
+  };
+}
+
+/** config.model.scenarioLogit, checked: true means the defaults; null when absent or false. */
+function resolveScenarioLogit(value: unknown, schema: DataSchema, biasFields: string[]): ResolvedConfig['model']['scenarioLogit'] {
+  if (value === undefined || value === false) return null;
+  const at = 'config.model.scenarioLogit';
+  const o = value === true ? {} : checkOptions(value as Record<string, unknown>, at);
+  checkKnownKeys(o, at, ['fields', 'dropout']);
+  let fields: string[];
+  if (o.fields === undefined) {
+    if (!schema.domain) throw invalid('the scenario\'s fields (there is no domain field to default to)', `${at}.fields`, o.fields);
+    fields = [schema.domain.name];
+  } else {
+    fields = checkFieldNames(o.fields, `${at}.fields`, schema, ['sparse', 'domain'], 'the name of a sparse field or the domain field of the schema');
+  }
+  const i = fields.findIndex((f) => biasFields.includes(f));
+  if (i >= 0) throw invalid('a field outside config.model.shallowTower.fields (the shallow tower\'s fields leave the body)', `${at}.fields[${i}]`, fields[i]);
+  return { fields, dropout: checkRange(o.dropout ?? 0.1, `${at}.dropout`, 0, 0.99) };
 }
 
 /**
@@ -192,8 +305,10 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
   if (data.valid === undefined && data.split.valid === 0) throw invalid('a validation file or split.valid > 0 (every epoch is evaluated)', 'config.data.valid', d.valid);
 
   const m = checkOptions(c.model, 'config.model');
-  checkKnownKeys(m, 'config.model', ['kind', 'embeddingDim', 'table', 'priorFields', 'options']);
+  checkKnownKeys(m, 'config.model', ['kind', 'embeddingDim', 'table', 'priorFields', 'conditionFields', 'options', 'shallowTower', 'scenarioLogit']);
   const kind = checkOneOf(m.kind, 'config.model.kind', MODEL_KINDS);
+  const options = { ...checkOptions(m.options ?? {}, 'config.model.options') };
+  checkKnownKeys(options, 'config.model.options', MODEL_OPTIONS[kind]);
   const priorFields = m.priorFields === undefined ? [] : checkStrings(m.priorFields, 'config.model.priorFields');
   priorFields.forEach((f, i) => {
     if (schema.field(f)?.kind !== 'sparse') throw invalid('the name of a sparse field of the schema', `config.model.priorFields[${i}]`, f);
@@ -203,13 +318,39 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
     if (!schema.domain) throw invalid('a domain field in the schema (EPNet conditions on it)', 'config.model.kind', kind);
     if (schema.ofKind('multi').length + schema.ofKind('sequence').length > 0) throw invalid("sparse and dense fields only ('pepnet' gates single-hot fields)", 'config.schema.fields', 'multi/sequence fields');
   }
+  const conditionFields = resolveConditionFields(kind, m.conditionFields, options, schema);
+  if (DOMAIN_KINDS.includes(kind) && !schema.domain) {
+    const why = { pepnet: 'EPNet conditions on it', hmoe: 'one tower per domain value', m2m: "the domain's embedding generates the meta units", star: 'weights per domain value' }[kind as 'pepnet' | 'hmoe' | 'm2m' | 'star'];
+    throw invalid(`a schema with a domain field ('${kind}': ${why})`, 'config.model.kind', kind);
+  }
+  if (PER_DOMAIN_KINDS.includes(kind)) {
+    const specs = (c.schema as Schema).fields as unknown as Record<string, unknown>[];
+    const i = schema.domain!.index;
+    if (specs[i].values === undefined && specs[i].maxDomains === undefined) {
+      throw invalid(`a domain field with 'values' or 'maxDomains' ('${kind}' keeps weights per domain value and is sized by their number)`, `config.schema.fields[${i}].maxDomains`, undefined);
+    }
+  }
+  const shallowTower = resolveShallowTower(m.shallowTower, schema);
+  if (shallowTower) {
+    for (const [key, list] of [['priorFields', priorFields], ['conditionFields', conditionFields]] as const) {
+      const i = list.findIndex((f) => shallowTower.fields.includes(f));
+      if (i >= 0) throw invalid('a field outside config.model.shallowTower.fields (the shallow tower\'s fields leave the body)', `config.model.${key}[${i}]`, list[i]);
+    }
+  }
+  const scenarioLogit = resolveScenarioLogit(m.scenarioLogit, schema, shallowTower?.fields ?? []);
   const model: ResolvedConfig['model'] = {
     kind,
     embeddingDim: checkInt(m.embeddingDim ?? 8, 'config.model.embeddingDim', 1, 4096),
     table: { capacity: 1 << 20, ...checkOptions(m.table ?? {}, 'config.model.table') },
     priorFields,
-    options: { ...checkOptions(m.options ?? {}, 'config.model.options') },
+    conditionFields,
+    options,
+    shallowTower,
+    scenarioLogit,
   };
+  if (kind === 'pepnet' && shallowTower && schema.ofKind('sparse').every((f) => priorFields.includes(f.name) || shallowTower.fields.includes(f.name))) {
+    throw invalid('sparse fields besides the prior fields and the shallow tower\'s (EPNet gates them)', 'config.model.shallowTower.fields', shallowTower.fields);
+  }
   for (const k of ['dim', 'device', 'optimizer', 'clock', 'defaultRow']) {
     if (k in model.table) throw invalid(`no '${k}' (set it with config.model.embeddingDim or config.optimizer.sparse)`, `config.model.table.${k}`, model.table[k]);
   }
