@@ -5,6 +5,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
+#include <utility>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -52,11 +54,14 @@ class Pool {
   }
 
   // Runs fn(lo, hi) over chunks; returns false if the pool is busy (caller runs serially).
+  // A chunk that throws stops the handing out of chunks; once every thread is out of the
+  // region, the first exception is rethrown here, on the caller's thread.
   bool run(int64_t begin, int64_t end, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn) {
     std::unique_lock<std::mutex> region(region_mu_, std::try_to_lock);
     if (!region.owns_lock()) return false;
     {
       std::lock_guard<std::mutex> lk(mu_);
+      error_ = nullptr;
       fn_ = &fn;
       begin_ = begin;
       end_ = end;
@@ -72,6 +77,7 @@ class Pool {
       done_cv_.wait(lk, [this] { return pending_.load(std::memory_order_acquire) == 0; });
     }
     fn_ = nullptr;
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
     return true;
   }
 
@@ -81,7 +87,14 @@ class Pool {
     for (;;) {
       int64_t lo = next_.fetch_add(chunk_);
       if (lo >= end_) break;
-      (*fn_)(lo, std::min(end_, lo + chunk_));
+      try {
+        (*fn_)(lo, std::min(end_, lo + chunk_));
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(error_mu_);
+        if (!error_) error_ = std::current_exception();
+        next_.store(end_);  // no more chunks for anyone
+        break;
+      }
     }
     tl_inside_region = false;
   }
@@ -116,7 +129,8 @@ class Pool {
 
   int n_ = 1;
   std::vector<std::thread> workers_;
-  std::mutex region_mu_, mu_;
+  std::mutex region_mu_, mu_, error_mu_;
+  std::exception_ptr error_;  ///< the region's first exception (under error_mu_ while it runs)
   std::condition_variable cv_, done_cv_;
   std::atomic<bool> quit_{false};
   std::atomic<uint64_t> generation_{0};
