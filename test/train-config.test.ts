@@ -47,7 +47,7 @@ describe('train config', () => {
     expect(bad((c) => ((c as unknown as Record<string, unknown>).optimiser = {}))).toThrow(ArgumentError);
   });
 
-  it('pepnet needs prior fields, a domain and single-hot fields only', () => {
+  it('pepnet needs prior fields and a domain; bags and sequences are EPNet fields after pooling', () => {
     const pep = () => JSON.parse(JSON.stringify(clickConfig('pepnet'))) as TrainConfig;
     const noPriors = pep();
     delete noPriors.model.priorFields;
@@ -58,9 +58,9 @@ describe('train config', () => {
     const noDomain = pep();
     noDomain.schema.fields = noDomain.schema.fields.filter((f) => f.kind !== 'domain');
     expect(() => parseTrainConfig(noDomain)).toThrow(/domain field/);
-    const bag = pep();
-    bag.schema.fields.push({ name: 'tags', kind: 'multi' });
-    expect(() => parseTrainConfig(bag)).toThrow(/config\.schema\.fields/);
+    const pooled = pep();
+    expect(pooled.schema.fields.filter((f) => f.kind === 'multi' || f.kind === 'sequence').map((f) => f.name)).toEqual(['tags', 'hist']);
+    expect(parseTrainConfig(pooled).model.kind).toBe('pepnet');
   });
 
   it('loads a file; invalid JSON and a missing file are clear errors', () => {

@@ -217,7 +217,10 @@ describe('every model kind from a config', () => {
     expect(bad({ shallowTower: { fields: ['pos'] }, conditionFields: ['pos'] }, 'poso-mlp')).toThrow(/outside config\.model\.shallowTower\.fields.*config\.model\.conditionFields\[0\]/);
     expect(bad({ shallowTower: { fields: ['pos'] }, scenarioLogit: { fields: ['pos'] } })).toThrow(/config\.model\.scenarioLogit\.fields\[0\]/);
     expect(bad({ shallowTower: { fields: ['user', 'pos'] }, priorFields: ['user'] }, 'pepnet')).toThrow(/config\.model\.priorFields\[0\]/);
-    expect(bad({ shallowTower: { fields: ['item', 'pos'] } }, 'pepnet')).toThrow(/EPNet gates them.*config\.model\.shallowTower\.fields/);
+    // pepnet with nothing left for EPNet to gate: no single-hot field outside the priors and the tower, no bag or sequence.
+    const singleHot = (c: TrainConfig): TrainConfig => ({ ...c, schema: { fields: c.schema.fields.filter((f) => f.kind !== 'multi' && f.kind !== 'sequence') } });
+    expect(() => resolve(singleHot(withPositions('pepnet', { shallowTower: { fields: ['item', 'pos'] } })))).toThrow(/EPNet gates them.*config\.model\.shallowTower\.fields/);
+    expect(resolve(withPositions('pepnet', { shallowTower: { fields: ['item', 'pos'] } })).model.shallowTower!.fields).toEqual(['item', 'pos']); // EPNet gates the bag and the sequence
     expect(bad({ scenarioLogit: 'yes' })).toThrow(/config\.model\.scenarioLogit/);
     expect(bad({ scenarioLogit: { fields: ['price'] } })).toThrow(/config\.model\.scenarioLogit\.fields\[0\] but received 'price'/);
     expect(bad({ scenarioLogit: { dropout: -1 } })).toThrow(/config\.model\.scenarioLogit\.dropout/);

@@ -39,6 +39,12 @@ export const CONDITIONED_KINDS: readonly ModelKind[] = ['poso-mlp', 'poso-mmoe',
 export const DOMAIN_KINDS: readonly ModelKind[] = ['pepnet', 'hmoe', 'm2m', 'star'];
 /** Kinds with weights per domain value: sized by the domain field's `values` or `maxDomains`. */
 export const PER_DOMAIN_KINDS: readonly ModelKind[] = ['hmoe', 'star'];
+/** How a sequence field is pooled into its slot of x: the mean of its embeddings, or attention with the candidate as the query. */
+export const SEQUENCE_POOLING_MODES = ['mean', 'attention', 'poso-attention'] as const;
+export type SequencePoolingMode = (typeof SEQUENCE_POOLING_MODES)[number];
+/** Keys of a sequence pooling setting that only attention uses, and those only POSO attention uses. */
+const ATTENTION_KEYS = ['target', 'dim', 'heads'] as const;
+const POSO_ATTENTION_KEYS = ['valueFolds', 'gatePerHead', 'keyGate', 'scale', 'gateHidden'] as const;
 export const DENSE_OPTIMIZERS = ['adam', 'adamw', 'adagrad', 'sgd'] as const;
 export const SPARSE_OPTIMIZERS = ['adagrad', 'sgd', 'adam'] as const;
 
@@ -100,6 +106,52 @@ export interface ModelConfig {
    * domain field (default: the domain), dropout default 0.1.
    */
   scenarioLogit?: boolean | { fields?: string[]; dropout?: number };
+  /**
+   * Any kind: how each sequence field is pooled into its slot of x (default 'mean'). A mode
+   * for every sequence field, or settings with per-field overrides in `fields` (a mode or
+   * settings; a field takes what it leaves out from the top level). 'attention' attends over
+   * the sequence with the candidate's embedding (`target`: a single-hot field such as the
+   * item, or several, concatenated) as the query (MultiHeadAttention); 'poso-attention' also
+   * gates the keys and mixes value folds by the personalization code, the embeddings of
+   * `config.model.conditionFields` (PosoMultiHeadAttention; default: the domain).
+   */
+  sequencePooling?: SequencePoolingMode | (SequencePoolingConfig & { fields?: Record<string, SequencePoolingMode | SequencePoolingConfig> });
+}
+
+/** One sequence field's pooling (see {@link ModelConfig.sequencePooling}). */
+export interface SequencePoolingConfig {
+  /** 'mean' (default), 'attention' or 'poso-attention'. */
+  mode?: SequencePoolingMode;
+  /** Attention: the single-hot field(s) whose embedding is the query — the candidate (the item). Required for attention. */
+  target?: string | string[];
+  /** Attention: the width of Q, K, V and the pooled output, the field's slot in x (default: the embedding dim). */
+  dim?: number;
+  /** Attention: heads, dividing dim (default 2, or 1 when 2 does not divide dim). */
+  heads?: number;
+  /** POSO attention: N, the value folds mixed by the personal gates (default 4). */
+  valueFolds?: number;
+  /** POSO attention: one value gate per fold and head (default false: per fold). */
+  gatePerHead?: boolean;
+  /** POSO attention: gate the keys element-wise by the personalization code (default true). */
+  keyGate?: boolean;
+  /** POSO attention: C, the correction on the mixed value (default 2 / valueFolds). */
+  scale?: number;
+  /** POSO attention: the gate networks' hidden width (default: dim). */
+  gateHidden?: number;
+}
+
+/** A sequence field's pooling, resolved: attention's settings are present for the attention modes. */
+export interface SequencePooling {
+  mode: SequencePoolingMode;
+  /** The query's single-hot fields ([] for 'mean'). */
+  target: string[];
+  dim: number;
+  heads: number;
+  valueFolds: number;
+  gatePerHead: boolean;
+  keyGate: boolean;
+  scale?: number;
+  gateHidden?: number;
 }
 
 export interface OptimizerConfig {
@@ -175,6 +227,8 @@ export interface ResolvedConfig {
     options: Record<string, unknown>;
     shallowTower: { fields: string[]; hidden: number[]; activation: Activation; dropout: number } | null;
     scenarioLogit: { fields: string[]; dropout: number } | null;
+    /** Every sequence field's pooling, by name (mean unless configured). */
+    sequencePooling: Record<string, SequencePooling>;
   };
   optimizer: { sparse: { kind: (typeof SPARSE_OPTIMIZERS)[number]; lr: number; weightDecay: number }; dense: { kind: (typeof DENSE_OPTIMIZERS)[number]; lr: number; weightDecay: number } };
   train: { epochs: number; batchSize: number; evalBatchSize: number; shuffleBuffer: number; clipNorm?: number; earlyStopping?: EarlyStopping; checkpointEvery: number; updateEvery: number };
@@ -205,17 +259,24 @@ function checkShare(value: unknown, fallback: number, at: string): number {
   return value === undefined ? fallback : checkRange(value, at, 0, 0.5, 'a share in [0, 0.5]');
 }
 
-/** config.model.conditionFields, resolved: the condition's fields for a conditioned kind (default: the domain), else []. */
-function resolveConditionFields(kind: ModelKind, value: unknown, options: Record<string, unknown>, schema: DataSchema): string[] {
+/**
+ * config.model.conditionFields, resolved: the condition's fields for a conditioned kind or
+ * 'poso-attention' sequence pooling (default: the domain), else [].
+ */
+function resolveConditionFields(kind: ModelKind, value: unknown, options: Record<string, unknown>, schema: DataSchema, posoAttention: boolean): string[] {
   const at = 'config.model.conditionFields';
-  const used = CONDITIONED_KINDS.includes(kind) && !(kind === 'apg-mlp' && options.condition === 'self');
-  if (!used) {
+  const byBody = CONDITIONED_KINDS.includes(kind) && !(kind === 'apg-mlp' && options.condition === 'self');
+  if (!byBody && !posoAttention) {
     if (value === undefined) return [];
-    const why = kind === 'apg-mlp' ? "no conditionFields with config.model.options.condition 'self' (each layer generates from its own input)" : `no conditionFields for '${kind}' (only ${CONDITIONED_KINDS.map((k) => `'${k}'`).join(', ')} take them)`;
+    const why =
+      kind === 'apg-mlp'
+        ? "no conditionFields with config.model.options.condition 'self' (each layer generates from its own input) and no 'poso-attention' sequence pooling"
+        : `no conditionFields for '${kind}' (only ${CONDITIONED_KINDS.map((k) => `'${k}'`).join(', ')} take them, and 'poso-attention' sequence pooling)`;
     throw invalid(why, at, value);
   }
   if (value === undefined) {
-    if (!schema.domain) throw invalid(`the fields that condition '${kind}' (there is no domain field to default to)`, at, value);
+    const who = byBody ? `'${kind}'` : "'poso-attention' sequence pooling";
+    if (!schema.domain) throw invalid(`the fields that condition ${who} (there is no domain field to default to)`, at, value);
     return [schema.domain.name];
   }
   return checkFieldNames(value, at, schema, ['sparse', 'domain'], 'the name of a sparse field or the domain field of the schema');
@@ -266,6 +327,98 @@ function resolveScenarioLogit(value: unknown, schema: DataSchema, biasFields: st
 }
 
 /**
+ * config.model.sequencePooling, checked: a setting for every sequence field of the schema
+ * (mean unless configured). A key is refused where no field it reaches uses it (attention's
+ * keys with 'mean', POSO's with 'attention'), naming the key.
+ */
+function resolveSequencePooling(value: unknown, schema: DataSchema, kind: ModelKind, embeddingDim: number, biasFields: string[]): Record<string, SequencePooling> {
+  const at = 'config.model.sequencePooling';
+  const sequences = schema.ofKind('sequence').map((f) => f.name);
+  const out: Record<string, SequencePooling> = {};
+  const mean = (): SequencePooling => ({ mode: 'mean', target: [], dim: embeddingDim, heads: 1, valueFolds: 4, gatePerHead: false, keyGate: true });
+  if (value === undefined) {
+    for (const f of sequences) out[f] = mean();
+    return out;
+  }
+  if (sequences.length === 0) throw invalid('no sequence pooling (the schema has no sequence field)', at, value);
+  const KEYS = ['mode', ...ATTENTION_KEYS, ...POSO_ATTENTION_KEYS];
+  /** A level's settings: a mode alone, or an object of KEYS (and `fields` at the top). */
+  const level = (v: unknown, where: string, top: boolean): Record<string, unknown> => {
+    if (typeof v === 'string') return { mode: checkOneOf(v, where, SEQUENCE_POOLING_MODES) };
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid(`one of ${SEQUENCE_POOLING_MODES.map((m) => `'${m}'`).join(', ')} or an object of pooling settings`, where, v);
+    const o = { ...(v as Record<string, unknown>) };
+    checkKnownKeys(o, where, top ? [...KEYS, 'fields'] : KEYS);
+    if (o.mode !== undefined) checkOneOf(o.mode, `${where}.mode`, SEQUENCE_POOLING_MODES);
+    return o;
+  };
+  const top = level(value, at, true);
+  const perField: Record<string, Record<string, unknown>> = {};
+  if (top.fields !== undefined) {
+    const fields = top.fields;
+    if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) throw invalid('an object of sequence field names to their pooling', `${at}.fields`, fields);
+    for (const [name, v] of Object.entries(fields as Record<string, unknown>)) {
+      if (!sequences.includes(name)) throw invalid('the name of a sequence field of the schema', `${at}.fields.${name}`, name);
+      perField[name] = level(v, `${at}.fields.${name}`, false);
+    }
+    delete top.fields;
+  }
+  const usedBy = (key: string, mode: SequencePoolingMode) => mode === 'poso-attention' || (mode === 'attention' && !(POSO_ATTENTION_KEYS as readonly string[]).includes(key)) || key === 'mode';
+  const needs = (key: string) => ((POSO_ATTENTION_KEYS as readonly string[]).includes(key) ? "'poso-attention'" : "'attention' or 'poso-attention'");
+  const modes: SequencePoolingMode[] = [];
+  for (const f of sequences) {
+    const own = perField[f] ?? {};
+    // Each setting with the key it was written under, for the error messages.
+    const get = (key: string): [unknown, string] => (own[key] !== undefined ? [own[key], `${at}.fields.${f}.${key}`] : [top[key], `${at}.${key}`]);
+    const mode = (get('mode')[0] ?? 'mean') as SequencePoolingMode;
+    modes.push(mode);
+    for (const key of Object.keys(own)) {
+      if (!usedBy(key, mode)) throw invalid(`no '${key}' for a field pooled by '${mode}' (it is ${needs(key)} pooling's)`, `${at}.fields.${f}.${key}`, own[key]);
+    }
+    if (mode === 'mean') {
+      out[f] = mean();
+      continue;
+    }
+    const [t, tAt] = get('target');
+    if (t === undefined) throw invalid(`the single-hot field whose embedding is the query of '${f}''s attention (the candidate, such as the item)`, tAt, t);
+    const target = typeof t === 'string' ? [t] : t;
+    const label = typeof t === 'string' ? () => tAt : (i: number) => `${tAt}[${i}]`;
+    if (!Array.isArray(target) || target.length === 0 || target.some((x) => typeof x !== 'string')) throw invalid('a field name or a non-empty array of field names', tAt, t);
+    target.forEach((name, i) => {
+      if (schema.field(name)?.kind !== 'sparse') throw invalid('the name of a single-hot (sparse) field of the schema', label(i), name);
+      if (biasFields.includes(name)) throw invalid("a field outside config.model.shallowTower.fields (the shallow tower's fields leave the body)", label(i), name);
+      if (target.indexOf(name) !== i) throw invalid('distinct field names', label(i), name);
+    });
+    const [d, dAt] = get('dim');
+    const dim = d === undefined ? embeddingDim : checkInt(d, dAt, 1, 4096);
+    if (kind === 'pepnet' && dim !== embeddingDim) throw invalid(`the embedding dim ${embeddingDim} ('pepnet' gates each pooled sequence as one field of EPNet)`, dAt, d);
+    const [h, hAt] = get('heads');
+    const heads = h === undefined ? (dim % 2 === 0 ? 2 : 1) : checkInt(h, hAt, 1);
+    if (dim % heads !== 0 || dim / heads > 256) throw invalid(`a divisor of the attention's dim ${dim} leaving at most 256 per head`, hAt, h);
+    const poso = mode === 'poso-attention';
+    const opt = <T>(key: string, check: (v: unknown, where: string) => T): T | undefined => {
+      const [v, where] = get(key);
+      return v === undefined || !poso ? undefined : check(v, where);
+    };
+    out[f] = {
+      mode,
+      target: target.slice(),
+      dim,
+      heads,
+      valueFolds: opt('valueFolds', (v, w) => checkInt(v, w, 1, 16)) ?? 4,
+      gatePerHead: opt('gatePerHead', checkBoolean) ?? false,
+      keyGate: opt('keyGate', checkBoolean) ?? true,
+      scale: opt('scale', checkPositive),
+      gateHidden: opt('gateHidden', (v, w) => checkInt(v, w, 1)),
+    };
+  }
+  // A top-level key no field uses is a mistake (set for a mode no field has).
+  for (const key of Object.keys(top)) {
+    if (!sequences.some((f, i) => usedBy(key, modes[i]))) throw invalid(`no '${key}' (it is ${needs(key)} pooling's, and no sequence field is pooled so)`, `${at}.${key}`, top[key]);
+  }
+  return out;
+}
+
+/**
  * Checks a config (see {@link TrainConfig}); relative paths resolve against baseDir.
  *
  * @throws ArgumentError naming the key: "Expected one of 'mlp', … for config.model.kind but received 'mmeo'".
@@ -305,7 +458,7 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
   if (data.valid === undefined && data.split.valid === 0) throw invalid('a validation file or split.valid > 0 (every epoch is evaluated)', 'config.data.valid', d.valid);
 
   const m = checkOptions(c.model, 'config.model');
-  checkKnownKeys(m, 'config.model', ['kind', 'embeddingDim', 'table', 'priorFields', 'conditionFields', 'options', 'shallowTower', 'scenarioLogit']);
+  checkKnownKeys(m, 'config.model', ['kind', 'embeddingDim', 'table', 'priorFields', 'conditionFields', 'options', 'shallowTower', 'scenarioLogit', 'sequencePooling']);
   const kind = checkOneOf(m.kind, 'config.model.kind', MODEL_KINDS);
   const options = { ...checkOptions(m.options ?? {}, 'config.model.options') };
   checkKnownKeys(options, 'config.model.options', MODEL_OPTIONS[kind]);
@@ -316,9 +469,12 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
   if (kind === 'pepnet') {
     if (priorFields.length === 0) throw invalid('at least one sparse field (PPNet conditions on them)', 'config.model.priorFields', m.priorFields);
     if (!schema.domain) throw invalid('a domain field in the schema (EPNet conditions on it)', 'config.model.kind', kind);
-    if (schema.ofKind('multi').length + schema.ofKind('sequence').length > 0) throw invalid("sparse and dense fields only ('pepnet' gates single-hot fields)", 'config.schema.fields', 'multi/sequence fields');
   }
-  const conditionFields = resolveConditionFields(kind, m.conditionFields, options, schema);
+  const embeddingDim = checkInt(m.embeddingDim ?? 8, 'config.model.embeddingDim', 1, 4096);
+  const shallowTower = resolveShallowTower(m.shallowTower, schema);
+  const sequencePooling = resolveSequencePooling(m.sequencePooling, schema, kind, embeddingDim, shallowTower?.fields ?? []);
+  const posoAttention = Object.values(sequencePooling).some((p) => p.mode === 'poso-attention');
+  const conditionFields = resolveConditionFields(kind, m.conditionFields, options, schema, posoAttention);
   if (DOMAIN_KINDS.includes(kind) && !schema.domain) {
     const why = { pepnet: 'EPNet conditions on it', hmoe: 'one tower per domain value', m2m: "the domain's embedding generates the meta units", star: 'weights per domain value' }[kind as 'pepnet' | 'hmoe' | 'm2m' | 'star'];
     throw invalid(`a schema with a domain field ('${kind}': ${why})`, 'config.model.kind', kind);
@@ -330,7 +486,6 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
       throw invalid(`a domain field with 'values' or 'maxDomains' ('${kind}' keeps weights per domain value and is sized by their number)`, `config.schema.fields[${i}].maxDomains`, undefined);
     }
   }
-  const shallowTower = resolveShallowTower(m.shallowTower, schema);
   if (shallowTower) {
     for (const [key, list] of [['priorFields', priorFields], ['conditionFields', conditionFields]] as const) {
       const i = list.findIndex((f) => shallowTower.fields.includes(f));
@@ -340,15 +495,17 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
   const scenarioLogit = resolveScenarioLogit(m.scenarioLogit, schema, shallowTower?.fields ?? []);
   const model: ResolvedConfig['model'] = {
     kind,
-    embeddingDim: checkInt(m.embeddingDim ?? 8, 'config.model.embeddingDim', 1, 4096),
+    embeddingDim,
     table: { capacity: 1 << 20, ...checkOptions(m.table ?? {}, 'config.model.table') },
     priorFields,
     conditionFields,
     options,
     shallowTower,
     scenarioLogit,
+    sequencePooling,
   };
-  if (kind === 'pepnet' && shallowTower && schema.ofKind('sparse').every((f) => priorFields.includes(f.name) || shallowTower.fields.includes(f.name))) {
+  const pooled = schema.ofKind('multi').length + schema.ofKind('sequence').length;
+  if (kind === 'pepnet' && shallowTower && pooled === 0 && schema.ofKind('sparse').every((f) => priorFields.includes(f.name) || shallowTower.fields.includes(f.name))) {
     throw invalid('sparse fields besides the prior fields and the shallow tower\'s (EPNet gates them)', 'config.model.shallowTower.fields', shallowTower.fields);
   }
   for (const k of ['dim', 'device', 'optimizer', 'clock', 'defaultRow']) {

@@ -1,20 +1,26 @@
 /**
  * TabularModel: the model a config describes — every id field of a schema embedded in one
- * shared EmbeddingTable (single-hot fields looked up, multi-hot bags and sequences
- * mean-pooled, the domain embedded by its value), beside the dense fields, into a body. x is
- * `embed(batch)`, (B, features) = [single-hot fields ; bags ; sequences ; domain ; dense]:
+ * shared EmbeddingTable (single-hot fields looked up, multi-hot bags mean-pooled, sequences
+ * mean-pooled or attended over with the candidate as the query, the domain embedded by its
+ * value), beside the dense fields, into a body. x is `embed(batch)`, (B, features) =
+ * [single-hot fields ; bags ; sequences ; domain ; dense]:
  *   mlp            x → MLP → T outputs
  *   shared-bottom  x → SharedBottom
  *   mmoe           x → MMoE
  *   poso-mmoe      PosoMMoE(x, pc)          pc: the conditionFields' embeddings (default: the domain's)
  *   hmoe           HMoE(bottom(x), domain ids)   one tower per domain value, a gate mixes them
- *   pepnet         EPNet(general fields | domain) → PPNet(· ; dense | prior fields)
+ *   pepnet         EPNet([general fields ; pooled bags ; pooled sequences] | domain) → PPNet(· ; dense | prior fields)
  *   poso-mlp       PosoMLP(x, pc) → T outputs
  *   star           Star(x, domain)          partitioned norm, W ⊙ W_p layers, aux tower on onehot(domain)
  *   m2m            M2M(x, s)                s: the domain's embedding
  *   apg-mlp        ApgMLP(x, z) → T outputs  z: the conditionFields' embeddings (default: the domain's)
  * The condition and scenario embeddings are slices of x (one table lookup per step; their
- * gradient reaches the table through both uses). Any kind may add, to its logits:
+ * gradient reaches the table through both uses). A sequence's slot (model.sequencePooling):
+ *   mean            the mean of its embeddings (the default; one lookupBag)
+ *   attention       MultiHeadAttention(q = the target fields' embeddings, lookupSequences(seq))
+ *   poso-attention  PosoMultiHeadAttention(q, seq, pc = the conditionFields' embeddings)
+ * The query and pc are slices of the single-hot lookup too; the sequence is looked up apart.
+ * Any kind may add, to its logits:
  *   shallowTower   ShallowTower(bias fields): the fields leave x, feature dropout while training,
  *                  every field "missing" at evaluation
  *   scenarioLogit  ScenarioLogit(the scenario fields' embeddings, default the domain's)
@@ -24,6 +30,7 @@ import { Batch } from '../data/batches';
 import { hashId } from '../data/hash';
 import { DataSchema } from '../data/schema';
 import { ApgMLP } from '../dynamic/apg-mlp';
+import { lookupSequences } from '../embedding/sequence';
 import { EmbeddingTable } from '../embedding/table';
 import { M2M } from '../models/m2m';
 import { PEPNet } from '../models/pepnet';
@@ -38,13 +45,14 @@ import { MLP } from '../nn/mlp';
 import { Module } from '../nn/module';
 import { add } from '../ops/elementwise';
 import { concat, slice } from '../ops/layout';
+import { MultiHeadAttention, PosoMultiHeadAttention } from '../personalize/poso-mha';
 import { PosoMLP } from '../personalize/poso-mlp';
 import { ScenarioLogit } from '../personalize/scenario-logit';
 import { Rng } from '../random';
 import { Tensor, tensor } from '../tensor';
 import { ArgumentError } from '../errors';
 import { checkOptions, checkWidths, invalid } from '../validate';
-import { ModelKind, ResolvedConfig } from './config';
+import { ModelKind, ResolvedConfig, SequencePooling } from './config';
 
 export interface TabularModelOptions {
   schema: DataSchema;
@@ -128,6 +136,12 @@ export class TabularModel extends Module {
   shallow: ShallowTower | null;
   /** model.scenarioLogit: a logit on the scenario's embedding added to the body's, with dropout. */
   scenario: ScenarioLogit | null;
+  /** model.sequencePooling: the attention of each sequence field pooled by attention, in schema order. */
+  sequenceAttention: (MultiHeadAttention | PosoMultiHeadAttention)[];
+  /** Each sequence field's pooling, in schema order: its attention's index in sequenceAttention (-1: mean), its query's and pc's fields. */
+  private readonly sequencePools: { name: string; maxLength: number; attention: number; target: string[]; pc: string[] }[];
+  /** The personalization code of 'poso-attention' pooling (the conditionFields). */
+  private readonly pcFields: string[];
 
   constructor(options: TabularModelOptions) {
     super();
@@ -143,11 +157,14 @@ export class TabularModel extends Module {
     this.biasFields = model.shallowTower?.fields.slice() ?? [];
     this.general = sparse.filter((f) => !(model.kind === 'pepnet' && this.priors.includes(f)) && !this.biasFields.includes(f));
     const pooled = schema.ofKind('multi').length + schema.ofKind('sequence').length;
-    const fields = this.general.length + pooled + (schema.domain && model.kind !== 'pepnet' ? 1 : 0);
-    const inFeatures = fields * dim + schema.dense.length;
+    const poolings = schema.ofKind('sequence').map((f): SequencePooling => model.sequencePooling?.[f.name] ?? { mode: 'mean', target: [], dim, heads: 1, valueFolds: 4, gatePerHead: false, keyGate: true });
+    // A sequence pooled by attention fills a slot of the attention's width, a mean-pooled one of the embedding's.
+    const pooledWidth = schema.ofKind('multi').length * dim + poolings.reduce((s, p) => s + (p.mode === 'mean' ? dim : p.dim), 0);
+    const fields = this.general.length + (schema.domain && model.kind !== 'pepnet' ? 1 : 0);
+    const inFeatures = fields * dim + pooledWidth + schema.dense.length;
     const T = this.tasks;
     const o = model.options;
-    this.domainAt = schema.domain && model.kind !== 'pepnet' ? (this.general.length + pooled) * dim : -1;
+    this.domainAt = schema.domain && model.kind !== 'pepnet' ? this.general.length * dim + pooledWidth : -1;
     this.domains = schema.domain ? schema.maxDomains : 0;
     const needsDomain = (why: string) => {
       if (this.domainAt < 0) throw invalid(`a schema with a domain field ('${model.kind}': ${why})`, 'config.model.kind', model.kind);
@@ -183,8 +200,10 @@ export class TabularModel extends Module {
           needsDomain('one tower per domain value');
           return new BottomHMoE(inFeatures, o, this.domains, T, rng);
         case 'pepnet':
-          if (this.general.length === 0) throw invalid('sparse fields besides the prior fields (EPNet gates them)', 'config.model.priorFields', this.priors);
-          return new PEPNet({ ...o, table: this.table, fields: this.general.length, domainFields: 1, priorFields: this.priors.length, denseFeatures: schema.dense.length, tasks: T, rng });
+          // The pooled bags and sequences are EPNet fields after the single-hot ones, one (B, dim) each.
+          if (this.general.length + pooled === 0) throw invalid('sparse fields besides the prior fields, or bags or sequences (EPNet gates them)', 'config.model.priorFields', this.priors);
+          if (poolings.some((p) => p.mode !== 'mean' && p.dim !== dim)) throw invalid(`an attention dim of ${dim} ('pepnet' gates each pooled sequence as one field of EPNet)`, 'config.model.sequencePooling.dim', poolings.map((p) => p.dim));
+          return new PEPNet({ ...o, table: this.table, fields: this.general.length + pooled, domainFields: 1, priorFields: this.priors.length, denseFeatures: schema.dense.length, tasks: T, rng });
         case 'poso-mlp':
           return new PosoMLP(inFeatures, { hidden: [256, 128], ...o, pcFeatures: condWidth, outFeatures: T, rng } as ConstructorParameters<typeof PosoMLP>[1]);
         case 'star':
@@ -204,6 +223,36 @@ export class TabularModel extends Module {
     if (st) this.shallow = inConfig(() => new ShallowTower({ fields: st.fields.length, dim, tasks: T, hidden: st.hidden, activation: st.activation, dropout: st.dropout, rng }), 'config.model.shallowTower.');
     const sl = model.scenarioLogit;
     if (sl) this.scenario = inConfig(() => new ScenarioLogit({ sceneFeatures: sl.fields.length * dim, tasks: T, dropout: sl.dropout, rng }), 'config.model.scenarioLogit.');
+    // Attention pooling last of all: the body's and the additions' weights do not depend on it.
+    this.pcFields = poolings.some((p) => p.mode === 'poso-attention') ? (conditionFields.length > 0 ? conditionFields : schema.domain ? [schema.domain.name] : []) : [];
+    if (this.pcFields.length === 0 && poolings.some((p) => p.mode === 'poso-attention')) {
+      throw invalid("the fields that condition 'poso-attention' sequence pooling (there is no domain field to default to)", 'config.model.conditionFields', model.conditionFields);
+    }
+    const known = new Set([...this.general, ...(model.kind === 'pepnet' ? this.priors : [])]);
+    const pcKnown = new Set([...known, ...(schema.domain ? [schema.domain.name] : [])]);
+    this.pcFields.forEach((f, i) => {
+      if (!pcKnown.has(f)) throw invalid("the name of a sparse field or the domain field of the schema, outside config.model.shallowTower's fields", `config.model.conditionFields[${i}]`, f);
+    });
+    this.sequenceAttention = [];
+    this.sequencePools = schema.ofKind('sequence').map((f, s) => {
+      const p = poolings[s];
+      const pool = { name: f.name, maxLength: f.maxLength, attention: -1, target: [] as string[], pc: [] as string[] };
+      if (p.mode === 'mean') return pool;
+      p.target.forEach((t, i) => {
+        if (!known.has(t)) throw invalid("the name of a sparse field of the schema, outside config.model.shallowTower's fields", `config.model.sequencePooling.target[${i}]`, t);
+      });
+      const attention = { queryFeatures: p.target.length * dim, keyFeatures: dim, dim: p.dim, heads: p.heads, rng };
+      this.sequenceAttention.push(
+        inConfig(
+          () =>
+            p.mode === 'attention'
+              ? new MultiHeadAttention(attention)
+              : new PosoMultiHeadAttention({ ...attention, pcFeatures: this.pcFields.length * dim, valueFolds: p.valueFolds, gatePerHead: p.gatePerHead, keyGate: p.keyGate, scale: p.scale, gateHidden: p.gateHidden }),
+          'config.model.sequencePooling.',
+        ),
+      );
+      return { ...pool, attention: this.sequenceAttention.length - 1, target: p.target.slice(), pc: p.mode === 'poso-attention' ? this.pcFields : [] };
+    });
   }
 
   /** (B, T) logits (or values, for regression tasks): the body's, plus the scenario logit's and the shallow tower's when configured. */
@@ -215,7 +264,7 @@ export class TabularModel extends Module {
     let scene: Tensor | null = null;
     let bias: Tensor | null = null;
     if (this.kind === 'pepnet') {
-      logits = (this.body as PEPNet).forward({ ids: this.idMatrix(batch, this.general), domainIds: this.domainIds(batch).reshape(B, 1), priorIds: this.idMatrix(batch, this.priors), dense: batch.dense });
+      logits = this.pepnetForward(batch);
       // PEPNet looks its ids up itself: the additions' fields take one more lookup.
       const extra = [...this.sceneFields, ...this.biasFields];
       if (extra.length > 0) {
@@ -233,6 +282,77 @@ export class TabularModel extends Module {
     if (this.scenario) logits = this.scenario.forward(logits, scene as Tensor);
     if (this.shallow) logits = add(logits, this.shallow.forward((bias as Tensor).reshape(B, this.biasFields.length, dim)));
     return logits;
+  }
+
+  /**
+   * PEPNet over E = [the general fields' embeddings ; each bag and sequence pooled] (B, F, dim),
+   * the domain's embedding and the prior fields': the lookups PEPNet.forward makes, in its
+   * order (so a schema without bags or sequences trains exactly as before), then the pooling.
+   */
+  private pepnetForward(batch: Batch): Tensor {
+    const pep = this.body as PEPNet;
+    const B = batch.size;
+    const dim = this.table.dim;
+    const F = this.general.length;
+    const general = F > 0 ? this.table.lookup(this.idMatrix(batch, this.general)).reshape(B, F * dim) : null;
+    const domain = this.table.lookup(this.domainIds(batch).reshape(B, 1)).reshape(B, dim);
+    const prior = this.table.lookup(this.idMatrix(batch, this.priors)).reshape(B, this.priors.length * dim);
+    const at = new Map<string, [Tensor, number]>();
+    this.general.forEach((f, j) => at.set(f, [general as Tensor, j * dim]));
+    this.priors.forEach((f, j) => at.set(f, [prior, j * dim]));
+    at.set(this.schema.domain!.name, [domain, 0]);
+    const pooled = this.pooled(batch, at);
+    const flat = pooled.length === 0 ? (general as Tensor) : concat(general ? [general, ...pooled] : pooled, 1);
+    let x = pep.epnet.forward(flat.reshape(B, pep.fields, dim), domain).reshape(B, pep.fields * dim);
+    if (pep.denseFeatures > 0) x = concat([x, batch.dense as Tensor], 1);
+    return pep.ppnet.forward(x, prior);
+  }
+
+  /**
+   * Each bag mean-pooled, then each sequence pooled as configured: (B, dim) or (B, attention
+   * dim) each. `at` says where a single-hot field's or the domain's embedding is (a tensor and
+   * the column it starts at), for the attention's query and personalization code.
+   */
+  private pooled(batch: Batch, at: Map<string, [Tensor, number]>): Tensor[] {
+    const parts: Tensor[] = [];
+    for (const f of this.schema.ofKind('multi')) {
+      const bag = this.field(batch.bags, f.name);
+      parts.push(this.table.lookupBag(bag.ids, bag.offsets, { mode: 'mean' }));
+    }
+    for (const p of this.sequencePools) {
+      const s = this.field(batch.sequences, p.name);
+      if (p.attention < 0) {
+        const [ids, offsets] = sequenceBags(s.padded, s.lengths, p.maxLength);
+        parts.push(this.table.lookupBag(ids, offsets, { mode: 'mean' }));
+        continue;
+      }
+      const seq = lookupSequences(this.table, s.padded, s.lengths, { layout: 'padded' });
+      const query = this.gather(p.target, at);
+      const attention = this.sequenceAttention[p.attention];
+      parts.push(
+        attention instanceof PosoMultiHeadAttention
+          ? attention.forward(query, seq.embeddings, this.gather(p.pc, at), { lengths: seq.lengths })
+          : attention.forward(query, seq.embeddings, { lengths: seq.lengths }),
+      );
+    }
+    return parts;
+  }
+
+  /** The named fields' embeddings, concatenated (B, fields · dim), as slices of the tensors `at` points into. */
+  private gather(fields: string[], at: Map<string, [Tensor, number]>): Tensor {
+    const dim = this.table.dim;
+    const parts: Tensor[] = [];
+    let run: [Tensor, number, number] | null = null; // a tensor, a start column and a width
+    for (const f of fields) {
+      const [t, col] = at.get(f)!;
+      if (run && run[0] === t && run[1] + run[2] === col) run[2] += dim;
+      else {
+        if (run) parts.push(slice(run[0], 1, run[1], run[2]));
+        run = [t, col, dim];
+      }
+    }
+    if (run) parts.push(run[1] === 0 && run[2] === run[0].shape[1] ? run[0] : slice(run[0], 1, run[1], run[2]));
+    return parts.length === 1 ? parts[0] : concat(parts, 1);
   }
 
   /** Every kind's body but pepnet's, over x = embed(batch). */
@@ -303,9 +423,11 @@ export class TabularModel extends Module {
   }
 
   /**
-   * The body's input (B, features): the single-hot fields, each bag and sequence mean-pooled,
-   * the domain, then the dense fields. The single-hot fields and the domain are embedded by one
-   * table lookup of a (B, fields) id matrix: one dedup, one gather, one fused update per step.
+   * The body's input (B, features): the single-hot fields, each bag mean-pooled, each sequence
+   * pooled as model.sequencePooling says (mean by default), the domain, then the dense fields.
+   * The single-hot fields and the domain are embedded by one table lookup of a (B, fields) id
+   * matrix: one dedup, one gather, one fused update per step (an attention-pooled sequence is
+   * looked up apart, its query and personalization code being slices of that lookup).
    */
   embed(batch: Batch): Tensor {
     return this.lookup(batch).x;
@@ -332,26 +454,22 @@ export class TabularModel extends Module {
         if (main > 0) rows = slice(all, 1, 0, main * dim);
       }
     }
+    const F = this.general.length;
+    // Where the attention's query and personalization code are: slices of the one lookup.
+    const at = new Map<string, [Tensor, number]>();
     if (rows) {
-      const pooled = this.schema.ofKind('multi').length + this.schema.ofKind('sequence').length;
+      this.general.forEach((f, j) => at.set(f, [rows as Tensor, j * dim]));
+      if (this.schema.domain) at.set(this.schema.domain.name, [rows, F * dim]);
+      const pooled = this.schema.ofKind('multi').length + this.sequencePools.length;
       if (this.schema.domain && pooled > 0) {
         // The domain's embedding goes after the bags and sequences, where the body expects it.
-        const F = this.general.length;
         if (F > 0) parts.push(slice(rows, 1, 0, F * dim));
         domain = slice(rows, 1, F * dim, dim);
       } else {
         parts.push(rows);
       }
     }
-    for (const f of this.schema.ofKind('multi')) {
-      const bag = this.field(batch.bags, f.name);
-      parts.push(this.table.lookupBag(bag.ids, bag.offsets, { mode: 'mean' }));
-    }
-    for (const f of this.schema.ofKind('sequence')) {
-      const s = this.field(batch.sequences, f.name);
-      const [ids, offsets] = sequenceBags(s.padded, s.lengths, f.maxLength);
-      parts.push(this.table.lookupBag(ids, offsets, { mode: 'mean' }));
-    }
+    parts.push(...this.pooled(batch, at));
     if (domain) parts.push(domain);
     if (this.schema.dense.length > 0) parts.push(batch.dense);
     return { x: concat(parts, 1), bias };
