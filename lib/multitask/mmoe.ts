@@ -14,8 +14,8 @@
 import { noGrad } from '../autograd';
 import { Activation, ACTIVATIONS } from '../ops/activation';
 import { addInPlace, affine, clamp } from '../ops/elementwise';
-import { concat } from '../ops/layout';
-import { GATE_DROPOUT_MODES, GateDropoutMode, moeCombine, moeGate } from '../ops/moe';
+import { concat, transpose } from '../ops/layout';
+import { expertLinear, GATE_DROPOUT_MODES, GateDropoutMode, moeCombine, moeGate } from '../ops/moe';
 import { max, sum } from '../ops/reduce';
 import { Linear } from '../nn/linear';
 import { MLP } from '../nn/mlp';
@@ -135,6 +135,19 @@ export class MMoE extends Module {
     const r = this.representations(x, pc);
     const b = x.shape[0];
     const h = r.shape[2];
+    if (this.towers.every((t) => t.drops.length === 0 && t.layers.every((l) => l.bias !== null))) {
+      // Layer l of every tower as one batched GEMM over the task-major r (T, B, H): the towers'
+      // weights stacked for the step (their gradients flow back to each tower's own).
+      let y = r;
+      for (let l = 0; l < this.towers[0].layers.length; ++l) {
+        const layers = this.towers.map((t) => t.layers[l]);
+        const [out, inF] = layers[0].weight.shape;
+        const w = concat(layers.map((L) => L.weight.reshape(1, out, inF)), 0);
+        const bias = concat(layers.map((L) => (L.bias as Tensor).reshape(1, out)), 0);
+        y = expertLinear(y, w, bias, layers[0].activation);
+      }
+      return transpose(y.reshape(this.tasks, b), 0, 1); // (T, B, 1) → (B, T)
+    }
     return concat(this.towers.map((tower, t) => tower.forward(r.narrow(t, 1).reshape(b, h))), 1);
   }
 
