@@ -131,13 +131,11 @@ export function finishBatch(a: BatchArrays, schema: DataSchema, device: Device, 
   return batch;
 }
 
-/** Rows' host arrays, each row checked against the schema (errors name rows[b] and the field). */
-function rowArrays(rows: Row[], schema: DataSchema): BatchArrays {
-  const B = rows.length;
+/** A batch's host arrays for B rows: the per-row ones zeroed, the per-field ones to fill in. */
+export function emptyBatchArrays(schema: DataSchema, B: number): BatchArrays {
   const T = schema.tasks.length;
   const D = schema.dense.length;
-  const bad = (what: string, name: string, v: unknown) => invalid(what, name, v);
-  const a: BatchArrays = {
+  return {
     size: B,
     ids: {},
     bags: {},
@@ -149,6 +147,15 @@ function rowArrays(rows: Row[], schema: DataSchema): BatchArrays {
     weight: schema.weight ? new Float32Array(B) : null,
     lines: new Int32Array(B),
   };
+}
+
+/** Rows' host arrays, each row checked against the schema (errors name rows[b] and the field). */
+function rowArrays(rows: Row[], schema: DataSchema): BatchArrays {
+  const B = rows.length;
+  const T = schema.tasks.length;
+  const D = schema.dense.length;
+  const bad = (what: string, name: string, v: unknown) => invalid(what, name, v);
+  const a = emptyBatchArrays(schema, B);
   for (const f of schema.fields) {
     if (f.kind === 'sparse') {
       const ids = new BigInt64Array(B);

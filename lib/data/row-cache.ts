@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Device, defaultDevice } from '../backend';
-import { Batch, BatchArrays, finishBatch, SEQUENCE_PAD_ID } from './batches';
+import { Batch, BatchArrays, emptyBatchArrays, finishBatch, SEQUENCE_PAD_ID } from './batches';
 import { DataSchema } from './schema';
 import { ReaderStats, Row } from './readers';
 import { shuffleSync, ShuffleOptions } from './shuffle';
@@ -105,38 +105,21 @@ function encode(layout: Layout, rows: readonly Row[]): ArrayBuffer {
 
 /** The rows of a chunk buffer, as the reader made them. */
 function* decode(layout: Layout, buf: ArrayBuffer, n: number): Generator<Row> {
-  let at = 0;
-  const take = <T>(make: (o: number, len: number) => T, len: number, bytesPer: number): T => {
-    const view = make(at, len);
-    at += aligned(len * bytesPer);
-    return view;
-  };
-  const f64 = (len: number) => take((o, l) => new Float64Array(buf, o, l), len, 8);
-  const i64 = (len: number) => take((o, l) => new BigInt64Array(buf, o, l), len, 8);
-  const i32 = (len: number) => take((o, l) => new Int32Array(buf, o, l), len, 4);
-  const line = f64(n);
-  const sparse = layout.sparse.map(() => i64(n));
-  const lists = layout.lists.map(() => {
-    const lengths = i32(n);
-    const total = lengths.reduce((s, x) => s + x, 0);
-    return { lengths, ids: i64(total), next: 0 };
-  });
-  const dense = f64(n * layout.dense);
-  const labels = f64(n * layout.tasks);
-  const domain = i32(n);
-  const weight = f64(n);
+  const v = viewOf(layout, buf, n);
+  const big = (w: Int32Array) => new BigInt64Array(w.buffer, w.byteOffset, w.length / 2);
+  const sparse = v.sparse.map(big);
+  const lists = v.lists.map((l) => ({ lengths: l.lengths, starts: l.starts, ids: big(l.ids) }));
   for (let i = 0; i < n; ++i) {
-    const row: Row = { line: line[i], ids: {}, bags: {}, sequences: {}, dense: [], labels: [], domain: domain[i], weight: weight[i] };
+    const row: Row = { line: v.line[i], ids: {}, bags: {}, sequences: {}, dense: [], labels: [], domain: v.domain[i], weight: v.weight[i] };
     layout.sparse.forEach((name, k) => (row.ids[name] = sparse[k][i]));
     layout.lists.forEach(({ name, kind }, k) => {
       const l = lists[k];
-      const list = Array.from(l.ids.subarray(l.next, l.next + l.lengths[i]));
-      l.next += l.lengths[i];
+      const list = Array.from(l.ids.subarray(l.starts[i], l.starts[i] + l.lengths[i]));
       if (kind === 'multi') row.bags[name] = list;
       else row.sequences[name] = list;
     });
-    row.dense = Array.from(dense.subarray(i * layout.dense, (i + 1) * layout.dense));
-    row.labels = Array.from(labels.subarray(i * layout.tasks, (i + 1) * layout.tasks), (v) => (Number.isNaN(v) ? null : v));
+    row.dense = Array.from(v.dense.subarray(i * layout.dense, (i + 1) * layout.dense));
+    row.labels = Array.from(v.labels.subarray(i * layout.tasks, (i + 1) * layout.tasks), (y) => (Number.isNaN(y) ? null : y));
     yield row;
   }
 }
@@ -187,18 +170,7 @@ function pickArrays(schema: DataSchema, layout: Layout, views: ChunkView[], pick
     chunk[b] = Math.floor(picks[b] / CHUNK_ROWS);
     row[b] = picks[b] - chunk[b] * CHUNK_ROWS;
   }
-  const a: BatchArrays = {
-    size: B,
-    ids: {},
-    bags: {},
-    sequences: {},
-    dense: new Float32Array(B * D),
-    labels: new Float32Array(B * T),
-    labelMask: new Float32Array(B * T),
-    domain: schema.domain ? new Int32Array(B) : null,
-    weight: schema.weight ? new Float32Array(B) : null,
-    lines: new Int32Array(B),
-  };
+  const a = emptyBatchArrays(schema, B);
   layout.sparse.forEach((name, k) => {
     const ids = new BigInt64Array(B);
     const out = new Int32Array(ids.buffer);
