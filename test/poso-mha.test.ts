@@ -58,6 +58,28 @@ describe('MultiHeadAttention / PosoMultiHeadAttention', () => {
     });
   }
 
+  it('a value-gate floor: g = floor + (1 − floor)·σ(…), against float64 finite differences', () => {
+    const rng = new Rng(14);
+    const [H, dh, N, hid, floor] = [2, 2, 3, 3, 0.3];
+    const cfg: AttentionCfg = { B, Lq: 0, L, H, dh, N, G: 1, gk: true, lengths, scale: 2 / N };
+    const module = new PosoMultiHeadAttention({ queryFeatures: QF, keyFeatures: KF, pcFeatures: PC, dim: H * dh, heads: H, valueFolds: N, gateHidden: hid, valueGateFloor: floor, outputProjection: false, rng });
+    moduleGradcheck({
+      name: 'PosoMultiHeadAttention valueGateFloor',
+      module,
+      inputs: [data(rng, [B, QF]), data(rng, [B, L, KF]), data(rng, [B, PC])],
+      forward: (m, [xq, seq, pc]) => (m as PosoMultiHeadAttention).forward(xq, seq, pc, { lengths }),
+      ref: ([xq, seq, pc], p) => {
+        const q = linearRef(xq, B, p['query.weight'], H * dh, p['query.bias']);
+        const k = linearRef(seq, B * L, p['key.weight'], H * dh, p['key.bias']);
+        const v = linearRef(seq, B * L, p['value.weight'], N * H * dh, p['value.bias']);
+        const gk = gateNURef(pc, B, p, 'keyGate.', hid, H * dh, 2);
+        const gv = gateNURef(pc, B, p, 'valueGate.', hid, N, 1).map((g) => floor + (1 - floor) * g);
+        return attentionRef(cfg, q, k, v, gk, gv);
+      },
+    });
+    expect(() => new PosoMultiHeadAttention({ queryFeatures: 4, keyFeatures: 3, pcFeatures: 2, valueGateFloor: 1 })).toThrow('options.valueGateFloor');
+  });
+
   it('names bad inputs', () => {
     const m = new PosoMultiHeadAttention({ queryFeatures: 4, keyFeatures: 3, pcFeatures: 2, dim: 4, heads: 2 });
     const f = (shape: number[]) => tensor(new Float32Array(numel(shape)), { shape });

@@ -79,7 +79,7 @@ describe('model.sequencePooling', () => {
     const c = resolve(twoHistories('mmoe', { sequencePooling: sp }));
     expect(c.model.sequencePooling).toEqual({
       hist: { mode: 'mean', target: [], dim: 8, heads: 1, valueFolds: 4, gatePerHead: false, keyGate: true },
-      hist2: { mode: 'attention', target: ['item'], dim: 16, heads: 4, valueFolds: 4, gatePerHead: false, keyGate: true, scale: undefined, gateHidden: undefined },
+      hist2: { mode: 'attention', target: ['item'], dim: 16, heads: 4, valueFolds: 4, gatePerHead: false, keyGate: true, scale: undefined, gateHidden: undefined, valueGateFloor: undefined },
     });
     // The same weights, names and values, for the default and an explicit 'mean'; attention adds its own after them.
     const weights = (m: typeof mean) => m.namedParameters().map(([n, t]) => [n, Array.from(t.toArraySync() as Float32Array)]);
@@ -163,7 +163,7 @@ describe('bad sequencePooling settings name their key', () => {
   it('modes, keys, fields and targets', () => {
     expect(bad('max')).toThrow(/one of 'mean', 'attention', 'poso-attention' for config\.model\.sequencePooling but received 'max'/);
     expect(bad({ mode: 'attn', target: 'item' })).toThrow(/config\.model\.sequencePooling\.mode but received 'attn'/);
-    expect(bad({ mode: 'attention', target: 'item', head: 2 })).toThrow(/Unknown option config\.model\.sequencePooling\.head \(expected one of mode, target, dim, heads, valueFolds, gatePerHead, keyGate, scale, gateHidden, fields\)/);
+    expect(bad({ mode: 'attention', target: 'item', head: 2 })).toThrow(/Unknown option config\.model\.sequencePooling\.head \(expected one of mode, target, dim, heads, valueFolds, gatePerHead, keyGate, scale, gateHidden, valueGateFloor, fields\)/);
     expect(bad({ mode: 'attention' })).toThrow(/query of 'hist''s attention.*config\.model\.sequencePooling\.target but received undefined/);
     expect(bad({ mode: 'attention', target: 'tags' })).toThrow(/single-hot \(sparse\) field.*config\.model\.sequencePooling\.target but received 'tags'/);
     expect(bad({ mode: 'attention', target: ['item', 'price'] })).toThrow(/config\.model\.sequencePooling\.target\[1\] but received 'price'/);

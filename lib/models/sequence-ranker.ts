@@ -51,7 +51,7 @@ export interface SequenceRankerOptions {
   /** POSO attention's value folds N (default 4). */
   valueFolds?: number;
   /** POSO attention's gate options (key gate, per-head gates, C, gate width). */
-  attentionGates?: Pick<PosoMultiHeadAttentionOptions, 'keyGate' | 'gatePerHead' | 'scale' | 'gateHidden'>;
+  attentionGates?: Pick<PosoMultiHeadAttentionOptions, 'keyGate' | 'gatePerHead' | 'scale' | 'gateHidden' | 'valueGateFloor'>;
   /** Hidden widths of the tower (default [64, 32]). */
   hidden?: number[];
   /** Keep the last maxLen behaviours of each history (default: all). */

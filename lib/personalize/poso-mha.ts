@@ -15,10 +15,11 @@ import { ShapeError } from '../errors';
 import { Linear } from '../nn/linear';
 import { Module } from '../nn/module';
 import { f32 } from '../ops/common';
+import { affine } from '../ops/elementwise';
 import { posoAttention, PosoAttentionOptions } from '../ops/poso-attention';
 import { Rng } from '../random';
 import { Tensor } from '../tensor';
-import { checkBoolean, checkInt, checkOptions, checkPositive } from '../validate';
+import { checkBoolean, checkInt, checkOptions, checkPositive, checkRange } from '../validate';
 import { checkRows } from './field-input';
 import { GateNU } from './gate-nu';
 
@@ -49,6 +50,13 @@ export interface PosoMultiHeadAttentionOptions extends MultiHeadAttentionOptions
   scale?: number;
   /** Hidden width of the gate networks (default: dim). */
   gateHidden?: number;
+  /**
+   * The least a value gate can be: g = floor + (1 − floor)·σ(MLP(x_pc)) (default 0, POSO's
+   * σ). With a small group, the shared attention first learns the large group's pattern, the
+   * small group's history misleads it, and its value gates fall to σ ≈ 0, where their gradient
+   * vanishes: the group loses its history for good. A floor keeps the history flowing.
+   */
+  valueGateFloor?: number;
 }
 
 /** Which keys are valid: `lengths` (B) or a uint8 `mask` (B, L); neither: all. */
@@ -125,6 +133,7 @@ export class PosoMultiHeadAttention extends AttentionBase {
   readonly pcFeatures: number;
   readonly gatePerHead: boolean;
   readonly scale: number;
+  readonly valueGateFloor: number;
 
   constructor(options: PosoMultiHeadAttentionOptions) {
     const o = checkOptions(options, 'options');
@@ -132,6 +141,7 @@ export class PosoMultiHeadAttention extends AttentionBase {
     this.pcFeatures = checkInt(o.pcFeatures, 'options.pcFeatures', 1);
     this.gatePerHead = checkBoolean(o.gatePerHead ?? false, 'options.gatePerHead');
     this.scale = checkPositive(o.scale ?? 2 / this.folds, 'options.scale');
+    this.valueGateFloor = checkRange(o.valueGateFloor ?? 0, 'options.valueGateFloor', 0, 0.99);
     const hidden = checkInt(o.gateHidden ?? this.dim, 'options.gateHidden', 1);
     this.keyGate = checkBoolean(o.keyGate ?? true, 'options.keyGate')
       ? new GateNU({ inFeatures: this.pcFeatures, outFeatures: this.dim, hidden, gamma: 2, rng: o.rng })
@@ -146,7 +156,8 @@ export class PosoMultiHeadAttention extends AttentionBase {
    */
   forward(query: Tensor, seq: Tensor, pc: Tensor, keys: AttentionKeys = {}): Tensor {
     checkRows(pc, this.pcFeatures, 'pc', query.shape[0]);
-    const gv = this.valueGate.sigmoidGate(pc);
+    const sig = this.valueGate.sigmoidGate(pc);
+    const gv = this.valueGateFloor > 0 ? affine(sig, 1 - this.valueGateFloor, this.valueGateFloor) : sig;
     return this.attend(query, seq, keys, {
       keyGate: this.keyGate ? this.keyGate.forward(pc) : null,
       valueGate: this.gatePerHead ? gv.reshape(pc.shape[0], this.folds, this.heads) : gv,

@@ -44,7 +44,7 @@ export const SEQUENCE_POOLING_MODES = ['mean', 'attention', 'poso-attention'] as
 export type SequencePoolingMode = (typeof SEQUENCE_POOLING_MODES)[number];
 /** Keys of a sequence pooling setting that only attention uses, and those only POSO attention uses. */
 const ATTENTION_KEYS = ['target', 'dim', 'heads'] as const;
-const POSO_ATTENTION_KEYS = ['valueFolds', 'gatePerHead', 'keyGate', 'scale', 'gateHidden'] as const;
+const POSO_ATTENTION_KEYS = ['valueFolds', 'gatePerHead', 'keyGate', 'scale', 'gateHidden', 'valueGateFloor'] as const;
 export const DENSE_OPTIMIZERS = ['adam', 'adamw', 'adagrad', 'sgd'] as const;
 export const SPARSE_OPTIMIZERS = ['adagrad', 'sgd', 'adam'] as const;
 
@@ -138,6 +138,8 @@ export interface SequencePoolingConfig {
   scale?: number;
   /** POSO attention: the gate networks' hidden width (default: dim). */
   gateHidden?: number;
+  /** POSO attention: the least a value gate can be (default 0; see PosoMultiHeadAttention). */
+  valueGateFloor?: number;
 }
 
 /** A sequence field's pooling, resolved: attention's settings are present for the attention modes. */
@@ -152,6 +154,7 @@ export interface SequencePooling {
   keyGate: boolean;
   scale?: number;
   gateHidden?: number;
+  valueGateFloor?: number;
 }
 
 export interface OptimizerConfig {
@@ -409,6 +412,7 @@ function resolveSequencePooling(value: unknown, schema: DataSchema, kind: ModelK
       keyGate: opt('keyGate', checkBoolean) ?? true,
       scale: opt('scale', checkPositive),
       gateHidden: opt('gateHidden', (v, w) => checkInt(v, w, 1)),
+      valueGateFloor: opt('valueGateFloor', (v, w) => checkRange(v, w, 0, 0.99)),
     };
   }
   // A top-level key no field uses is a mistake (set for a mode no field has).

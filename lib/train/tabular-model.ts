@@ -247,7 +247,7 @@ export class TabularModel extends Module {
           () =>
             p.mode === 'attention'
               ? new MultiHeadAttention(attention)
-              : new PosoMultiHeadAttention({ ...attention, pcFeatures: this.pcFields.length * dim, valueFolds: p.valueFolds, gatePerHead: p.gatePerHead, keyGate: p.keyGate, scale: p.scale, gateHidden: p.gateHidden }),
+              : new PosoMultiHeadAttention({ ...attention, pcFeatures: this.pcFields.length * dim, valueFolds: p.valueFolds, gatePerHead: p.gatePerHead, keyGate: p.keyGate, scale: p.scale, gateHidden: p.gateHidden, valueGateFloor: p.valueGateFloor }),
           'config.model.sequencePooling.',
         ),
       );
