@@ -23,7 +23,7 @@ import { Module } from '../nn/module';
 import { Rng } from '../random';
 import { keep } from '../scope';
 import { Tensor } from '../tensor';
-import { checkInt, checkOneOf, checkOptions, checkRange, checkWidths } from '../validate';
+import { checkBoolean, checkInt, checkOneOf, checkOptions, checkRange, checkWidths } from '../validate';
 import { checkRows } from '../personalize/field-input';
 import { multiTaskLoss, MultiTaskLossOptions } from '../models/multi-task-loss';
 import { Experts } from './experts';
@@ -47,6 +47,8 @@ export interface MMoEOptions {
   expertDropout?: number;
   /** A gate weight below this counts as near zero in `utilization()` (default 0.01). */
   nearZero?: number;
+  /** Gather the gate statistics `utilization()` reports on every forward pass (default true; false saves their small ops a step). */
+  trackUtilization?: boolean;
   rng?: Rng;
 }
 
@@ -83,6 +85,7 @@ export class MMoE extends Module {
   readonly gateDropout: number;
   readonly gateDropoutMode: GateDropoutMode;
   readonly nearZero: number;
+  readonly trackUtilization: boolean;
   /** C, the scale of the combination (1 for MMoE). */
   protected combineScale = 1;
   private stats: GateStats = { gateSum: null, maxSum: null, nearZeroSum: null, samples: 0 };
@@ -98,6 +101,7 @@ export class MMoE extends Module {
     this.gateDropoutMode = checkOneOf(o.gateDropoutMode ?? 'sample', 'options.gateDropoutMode', GATE_DROPOUT_MODES);
     const act = checkOneOf(o.activation ?? 'relu', 'options.activation', ACTIVATIONS);
     this.nearZero = checkRange(o.nearZero ?? 0.01, 'options.nearZero', 0, 1);
+    this.trackUtilization = checkBoolean(o.trackUtilization ?? true, 'options.trackUtilization');
     this.experts = new Experts(this.inFeatures, {
       experts: this.numExperts,
       hidden: o.expertHidden ?? [64],
@@ -115,7 +119,7 @@ export class MMoE extends Module {
     const logits = this.gate.forward(x).reshape(x.shape[0], this.tasks, this.numExperts);
     const p = this.training ? this.gateDropout : 0;
     const gates = moeGate(logits, { p, mode: this.gateDropoutMode });
-    this.record(gates);
+    if (this.trackUtilization) this.record(gates);
     return gates;
   }
 

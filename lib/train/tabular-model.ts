@@ -193,9 +193,9 @@ export class TabularModel extends Module {
         case 'shared-bottom':
           return new SharedBottom(inFeatures, { ...o, tasks: T, rng });
         case 'mmoe':
-          return new MMoE(inFeatures, { ...o, tasks: T, rng });
+          return new MMoE(inFeatures, { trackUtilization: false, ...o, tasks: T, rng });
         case 'poso-mmoe':
-          return new PosoMMoE(inFeatures, { ...o, tasks: T, pcFeatures: condWidth, rng });
+          return new PosoMMoE(inFeatures, { trackUtilization: false, ...o, tasks: T, pcFeatures: condWidth, rng });
         case 'hmoe':
           needsDomain('one tower per domain value');
           return new BottomHMoE(inFeatures, o, this.domains, T, rng);
