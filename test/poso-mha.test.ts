@@ -34,37 +34,15 @@ describe('MultiHeadAttention / PosoMultiHeadAttention', () => {
     });
   });
 
-  for (const gatePerHead of [false, true]) {
-    it(`POSO attention (${gatePerHead ? 'a gate per fold and head' : 'a gate per fold'}): K gate, 3 value folds, C = 2/N, against float64 finite differences`, () => {
-      const rng = new Rng(gatePerHead ? 13 : 12);
-      const [H, dh, N, hid] = [2, 2, 3, 3];
-      const cfg: AttentionCfg = { B, Lq: 0, L, H, dh, N, G: gatePerHead ? H : 1, gk: true, lengths, scale: 2 / N };
-      const module = new PosoMultiHeadAttention({ queryFeatures: QF, keyFeatures: KF, pcFeatures: PC, dim: H * dh, heads: H, valueFolds: N, gatePerHead, gateHidden: hid, outputProjection: false, rng });
-      expect(module.scale).toBeCloseTo(2 / 3, 7);
-      moduleGradcheck({
-        name: `PosoMultiHeadAttention gatePerHead ${gatePerHead}`,
-        module,
-        inputs: [data(rng, [B, QF]), data(rng, [B, L, KF]), data(rng, [B, PC])],
-        forward: (m, [xq, seq, pc]) => (m as PosoMultiHeadAttention).forward(xq, seq, pc, { lengths }),
-        ref: ([xq, seq, pc], p) => {
-          const q = linearRef(xq, B, p['query.weight'], H * dh, p['query.bias']);
-          const k = linearRef(seq, B * L, p['key.weight'], H * dh, p['key.bias']);
-          const v = linearRef(seq, B * L, p['value.weight'], N * H * dh, p['value.bias']);
-          const gk = gateNURef(pc, B, p, 'keyGate.', hid, H * dh, 2);
-          const gv = gateNURef(pc, B, p, 'valueGate.', hid, N * (gatePerHead ? H : 1), 1);
-          return attentionRef(cfg, q, k, v, gk, gv);
-        },
-      });
-    });
-  }
-
-  it('a value-gate floor: g = floor + (1 − floor)·σ(…), against float64 finite differences', () => {
-    const rng = new Rng(14);
-    const [H, dh, N, hid, floor] = [2, 2, 3, 3, 0.3];
-    const cfg: AttentionCfg = { B, Lq: 0, L, H, dh, N, G: 1, gk: true, lengths, scale: 2 / N };
-    const module = new PosoMultiHeadAttention({ queryFeatures: QF, keyFeatures: KF, pcFeatures: PC, dim: H * dh, heads: H, valueFolds: N, gateHidden: hid, valueGateFloor: floor, outputProjection: false, rng });
+  /** POSO attention (K gate, 3 value folds, C = 2/N, no out_proj) against its float64 reference. */
+  const checkPoso = (name: string, seed: number, gatePerHead: boolean, floor: number) => {
+    const rng = new Rng(seed);
+    const [H, dh, N, hid] = [2, 2, 3, 3];
+    const cfg: AttentionCfg = { B, Lq: 0, L, H, dh, N, G: gatePerHead ? H : 1, gk: true, lengths, scale: 2 / N };
+    const module = new PosoMultiHeadAttention({ queryFeatures: QF, keyFeatures: KF, pcFeatures: PC, dim: H * dh, heads: H, valueFolds: N, gatePerHead, gateHidden: hid, ...(floor > 0 ? { valueGateFloor: floor } : {}), outputProjection: false, rng });
+    expect(module.scale).toBeCloseTo(2 / 3, 7);
     moduleGradcheck({
-      name: 'PosoMultiHeadAttention valueGateFloor',
+      name,
       module,
       inputs: [data(rng, [B, QF]), data(rng, [B, L, KF]), data(rng, [B, PC])],
       forward: (m, [xq, seq, pc]) => (m as PosoMultiHeadAttention).forward(xq, seq, pc, { lengths }),
@@ -73,10 +51,20 @@ describe('MultiHeadAttention / PosoMultiHeadAttention', () => {
         const k = linearRef(seq, B * L, p['key.weight'], H * dh, p['key.bias']);
         const v = linearRef(seq, B * L, p['value.weight'], N * H * dh, p['value.bias']);
         const gk = gateNURef(pc, B, p, 'keyGate.', hid, H * dh, 2);
-        const gv = gateNURef(pc, B, p, 'valueGate.', hid, N, 1).map((g) => floor + (1 - floor) * g);
+        const gv = gateNURef(pc, B, p, 'valueGate.', hid, N * (gatePerHead ? H : 1), 1).map((g) => floor + (1 - floor) * g);
         return attentionRef(cfg, q, k, v, gk, gv);
       },
     });
+  };
+
+  for (const gatePerHead of [false, true]) {
+    it(`POSO attention (${gatePerHead ? 'a gate per fold and head' : 'a gate per fold'}): K gate, 3 value folds, C = 2/N, against float64 finite differences`, () => {
+      checkPoso(`PosoMultiHeadAttention gatePerHead ${gatePerHead}`, gatePerHead ? 13 : 12, gatePerHead, 0);
+    });
+  }
+
+  it('a value-gate floor: g = floor + (1 − floor)·σ(…), against float64 finite differences', () => {
+    checkPoso('PosoMultiHeadAttention valueGateFloor', 14, false, 0.3);
     expect(() => new PosoMultiHeadAttention({ queryFeatures: 4, keyFeatures: 3, pcFeatures: 2, valueGateFloor: 1 })).toThrow('options.valueGateFloor');
   });
 

@@ -10,6 +10,7 @@ import { ArgumentError, FormatError } from '../errors';
 import { DataSchema, defineSchema, Schema } from '../data/schema';
 import { EarlyStopping } from './trainer';
 import { Activation, ACTIVATIONS } from '../ops/activation';
+import type { PosoMultiHeadAttentionOptions } from '../personalize/poso-mha';
 import { checkBoolean, checkInt, checkKnownKeys, checkOneOf, checkOptions, checkPositive, checkRange, checkWidths, invalid } from '../validate';
 
 export const MODEL_KINDS = ['mlp', 'shared-bottom', 'mmoe', 'poso-mmoe', 'hmoe', 'pepnet', 'poso-mlp', 'star', 'm2m', 'apg-mlp'] as const;
@@ -118,8 +119,11 @@ export interface ModelConfig {
   sequencePooling?: SequencePoolingMode | (SequencePoolingConfig & { fields?: Record<string, SequencePoolingMode | SequencePoolingConfig> });
 }
 
-/** One sequence field's pooling (see {@link ModelConfig.sequencePooling}). */
-export interface SequencePoolingConfig {
+/** POSO attention's settings a sequence field's pooling passes on (PosoMultiHeadAttention's, with its defaults). */
+type PosoAttentionSettings = Pick<PosoMultiHeadAttentionOptions, (typeof POSO_ATTENTION_KEYS)[number]>;
+
+/** One sequence field's pooling (see {@link ModelConfig.sequencePooling}); POSO attention's keys are PosoMultiHeadAttention's. */
+export interface SequencePoolingConfig extends PosoAttentionSettings {
   /** 'mean' (default), 'attention' or 'poso-attention'. */
   mode?: SequencePoolingMode;
   /** Attention: the single-hot field(s) whose embedding is the query — the candidate (the item). Required for attention. */
@@ -128,22 +132,10 @@ export interface SequencePoolingConfig {
   dim?: number;
   /** Attention: heads, dividing dim (default 2, or 1 when 2 does not divide dim). */
   heads?: number;
-  /** POSO attention: N, the value folds mixed by the personal gates (default 4). */
-  valueFolds?: number;
-  /** POSO attention: one value gate per fold and head (default false: per fold). */
-  gatePerHead?: boolean;
-  /** POSO attention: gate the keys element-wise by the personalization code (default true). */
-  keyGate?: boolean;
-  /** POSO attention: C, the correction on the mixed value (default 2 / valueFolds). */
-  scale?: number;
-  /** POSO attention: the gate networks' hidden width (default: dim). */
-  gateHidden?: number;
-  /** POSO attention: the least a value gate can be (default 0; see PosoMultiHeadAttention). */
-  valueGateFloor?: number;
 }
 
 /** A sequence field's pooling, resolved: attention's settings are present for the attention modes. */
-export interface SequencePooling {
+export interface SequencePooling extends PosoAttentionSettings {
   mode: SequencePoolingMode;
   /** The query's single-hot fields ([] for 'mean'). */
   target: string[];
@@ -152,9 +144,6 @@ export interface SequencePooling {
   valueFolds: number;
   gatePerHead: boolean;
   keyGate: boolean;
-  scale?: number;
-  gateHidden?: number;
-  valueGateFloor?: number;
 }
 
 export interface OptimizerConfig {

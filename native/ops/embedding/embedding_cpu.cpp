@@ -89,9 +89,8 @@ GW_ALWAYS_INLINE void prefetch_match(const TableView& t, int64_t key) {
   });
 }
 
-/// Starts loading what an insert into `key`'s bucket reads: digests and eviction values.
-GW_ALWAYS_INLINE void prefetch_victims(const TableView& t, int64_t key) {
-  const Home m = home_of(t, key);
+/// Starts loading what an insert into bucket m reads: digests and eviction values.
+GW_ALWAYS_INLINE void prefetch_victims(const TableView& t, const Home& m) {
   __builtin_prefetch(t.digest + m.lo);
   for (int64_t s = m.lo; s < m.hi; s += 8) __builtin_prefetch(t.value + s);
 }
@@ -421,11 +420,13 @@ int64_t emb_insert(const TableView& t, const int64_t* ukeys, const int32_t* seg,
   const bool ttl = emb::has_ttl(p);
   const int64_t grain = std::max<int64_t>(1, (t.buckets + num_threads() - 1) / num_threads());
   parallel_for(0, t.buckets, grain, [&](int64_t blo, int64_t bhi) {
-    std::vector<int32_t> mine;
+    // This chunk's new keys, each with its bucket (hashed once).
+    std::vector<std::pair<int32_t, Home>> mine;
     for (int64_t u = 0; u < U; ++u) {
       if (status[u] != kNew) continue;
-      const int64_t b = emb::bucket_of(t, emb::mix64(static_cast<uint64_t>(ukeys[u])));
-      if (b >= blo && b < bhi) mine.push_back(static_cast<int32_t>(u));
+      const Home h = home_of(t, ukeys[u]);
+      const int64_t b = h.lo / t.bucket_size;
+      if (b >= blo && b < bhi) mine.emplace_back(static_cast<int32_t>(u), h);
     }
     int64_t in = 0, out = 0;
     const int64_t m = static_cast<int64_t>(mine.size());
@@ -433,11 +434,10 @@ int64_t emb_insert(const TableView& t, const int64_t* ukeys, const int32_t* seg,
     // took its slot, are arriving in cache.
     int32_t batch[kStartBatch];
     int64_t pending = 0;
-    for (int64_t i = 0; i < std::min(m, kPrefetch); ++i) prefetch_victims(t, ukeys[mine[i]]);
+    for (int64_t i = 0; i < std::min(m, kPrefetch); ++i) prefetch_victims(t, mine[i].second);
     for (int64_t i = 0; i < m; ++i) {
-      if (i + kPrefetch < m) prefetch_victims(t, ukeys[mine[i + kPrefetch]]);
-      const int32_t u = mine[i];
-      const Home h = home_of(t, ukeys[u]);
+      if (i + kPrefetch < m) prefetch_victims(t, mine[i + kPrefetch].second);
+      const auto& [u, h] = mine[i];
       const emb::Victim best = ttl ? scan_bucket(t, h, p, c) : scan_bucket_values(t, h, c);
       if (best.rank == emb::kRankNone) {
         status[u] = kDropped;
