@@ -256,7 +256,8 @@ describe('training report', () => {
 
     const file = path.join(fs.mkdtempSync(path.join(dir, 'run-')), 'report.html');
     fs.writeFileSync(file, 'old');
-    const input = { title: 'MLP on synthetic', subtitle: 'two tasks, two domains', stepLosses, history: r.history, notes: ['lr 0.05', 'a < b & c'] };
+    const losses = Array.from(stepLosses, (v, i): [number, number] => [i + 1, v]);
+    const input = { title: 'MLP on synthetic', subtitle: 'two tasks, two domains', losses, history: r.history, notes: ['lr 0.05', 'a < b & c'] };
     expect(writeTrainingReport(file, input)).toBe(file);
     expect(fs.readdirSync(path.dirname(file))).toEqual(['report.html']); // replaced; no temp file left
     const html = fs.readFileSync(file, 'utf8');
@@ -295,7 +296,7 @@ describe('training report', () => {
     const metricsAt = (shift: number) =>
       taskMetrics({ outputs: [0.1 + shift, -0.3, 2, 0.4 - shift], labels: [1, 0, 1, 0], tasks: [evil], domains: { ids: [0, 0, 1, 1], names: ['d'] }, users: ['u', 'u', 'v', 'v'] });
     const history: EpochRecord[] = [1, 2].map((epoch) => ({ epoch, loss: 0.7 / epoch, samples: 4, samplesPerSecond: 1000 * epoch, metrics: metricsAt(epoch) }));
-    const html = trainingReportHtml({ title: evil, subtitle: evil, stepLosses: [0.9, 0.8, NaN, 0.6, 0.5], history });
+    const html = trainingReportHtml({ title: evil, subtitle: evil, losses: [[16, 0.9], [32, 0.8], [48, NaN], [64, 0.6], [70, 0.5]], history });
     expect(html).not.toContain(evil);
     expect(html).not.toContain('<b>');
     expect(html).toContain(`<title>${escapeXml(evil)}</title>`);
@@ -330,8 +331,10 @@ describe('training report', () => {
       [{ title: 'x', history: [rec, { ...rec, loss: '0.5' }] }, 'Expected a number for input.history[1].loss'],
       [{ title: 'x', history: [{ ...rec, epoch: 1.5 }] }, 'input.history[0].epoch'],
       [{ title: 'x', history: [{ ...rec, metrics: [{ task: 'a', domain: 'all', n: 3, auc: '1' }] }] }, 'input.history[0].metrics[0].auc'],
-      [{ title: 'x', history: [], stepLosses: [1, 2, '3'] }, "Expected a number for input.stepLosses[2] but received '3' of type string"],
-      [{ title: 'x', history: [], stepLosses: 5 }, 'input.stepLosses'],
+      [{ title: 'x', history: [], losses: [[1, 1], [2, 2], [3, '3']] }, 'Expected a [step, loss] pair of numbers for input.losses[2]'],
+      [{ title: 'x', history: [], losses: [[4, 1], [4, 2]] }, 'input.losses[1][0]'],
+      [{ title: 'x', history: [], losses: [[0.5, 1]] }, 'input.losses[0][0]'],
+      [{ title: 'x', history: [], losses: 5 }, 'input.losses'],
       [{ title: 'x', history: [], notes: [1] }, 'input.notes[0]'],
       [{ title: 'x', history: [], stepLoss: [1] }, 'Unknown option input.stepLoss'],
     ];

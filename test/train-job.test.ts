@@ -30,7 +30,7 @@ describe('config job', () => {
     const config = resolve(clickConfig(kind, { output: { dir: `out-${kind}`, safetensors: true } }));
     const r = await runTrainJob(config, quiet);
     expect(r.fit.history).toHaveLength(3);
-    expect(r.fit.steps).toBe(r.stepLosses.length);
+    expect(r.losses.at(-1)![0]).toBe(r.fit.steps);
     const click = allRows(r.test, 'click');
     expect(click.auc).toBeGreaterThan(0.75);
     const dwell = allRows(r.test, 'dwell');
@@ -54,7 +54,7 @@ describe('config job', () => {
     const memory = await job(true, 'out-cache-mem');
     const disk = await job({ memoryMB: 0 }, 'out-cache-disk');
     for (const r of [memory, disk]) {
-      expect(r.stepLosses).toEqual(off.stepLosses);
+      expect(r.losses).toEqual(off.losses);
       const untimed = (h: typeof off.fit.history) => h.map(({ samplesPerSecond: _, ...rest }) => rest);
       expect(untimed(r.fit.history)).toEqual(untimed(off.fit.history));
       expect(r.test).toEqual(off.test);
@@ -68,7 +68,7 @@ describe('config job', () => {
   }, 120_000);
 
   it('is deterministic from its seed', async () => {
-    const run = async () => (await runTrainJob(resolve(clickConfig('mlp', { train: { epochs: 1, batchSize: 256 }, output: { dir: 'out-det', report: false } })), quiet)).stepLosses;
+    const run = async () => (await runTrainJob(resolve(clickConfig('mlp', { train: { epochs: 1, batchSize: 256 }, output: { dir: 'out-det', report: false } })), quiet)).losses;
     expect(await run()).toEqual(await run());
   }, 60_000);
 

@@ -48,7 +48,7 @@ describe('trainInWorker', () => {
     expect(mainDelay.max).toBeGreaterThan(2 * workerDelay.p99);
     expect(epochs).toEqual([1, 2]);
     expect(steps.length).toBe(Math.floor(inWorker.fit.steps / 5));
-    expect(inWorker.stepLosses).toEqual(onMain.stepLosses);
+    expect(inWorker.losses).toEqual(onMain.losses);
     expect(inWorker.test).toEqual(onMain.test);
     expect(readCheckpointInfo(inWorker.checkpoint).step).toBe(inWorker.fit.steps);
   }, 120_000);

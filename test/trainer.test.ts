@@ -51,6 +51,29 @@ describe('Trainer', () => {
     expect(Array.from(a.predict(test[0]))).toEqual(Array.from(b.predict(test[0])));
   });
 
+  it('the loss is read back every lossEvery steps and at each epoch end, as the mean of the steps since the last read', async () => {
+    const batches = train.slice(0, 10);
+    const perStep: [number, number | undefined][] = [];
+    const a = makeTrainer(6);
+    const ra = await a.fit(batches, { epochs: 2, seed: 2, lossEvery: 1, onStep: (s, l) => void perStep.push([s, l]) });
+    const windowed: [number, number | undefined][] = [];
+    const b = makeTrainer(6);
+    const rb = await b.fit(batches, { epochs: 2, seed: 2, lossEvery: 4, onStep: (s, l) => void windowed.push([s, l]) });
+    expect(perStep.every(([, l]) => l !== undefined)).toBe(true);
+    // Reads at steps 4, 8, 10 (the epoch's end), then 14, 18, 20; undefined in between.
+    expect(windowed.filter(([, l]) => l !== undefined).map(([s]) => s)).toEqual([4, 8, 10, 14, 18, 20]);
+    expect(windowed.map(([s]) => s)).toEqual(perStep.map(([s]) => s));
+    const read = new Map(windowed.filter(([, l]) => l !== undefined) as [number, number][]);
+    const mean = (from: number, to: number) => perStep.slice(from, to).reduce((sum, [, l]) => sum + l!, 0) / (to - from);
+    expect(read.get(4)).toBeCloseTo(mean(0, 4), 5);
+    expect(read.get(10)).toBeCloseTo(mean(8, 10), 5);
+    expect(read.get(18)).toBeCloseTo(mean(14, 18), 5);
+    // The epoch's loss is the mean over its steps either way.
+    for (const e of [0, 1]) expect(rb.history[e].loss).toBeCloseTo(ra.history[e].loss, 5);
+    expect(ra.history[1].loss).toBeCloseTo(mean(10, 20), 5);
+    await expect(makeTrainer(1).fit(batches, { lossEvery: 0 })).rejects.toThrow('options.lossEvery');
+  });
+
   it('early stopping: stops after `patience` evaluations without improvement', async () => {
     const t = makeTrainer(5, 0); // lr 0: the metric never improves after the first epoch
     const r = await t.fit(train.slice(0, 2), { epochs: 10, eval: test, earlyStopping: { metric: 'auc', task: 'click', patience: 2 } });

@@ -170,6 +170,8 @@ export interface LoopConfig {
   checkpointEvery?: number;
   /** Write a serving update (dense weights + the table rows changed since the previous one) to <output.dir>/updates/ every this many steps and after the last step (default 0: none). */
   updateEvery?: number;
+  /** Steps whose losses are summed on the device between reads of the training loss (default 16): see FitOptions.lossEvery. */
+  lossEvery?: number;
 }
 
 export interface OutputConfig {
@@ -223,7 +225,7 @@ export interface ResolvedConfig {
     sequencePooling: Record<string, SequencePooling>;
   };
   optimizer: { sparse: { kind: (typeof SPARSE_OPTIMIZERS)[number]; lr: number; weightDecay: number }; dense: { kind: (typeof DENSE_OPTIMIZERS)[number]; lr: number; weightDecay: number } };
-  train: { epochs: number; batchSize: number; evalBatchSize: number; shuffleBuffer: number; clipNorm?: number; earlyStopping?: EarlyStopping; checkpointEvery: number; updateEvery: number };
+  train: { epochs: number; batchSize: number; evalBatchSize: number; shuffleBuffer: number; clipNorm?: number; earlyStopping?: EarlyStopping; checkpointEvery: number; updateEvery: number; lossEvery: number };
   output: { dir: string; safetensors: boolean; report: boolean };
   /** The config as given (saved into checkpoints and reports). */
   source: TrainConfig;
@@ -519,7 +521,7 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
   };
 
   const t = checkOptions(c.train ?? {}, 'config.train');
-  checkKnownKeys(t, 'config.train', ['epochs', 'batchSize', 'evalBatchSize', 'shuffleBuffer', 'clipNorm', 'earlyStopping', 'checkpointEvery', 'updateEvery']);
+  checkKnownKeys(t, 'config.train', ['epochs', 'batchSize', 'evalBatchSize', 'shuffleBuffer', 'clipNorm', 'earlyStopping', 'checkpointEvery', 'updateEvery', 'lossEvery']);
   const loop: ResolvedConfig['train'] = {
     epochs: checkInt(t.epochs ?? 4, 'config.train.epochs', 1),
     batchSize: checkInt(t.batchSize ?? 512, 'config.train.batchSize', 1, 1 << 20),
@@ -529,6 +531,7 @@ export function parseTrainConfig(config: TrainConfig, baseDir = process.cwd(), d
     earlyStopping: t.earlyStopping === undefined ? undefined : checkOptions(t.earlyStopping, 'config.train.earlyStopping'),
     checkpointEvery: checkInt(t.checkpointEvery ?? 0, 'config.train.checkpointEvery', 0),
     updateEvery: checkInt(t.updateEvery ?? 0, 'config.train.updateEvery', 0),
+    lossEvery: checkInt(t.lossEvery ?? 16, 'config.train.lossEvery', 1),
   };
   if (loop.earlyStopping) checkKnownKeys(loop.earlyStopping, 'config.train.earlyStopping', ['metric', 'task', 'patience', 'minDelta']);
 

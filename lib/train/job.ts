@@ -54,8 +54,8 @@ export interface JobOptions {
   log?: (line: string) => void;
   /** After each epoch. */
   onEpoch?: (record: EpochRecord) => void | Promise<void>;
-  /** After each step. */
-  onStep?: (step: number, loss: number) => void | Promise<void>;
+  /** After each step, with the mean loss since the previous read on the steps that read it back (config.train.lossEvery), else undefined. */
+  onStep?: (step: number, loss: number | undefined) => void | Promise<void>;
   /** Stops training after the current step; the job still scores the test rows and writes its checkpoint. */
   signal?: AbortSignal;
 }
@@ -65,8 +65,8 @@ export interface JobResult {
   fit: FitResult;
   /** Metrics of the test rows, per task and per domain. */
   test: TaskMetric[];
-  /** Training loss per step. */
-  stepLosses: number[];
+  /** The training loss as it was read back: [step, mean loss of the steps since the previous read], every config.train.lossEvery steps and at each epoch's end. */
+  losses: [number, number][];
   checkpoint: string;
   /** The serving updates written (train.updateEvery), oldest first: apply them in order. */
   updates: string[];
@@ -221,7 +221,7 @@ export async function runTrainJob(config: ResolvedConfig, options: JobOptions = 
     lastSync = model.table.step;
     updates.push(saveUpdate(file, { model, tables: { table: model.table }, step: trainer.step, sinceStep: since }));
   };
-  const stepLosses: number[] = [];
+  const losses: [number, number][] = [];
   const fit = await trainer.fit(parts.data('train'), {
     epochs: config.train.epochs,
     eval: parts.data('valid'),
@@ -229,8 +229,9 @@ export async function runTrainJob(config: ResolvedConfig, options: JobOptions = 
     seed: config.seed,
     onEpoch: options.onEpoch,
     signal: options.signal,
+    lossEvery: config.train.lossEvery,
     onStep: async (step, loss) => {
-      stepLosses.push(loss);
+      if (loss !== undefined) losses.push([step, loss]);
       if (config.train.checkpointEvery > 0 && step % config.train.checkpointEvery === 0) save();
       if (config.train.updateEvery > 0 && step % config.train.updateEvery === 0) pushUpdate();
       await options.onStep?.(step, loss);
@@ -240,10 +241,10 @@ export async function runTrainJob(config: ResolvedConfig, options: JobOptions = 
   const hasTest = config.data.test !== undefined || config.data.split.test > 0;
   const test = hasTest ? await trainer.evaluate(parts.data('test')) : [];
   const checkpoint = save();
-  const result: JobResult = { name: config.name, fit, test, stepLosses, checkpoint, updates, metrics: path.join(out, 'metrics.json'), stats: parts.stats, seconds: (Date.now() - t0) / 1000 };
+  const result: JobResult = { name: config.name, fit, test, losses, checkpoint, updates, metrics: path.join(out, 'metrics.json'), stats: parts.stats, seconds: (Date.now() - t0) / 1000 };
   fs.writeFileSync(result.metrics, JSON.stringify({ name: config.name, steps: fit.steps, bestEpoch: fit.bestEpoch, stoppedEarly: fit.stoppedEarly, history: fit.history, test, stats: parts.stats }, null, 2));
   if (config.output.report) {
-    result.report = writeTrainingReport(path.join(out, 'report.html'), { title: `gatewise — ${config.name}`, subtitle: `${config.model.kind}, ${fit.steps} steps`, stepLosses, history: fit.history, notes: test.length ? [`test rows: ${test.filter((m) => m.domain === 'all').map((m) => `${m.task} auc ${m.auc?.toFixed(4)}`).join(', ')}`] : [] });
+    result.report = writeTrainingReport(path.join(out, 'report.html'), { title: `gatewise — ${config.name}`, subtitle: `${config.model.kind}, ${fit.steps} steps`, losses, history: fit.history, notes: test.length ? [`test rows: ${test.filter((m) => m.domain === 'all').map((m) => `${m.task} auc ${m.auc?.toFixed(4)}`).join(', ')}`] : [] });
   }
   if (config.output.safetensors) {
     result.safetensors = path.join(out, 'model.safetensors');

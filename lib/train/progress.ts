@@ -51,12 +51,12 @@ export class Progress {
     this.start = this.lastLine = this.lastDraw = this.now();
   }
 
-  /** Counts a batch of `samples`, with its loss when training. */
-  update(samples: number, loss?: number): void {
+  /** Counts a batch of `samples`; when training, with the mean `loss` of the last `steps` steps once it has been read back. */
+  update(samples: number, loss?: number, steps = 1): void {
     this.samples += samples;
     if (loss !== undefined && Number.isFinite(loss)) {
-      this.lossSum += loss;
-      this.lossCount += 1;
+      this.lossSum += loss * steps;
+      this.lossCount += steps;
     }
     const t = this.now();
     if (this.mode === 'bar' && t - this.lastDraw >= 100) {

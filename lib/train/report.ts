@@ -1,5 +1,5 @@
 /**
- * A training run as one self-contained HTML page: the per-step loss (raw and smoothed), the
+ * A training run as one self-contained HTML page: the training loss by step (raw and smoothed), the
  * mean loss per epoch, each eval metric per task across epochs, the final epoch's metrics per
  * task and domain, and throughput. Charts are inline SVG (./chart), styles inline, no script
  * and no external assets: the file can be mailed, archived beside a checkpoint, or opened offline.
@@ -16,15 +16,15 @@ export interface TrainingReportInput {
   title: string;
   /** A line under the title (model, data, configuration). */
   subtitle?: string;
-  /** The training loss of every optimizer step, in order (NaN shows as a gap). */
-  stepLosses?: ArrayLike<number>;
+  /** The training loss as read back: [step, mean loss of the steps since the previous point], by increasing step (JobResult.losses; NaN shows as a gap). */
+  losses?: [number, number][];
   /** Trainer.fit's history (FitResult.history). */
   history: EpochRecord[];
   /** Free-text lines listed at the end. */
   notes?: string[];
 }
 
-/** Smoothing of the per-step loss's "smoothed" series: ema += alpha × (loss − ema), debiased. */
+/** Smoothing of the loss's "smoothed" series, per step: a point k steps after the previous one moves the average by 1 − (1 − alpha)^k of the gap, debiased. */
 export const REPORT_SMOOTHING_ALPHA = 0.02;
 
 const METRICS = ['auc', 'gauc', 'logloss', 'mse'] as const;
@@ -46,10 +46,6 @@ const CSS = [
 function checkString(value: unknown, name: string): string {
   if (typeof value !== 'string') throw invalid('a string', name, value);
   return value;
-}
-
-function isArrayLike(value: unknown): value is ArrayLike<unknown> {
-  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array));
 }
 
 function checkMetric(value: unknown, name: string): TaskMetric {
@@ -76,24 +72,27 @@ function checkRecord(value: unknown, name: string): EpochRecord {
   return r;
 }
 
-function checkInput(input: TrainingReportInput): Required<Omit<TrainingReportInput, 'subtitle' | 'stepLosses'>> & Pick<TrainingReportInput, 'subtitle' | 'stepLosses'> {
+function checkInput(input: TrainingReportInput): Required<Omit<TrainingReportInput, 'subtitle' | 'losses'>> & Pick<TrainingReportInput, 'subtitle' | 'losses'> {
   const o = checkOptions(input, 'input');
-  checkKnownKeys(o, 'input', ['title', 'subtitle', 'stepLosses', 'history', 'notes']);
+  checkKnownKeys(o, 'input', ['title', 'subtitle', 'losses', 'history', 'notes']);
   const title = checkString(o.title, 'input.title');
   const subtitle = o.subtitle === undefined ? undefined : checkString(o.subtitle, 'input.subtitle');
-  let stepLosses: ArrayLike<number> | undefined;
-  if (o.stepLosses !== undefined) {
-    if (!isArrayLike(o.stepLosses)) throw invalid('an array or typed array of numbers', 'input.stepLosses', o.stepLosses);
-    for (let i = 0; i < o.stepLosses.length; ++i) {
-      if (typeof o.stepLosses[i] !== 'number') throw invalid('a number', `input.stepLosses[${i}]`, o.stepLosses[i]);
+  let losses: [number, number][] | undefined;
+  if (o.losses !== undefined) {
+    if (!Array.isArray(o.losses)) throw invalid('an array of [step, loss] pairs', 'input.losses', o.losses);
+    let previous = 0;
+    for (let i = 0; i < o.losses.length; ++i) {
+      const p: unknown = o.losses[i];
+      if (!Array.isArray(p) || p.length !== 2 || typeof p[1] !== 'number') throw invalid('a [step, loss] pair of numbers', `input.losses[${i}]`, p);
+      previous = checkInt(p[0], `input.losses[${i}][0]`, previous + 1);
     }
-    stepLosses = o.stepLosses;
+    losses = o.losses;
   }
   if (!Array.isArray(o.history)) throw invalid('an array of EpochRecord (FitResult.history)', 'input.history', o.history);
   const history = o.history.map((r, i) => checkRecord(r, `input.history[${i}]`));
   if (o.notes !== undefined && !Array.isArray(o.notes)) throw invalid('an array of strings', 'input.notes', o.notes);
   const notes = (o.notes ?? []).map((n, i) => checkString(n, `input.notes[${i}]`));
-  return { title, subtitle, stepLosses, history, notes };
+  return { title, subtitle, losses, history, notes };
 }
 
 /**
@@ -101,19 +100,21 @@ function checkInput(input: TrainingReportInput): Required<Omit<TrainingReportInp
  * average starts from zero and is divided by 1 − (1 − alpha)^n, so the first steps are not
  * dragged towards the first loss); NaN where the value is not finite (a gap).
  */
-function smoothed(values: ArrayLike<number>, alpha: number): number[] {
-  const out: number[] = [];
+function smoothed(points: [number, number][], alpha: number): [number, number][] {
+  const out: [number, number][] = [];
   let ema = 0;
   let weight = 0;
-  for (let i = 0; i < values.length; ++i) {
-    const v = values[i];
+  let step = 0;
+  for (const [s, v] of points) {
     if (!Number.isFinite(v)) {
-      out.push(NaN);
+      out.push([s, NaN]);
       continue;
     }
-    ema += alpha * (v - ema);
-    weight += alpha * (1 - weight);
-    out.push(ema / weight);
+    const a = 1 - (1 - alpha) ** (s - step);
+    step = s;
+    ema += a * (v - ema);
+    weight += a * (1 - weight);
+    out.push([s, ema / weight]);
   }
   return out;
 }
@@ -134,21 +135,20 @@ function table(head: string[], rows: string[][], textColumns = 1): string {
 
 /** The report as an HTML5 document (see TrainingReportInput). */
 export function trainingReportHtml(input: TrainingReportInput): string {
-  const { title, subtitle, stepLosses, history, notes } = checkInput(input);
+  const { title, subtitle, losses, history, notes } = checkInput(input);
   const body: string[] = [`<h1>${escapeXml(title)}</h1>`];
   if (subtitle !== undefined) body.push(`<p class="subtitle">${escapeXml(subtitle)}</p>`);
   const last = history[history.length - 1];
   const facts = [`${history.length} epoch${history.length === 1 ? '' : 's'}`];
-  if (stepLosses) facts.push(`${stepLosses.length} step${stepLosses.length === 1 ? '' : 's'}`);
+  const steps = losses?.length ? losses[losses.length - 1][0] : 0;
+  if (losses) facts.push(`${steps} step${steps === 1 ? '' : 's'}`);
   if (last) facts.push(`final mean training loss ${cell(last.loss)}`);
   body.push(`<p class="summary">${escapeXml(facts.join(' · '))}</p>`);
 
-  if (stepLosses && stepLosses.length > 0) {
-    const raw: [number, number][] = Array.from({ length: stepLosses.length }, (_, i) => [i + 1, stepLosses[i]]);
-    const ema = smoothed(stepLosses, REPORT_SMOOTHING_ALPHA);
+  if (losses && losses.length > 0) {
     const series = [
-      { name: 'loss', points: raw },
-      { name: 'smoothed', points: ema.map((v, i): [number, number] => [i + 1, v]) },
+      { name: 'loss', points: losses },
+      { name: 'smoothed', points: smoothed(losses, REPORT_SMOOTHING_ALPHA) },
     ];
     body.push('<h2>Training loss per step</h2>', lineChartSvg({ title: 'Training loss per step', xLabel: 'step', yLabel: 'loss', series }));
   }

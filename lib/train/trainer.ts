@@ -15,9 +15,9 @@ import { Adam } from '../optim/adam';
 import { clipGradNorm } from '../optim/clip';
 import { OptimizerSet, Steppable } from '../optim/optimizer';
 import { manualSeed } from '../random';
-import { tidy } from '../scope';
+import { keep, tidy } from '../scope';
 import { ShapeError } from '../errors';
-import { mul } from '../ops/elementwise';
+import { addInPlace, mul } from '../ops/elementwise';
 import { checkTensor, ones, Tensor } from '../tensor';
 import { checkInt, checkOneOf, checkOptions, checkPositive, invalid } from '../validate';
 import { Progress, ProgressOptions } from './progress';
@@ -90,8 +90,18 @@ export interface FitOptions<B> {
   seed?: number;
   /** Called after each epoch (and its evaluation). */
   onEpoch?: (record: EpochRecord) => void | Promise<void>;
-  /** Called after every optimizer step with the step count and the batch's loss (awaited: periodic checkpoints and serving updates go here). */
-  onStep?: (step: number, loss: number) => void | Promise<void>;
+  /**
+   * Steps whose losses are summed on the device before one read brings their mean back to the
+   * host (default 16; also at the end of each epoch). A read waits for the device, so 1 (every
+   * step) stalls a GPU's queue each step; progress still counts samples every step.
+   */
+  lossEvery?: number;
+  /**
+   * Called after every optimizer step (awaited: periodic checkpoints and serving updates go
+   * here) with the step count and, on the steps that read the loss back (see lossEvery), the
+   * mean loss of the steps since the previous read; undefined on the others.
+   */
+  onStep?: (step: number, loss: number | undefined) => void | Promise<void>;
   /** Stops training after the current step when aborted; fit then returns with `interrupted` (no evaluation of the partial epoch). */
   signal?: AbortSignal;
 }
@@ -150,7 +160,13 @@ export class Trainer<B> {
 
   /** One optimizer step on a batch; returns its loss (read back from the device). */
   trainStep(batch: B): number {
-    return this.run(batch)[0];
+    const window = new LossWindow();
+    try {
+      window.add(this.run(batch).loss);
+      return window.read();
+    } finally {
+      window.dispose();
+    }
   }
 
   /**
@@ -159,11 +175,18 @@ export class Trainer<B> {
    * read back) — so the caller can take the time between calls.
    */
   trainStepProfiled(batch: B, mark: (phase: string) => void): number {
-    return this.run(batch, mark)[0];
+    const { loss } = this.run(batch, mark);
+    try {
+      const value = loss.item();
+      mark('sync');
+      return value;
+    } finally {
+      loss.dispose();
+    }
   }
 
-  /** One step: [loss, rows of the batch]. */
-  private run(batch: B, mark?: (phase: string) => void): [number, number] {
+  /** One step: its loss, still on the device (detached; the caller disposes it), and the batch's rows. */
+  private run(batch: B, mark?: (phase: string) => void): { loss: Tensor; rows: number } {
     this.model.train();
     for (const m of this.o.alsoEval ?? []) m.train();
     return tidy(() => {
@@ -184,9 +207,7 @@ export class Trainer<B> {
         this.optimizer.step();
       }
       this.step += 1;
-      const value = loss.item();
-      mark?.('sync');
-      return [value, outputs.shape[0]];
+      return { loss: keep(loss.detach()), rows: outputs.shape[0] };
     });
   }
 
@@ -194,6 +215,7 @@ export class Trainer<B> {
   async fit(train: DataSource<B>, options: FitOptions<B> = {}): Promise<FitResult> {
     const o = checkOptions(options, 'options');
     const epochs = checkInt(o.epochs ?? 1, 'options.epochs', 1);
+    const lossEvery = checkInt(o.lossEvery ?? 16, 'options.lossEvery', 1);
     if (o.earlyStopping && !o.eval) throw invalid('eval data (early stopping watches it)', 'options.eval', o.eval);
     const stop = o.earlyStopping ? checkOptions(o.earlyStopping, 'options.earlyStopping') : null;
     const patience = stop ? checkInt(stop.patience ?? 2, 'options.earlyStopping.patience', 1) : 0;
@@ -207,15 +229,28 @@ export class Trainer<B> {
     for (let epoch = 1; epoch <= epochs; ++epoch) {
       progress.begin(`epoch ${epoch}/${epochs}`);
       let samples = 0;
-      for await (const batch of batchesOf(train)) {
-        const [loss, n] = this.run(batch);
-        samples += n;
-        progress.update(n, loss);
-        await o.onStep?.(this.step, loss);
-        if (o.signal?.aborted) {
-          progress.end();
-          return { history, bestEpoch, stoppedEarly: false, interrupted: true, steps: this.step };
+      const window = new LossWindow();
+      try {
+        const it = batchesOf(train)[Symbol.asyncIterator]();
+        let next = await it.next();
+        while (!next.done) {
+          const { loss: stepLoss, rows } = this.run(next.value);
+          window.add(stepLoss);
+          samples += rows;
+          next = await it.next();
+          // The loss comes back every lossEvery steps and on the epoch's last step.
+          const steps = window.steps;
+          const loss = steps === lossEvery || next.done || o.signal?.aborted ? window.read() : undefined;
+          progress.update(rows, loss, steps);
+          await o.onStep?.(this.step, loss);
+          if (o.signal?.aborted) {
+            await it.return?.(undefined);
+            progress.end();
+            return { history, bestEpoch, stoppedEarly: false, interrupted: true, steps: this.step };
+          }
         }
+      } finally {
+        window.dispose();
       }
       const loss = progress.meanLoss();
       const samplesPerSecond = progress.end();
@@ -289,6 +324,37 @@ export class Trainer<B> {
 
   private forwardEval(batch: B): StepOutput {
     return inEvalMode([this.model, ...(this.o.alsoEval ?? [])], () => this.o.forward(batch));
+  }
+}
+
+/** Step losses summed on the device until one read brings their mean to the host. */
+class LossWindow {
+  private sum: Tensor | null = null;
+  /** Steps added since the last read. */
+  steps = 0;
+
+  add(loss: Tensor): void {
+    noGrad(() => {
+      if (this.sum === null) this.sum = loss;
+      else {
+        addInPlace(this.sum, loss);
+        loss.dispose();
+      }
+    });
+    this.steps += 1;
+  }
+
+  /** The mean of the losses added since the last read (one device sync). */
+  read(): number {
+    const value = this.sum === null ? NaN : this.sum.item() / this.steps;
+    this.dispose();
+    return value;
+  }
+
+  dispose(): void {
+    this.sum?.dispose();
+    this.sum = null;
+    this.steps = 0;
   }
 }
 

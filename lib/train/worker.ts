@@ -20,7 +20,7 @@ export interface TrainInWorkerOptions {
   /** After each epoch, on the main thread. */
   onEpoch?: (record: EpochRecord) => void;
   /** Every `stepEvery` steps, on the main thread. */
-  onStep?: (step: number, loss: number) => void;
+  onStep?: (step: number, loss: number | undefined) => void;
   /** Steps between onStep messages (default 10). */
   stepEvery?: number;
 }
@@ -31,7 +31,7 @@ export type WorkerConfig = string | { config: TrainConfig; baseDir?: string; nam
 /** Messages from worker-entry. */
 export type WorkerMessage =
   | { type: 'out'; text: string }
-  | { type: 'step'; step: number; loss: number }
+  | { type: 'step'; step: number; loss: number | undefined }
   | { type: 'epoch'; record: EpochRecord }
   | { type: 'done'; result: JobResult }
   | { type: 'error'; name: string; message: string };
