@@ -39,6 +39,13 @@ function combineRef(x: Float64Array, g: Float64Array, pg: Float64Array | null, E
   return out;
 }
 
+/** (E, B, H) ↔ (B, E, H): swaps the first two axes. */
+function swap01(x: Float64Array, P: number, Q: number, H: number): Float64Array {
+  const y = new Float64Array(x.length);
+  for (let p = 0; p < P; ++p) for (let q = 0; q < Q; ++q) for (let h = 0; h < H; ++h) y[(q * P + p) * H + h] = x[(p * Q + q) * H + h];
+  return y;
+}
+
 /** Softmax over each row of E restricted to keep (1 = survived). */
 function gateRef(z: Float64Array, keep: Uint8Array, E: number): Float64Array {
   const y = new Float64Array(z.length);
@@ -100,9 +107,29 @@ describe('expertLinear (one batched GEMM for every expert; gradcheck)', () => {
     });
   });
 
+  for (const act of ['relu', 'gelu'] as Activation[]) {
+    it(`batch-major output (B, E, out) from a shared x, ${act}: the same values, permuted; gradients alike`, () => {
+      const [E, B, inF, outF] = [3, 5, 4, 6];
+      gradcheck({
+        name: `expertLinear batch-major ${act}`,
+        inputs: [
+          { data: rand(rng, B * inF), shape: [B, inF] },
+          { data: rand(rng, E * outF * inF), shape: [E, outF, inF] },
+          { data: rand(rng, E * outF), shape: [E, outF] },
+        ],
+        op: ([x, w, b]) => expertLinear(x, w, b, act, { batchMajor: true }),
+        ref: ([x, w, b]) => swap01(expertRef(x, w, b, E, B, inF, outF, true, act), E, B, outF),
+        outShape: [B, E, outF],
+        ...TOL,
+      });
+    });
+  }
+
   it('refuses bad shapes, naming the argument', () => {
     const x = tensor(new Float32Array(6), { shape: [2, 3] });
     const w = tensor(new Float32Array(24), { shape: [2, 4, 3] });
+    expect(() => expertLinear(tensor(new Float32Array(12), { shape: [2, 2, 3] }), w, null, 'relu', { batchMajor: true })).toThrow('options.batchMajor needs a shared x [batch, 3], not [2,2,3]');
+    expect(() => expertLinear(x, w, null, 'relu', { batchMajor: 1 as never })).toThrow('options.batchMajor');
     expect(() => expertLinear(x, tensor(new Float32Array(12), { shape: [4, 3] }))).toThrow('Expected shape [experts, out, in] for weight but received [4,3]');
     expect(() => expertLinear(tensor(new Float32Array(8), { shape: [2, 4] }), w)).toThrow('Expected shape [batch, 3] or [2, batch, 3] for x but received [2,4]');
     expect(() => expertLinear(x, w, tensor(new Float32Array(4), { shape: [4] }))).toThrow('Expected shape [2, 4] for bias but received [4]');
@@ -128,8 +155,25 @@ describe('moeCombine (fused gate-weighted sum over experts; gradcheck)', () => {
     });
   }
 
+  it('batch-major experts (B, E, H): the same combination and gradients', () => {
+    const [E, B, T, H, C] = [4, 3, 2, 5, 1.5];
+    gradcheck({
+      name: 'moeCombine batch-major',
+      inputs: [
+        { data: rand(rng, B * E * H), shape: [B, E, H] },
+        { data: rand(rng, B * T * E, { lo: 0, hi: 1 }), shape: [B, T, E] },
+        { data: rand(rng, B * E, { lo: 0, hi: 2 }), shape: [B, E] },
+      ],
+      op: ([x, g, pg]) => moeCombine(x, g, { personalGate: pg, scale: C, batchMajor: true }),
+      ref: ([x, g, pg]) => combineRef(swap01(x, B, E, H), g, pg, E, B, T, H, C),
+      outShape: [T, B, H],
+      ...TOL,
+    });
+  });
+
   it('refuses bad shapes, naming the argument', () => {
     const x = tensor(new Float32Array(24), { shape: [2, 3, 4] });
+    expect(() => moeCombine(x, tensor(new Float32Array(6), { shape: [3, 2, 1] }), { batchMajor: true })).toThrow('Expected shape [2, tasks, 3] for gates but received [3,2,1]');
     expect(() => moeCombine(x, tensor(new Float32Array(6), { shape: [3, 2, 1] }))).toThrow('Expected shape [3, tasks, 2] for gates but received [3,2,1]');
     expect(() => moeCombine(x, tensor(new Float32Array(12), { shape: [3, 2, 2] }), { personalGate: tensor(new Float32Array(3), { shape: [3, 1] }) })).toThrow('Expected shape [3, 2] for options.personalGate but received [3,1]');
     expect(() => moeCombine(x, tensor(new Float32Array(12), { shape: [3, 2, 2] }), { scale: NaN })).toThrow('Expected a finite number for options.scale but received NaN');
@@ -254,6 +298,17 @@ describe.skipIf(!enabled)(`MoE ops: ${DEV} against the CPU twin`, () => {
       ];
       if (withPg) inputs.push({ data: rand(rng, B * E, { lo: 0, hi: 2 }), shape: [B, E] });
       parity(`moeCombine ${E} ${B} ${T} ${H} ${withPg}`, inputs, ([x, g, pg]) => moeCombine(x, g, { personalGate: pg ?? null, scale: 2 }));
+      parity(`moeCombine batch-major ${E} ${B} ${T} ${H} ${withPg}`, inputs, ([x, g, pg]) => moeCombine(x.reshape(B, E, H), g, { personalGate: pg ?? null, scale: 2, batchMajor: true }));
     }
+  });
+
+  it('expertLinear batch-major (one GEMM, no permute) with its backward', () => {
+    const [E, B, inF, outF] = [8, 512, 263, 64];
+    const inputs: GradcheckInput[] = [
+      { data: rand(rng, B * inF), shape: [B, inF] },
+      { data: rand(rng, E * outF * inF), shape: [E, outF, inF] },
+      { data: rand(rng, E * outF), shape: [E, outF] },
+    ];
+    parity('expertLinear batch-major relu', inputs, ([x, w, b]) => expertLinear(x, w, b, 'relu', { batchMajor: true }), { atol: 1e-4, rtol: 1e-4 });
   });
 });

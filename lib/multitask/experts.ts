@@ -36,9 +36,9 @@ export class ExpertLayer extends Module {
     this.bias = constant([experts, outFeatures], 0);
   }
 
-  /** x (B, in) shared or (E, B, in) → (E, B, out). */
-  forward(x: Tensor): Tensor {
-    return expertLinear(x, this.weight, this.bias, this.activation);
+  /** x (B, in) shared or (E, B, in) → (E, B, out), or (B, E, out) with batchMajor (a shared x only). */
+  forward(x: Tensor, batchMajor = false): Tensor {
+    return expertLinear(x, this.weight, this.bias, this.activation, { batchMajor });
   }
 }
 
@@ -80,12 +80,22 @@ export class Experts extends Module {
 
   /** x (B, in) → (E, B, outFeatures). */
   forward(x: Tensor): Tensor {
+    return this.forwardAnyLayout(x).y;
+  }
+
+  /**
+   * x (B, in) → y (E, B, outFeatures), or (B, E, outFeatures) when `batchMajor` — experts of one
+   * layer keep the layout their single GEMM writes, so moeCombine (which takes either) reads it
+   * without a permute.
+   */
+  forwardAnyLayout(x: Tensor): { y: Tensor; batchMajor: boolean } {
     checkRows(x, this.inFeatures, 'x');
+    const batchMajor = this.layers.length === 1;
     let h = x;
     for (const layer of this.layers) {
-      h = layer.forward(h);
+      h = layer.forward(h, batchMajor);
       if (this.training && this.dropout > 0) h = dropout(h, this.dropout);
     }
-    return h;
+    return { y: h, batchMajor };
   }
 }

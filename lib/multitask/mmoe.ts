@@ -130,8 +130,8 @@ export class MMoE extends Module {
 
   /** x (B, in) → each task's mixture of the experts (T, B, H). */
   representations(x: Tensor, pc?: Tensor): Tensor {
-    const e = this.experts.forward(x);
-    return moeCombine(e, this.taskGates(x), { personalGate: this.personalGate(pc), scale: this.combineScale });
+    const { y, batchMajor } = this.experts.forwardAnyLayout(x);
+    return moeCombine(y, this.taskGates(x), { personalGate: this.personalGate(pc), scale: this.combineScale, batchMajor });
   }
 
   /** x (B, in) → one output per task (B, T): a logit, or a value for a regression task. */

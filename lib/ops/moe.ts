@@ -14,7 +14,7 @@ import { ShapeError } from '../errors';
 import { native } from '../native';
 import { defaultRng } from '../random';
 import { empty, Tensor } from '../tensor';
-import { checkNumber, checkOneOf, checkOptions, checkRange, invalid } from '../validate';
+import { checkBoolean, checkNumber, checkOneOf, checkOptions, checkRange, invalid } from '../validate';
 import { Activation, ACTIVATIONS } from './activation';
 import { f32, sameDevice } from './common';
 import { philoxSeed } from './nn';
@@ -23,15 +23,22 @@ function shapeError(name: string, want: string, t: Tensor): ShapeError {
   return new ShapeError(`Expected shape ${want} for ${name} but received [${t.shape}]`);
 }
 
+export interface ExpertLinearOptions {
+  /** Lay the output out (B, E, out) as the single GEMM of a shared x writes it, skipping the permute to expert-major (moeCombine takes either; default false). */
+  batchMajor?: boolean;
+}
+
 /**
  * Every expert's layer at once: y[e] = act(x_e·W[e]ᵀ + b[e]).
  * x (B, in) shared by the experts or (E, B, in); weight (E, out, in) (PyTorch's Linear layout
  * per expert); bias (E, out) or null → (E, B, out).
  * A shared x runs as one GEMM (B, in)·(E·out, in)ᵀ, permuted to expert-major; its backward
  * lays dz out (B, E·out) so that dx = Σ_e dz_e·W_e (K = E·out) and dW = dzᵀ·x are one GEMM
- * each. Per-expert inputs (E, B, in) run as batched GEMMs both ways.
+ * each. Per-expert inputs (E, B, in) run as batched GEMMs both ways. With options.batchMajor
+ * (a shared x only) the output stays (B, E, out), as the GEMM writes it: no permute either way.
  */
-export function expertLinear(x: Tensor, weight: Tensor, bias: Tensor | null = null, act: Activation = 'identity'): Tensor {
+export function expertLinear(x: Tensor, weight: Tensor, bias: Tensor | null = null, act: Activation = 'identity', options: ExpertLinearOptions = {}): Tensor {
+  const batchMajor = checkBoolean(checkOptions(options, 'options').batchMajor ?? false, 'options.batchMajor');
   f32(x, 'x');
   f32(weight, 'weight');
   if (bias !== null) f32(bias, 'bias');
@@ -44,10 +51,17 @@ export function expertLinear(x: Tensor, weight: Tensor, bias: Tensor | null = nu
     throw shapeError('x', `[batch, ${inF}] or [${E}, batch, ${inF}]`, x);
   }
   if (bias && (bias.ndim !== 2 || bias.shape[0] !== E || bias.shape[1] !== outF)) throw shapeError('bias', `[${E}, ${outF}]`, bias);
+  if (batchMajor && !shared) throw new ShapeError(`options.batchMajor needs a shared x [batch, ${inF}], not [${x.shape}]`);
   const B = x.shape[x.ndim - 2];
-  const y = empty([E, B, outF], { device: x.device });
-  const pre = act === 'gelu' ? empty([E, B, outF], { device: x.device }) : null;
-  if (shared) {
+  const yShape = batchMajor ? [B, E, outF] : [E, B, outF];
+  const y = empty(yShape, { device: x.device });
+  const pre = act === 'gelu' ? empty(yShape, { device: x.device }) : null;
+  if (batchMajor) {
+    const w = weight.detach().reshape(E * outF, inF);
+    const b = bias ? bias.detach().reshape(E * outF) : null;
+    native.gemm(x._h, w._h, y.reshape(B, E * outF)._h, b?._h ?? null, pre ? pre.reshape(B, E * outF)._h : null, false, true, 1, 0, act, 0.01);
+    for (const t of [w, b]) t?.dispose();
+  } else if (shared) {
     // One GEMM over every expert's rows at once, (B, in)·(E·out, in)ᵀ → (B, E·out), then
     // expert-major: one large product runs far nearer the peak than E small ones.
     const flatY = empty([B, E, outF], { device: x.device });
@@ -64,12 +78,13 @@ export function expertLinear(x: Tensor, weight: Tensor, bias: Tensor | null = nu
   return record(y, 'expertLinear', [x, weight, bias], (gy) => {
     let dz = gy;
     if (act !== 'identity') {
-      dz = empty([E, B, outF], { device: x.device });
+      dz = empty(yShape, { device: x.device });
       native.activationBackward(act, gy._h, pre?._h ?? null, pre ? null : y._h, dz._h, 0.01);
     }
     // A shared x: dz laid out (B, E·out) makes dx = dz·W and dW = dzᵀ·x one GEMM each.
-    const flat = shared && (x.requiresGrad || weight.requiresGrad) ? empty([B, E * outF], { device: x.device }) : null;
-    if (flat) native.permute(dz._h, [1, 0, 2], flat.reshape(B, E, outF)._h);
+    const permuted = shared && !batchMajor && (x.requiresGrad || weight.requiresGrad) ? empty([B, E * outF], { device: x.device }) : null;
+    if (permuted) native.permute(dz._h, [1, 0, 2], permuted.reshape(B, E, outF)._h);
+    const flat = batchMajor ? dz.reshape(B, E * outF) : permuted;
     let gx: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(x.shape, { device: x.device });
@@ -90,7 +105,7 @@ export function expertLinear(x: Tensor, weight: Tensor, bias: Tensor | null = nu
     flat?.dispose();
     let gb: Tensor | null = null;
     if (bias?.requiresGrad) {
-      gb = empty([E, 1, outF], { device: x.device });
+      gb = empty(batchMajor ? [1, E, outF] : [E, 1, outF], { device: x.device });
       native.sumToShape(dz._h, gb._h);
       gb = gb.reshape(E, outF);
     }
@@ -143,9 +158,11 @@ export interface MoeCombineOptions {
   personalGate?: Tensor | null;
   /** C, the correction factor (default 1). */
   scale?: number;
+  /** experts laid out (B, E, H), as expertLinear's batchMajor writes them (default false: (E, B, H)). */
+  batchMajor?: boolean;
 }
 
-/** experts (E, B, H), gates (B, T, E) → (T, B, H): out[t] = C · Σ_e gates[:, t, e] · pg[:, e] · experts[e]. */
+/** experts (E, B, H) (or (B, E, H) with batchMajor), gates (B, T, E) → (T, B, H): out[t] = C · Σ_e gates[:, t, e] · pg[:, e] · experts[e]. */
 export function moeCombine(experts: Tensor, gates: Tensor, options: MoeCombineOptions = {}): Tensor {
   f32(experts, 'experts');
   f32(gates, 'gates');
@@ -153,19 +170,20 @@ export function moeCombine(experts: Tensor, gates: Tensor, options: MoeCombineOp
   const pg = o.personalGate ?? null;
   if (pg !== null) f32(pg, 'options.personalGate');
   const scale = checkNumber(o.scale ?? 1, 'options.scale');
+  const batchMajor = checkBoolean(o.batchMajor ?? false, 'options.batchMajor');
   sameDevice([[experts, 'experts'], [gates, 'gates'], [pg, 'options.personalGate']]);
-  if (experts.ndim !== 3) throw shapeError('experts', '[experts, batch, hidden]', experts);
-  const [E, B, H] = experts.shape;
+  if (experts.ndim !== 3) throw shapeError('experts', batchMajor ? '[batch, experts, hidden]' : '[experts, batch, hidden]', experts);
+  const [E, B, H] = batchMajor ? [experts.shape[1], experts.shape[0], experts.shape[2]] : experts.shape;
   if (gates.ndim !== 3 || gates.shape[0] !== B || gates.shape[2] !== E) throw shapeError('gates', `[${B}, tasks, ${E}]`, gates);
   const T = gates.shape[1];
   if (pg && (pg.ndim !== 2 || pg.shape[0] !== B || pg.shape[1] !== E)) throw shapeError('options.personalGate', `[${B}, ${E}]`, pg);
   const out = empty([T, B, H], { device: experts.device });
-  native.moeCombine(experts._h, gates._h, pg?._h ?? null, scale, out._h);
+  native.moeCombine(experts._h, gates._h, pg?._h ?? null, scale, out._h, batchMajor);
   return record(out, 'moeCombine', [experts, gates, pg], (g) => {
     const dx = experts.requiresGrad ? empty(experts.shape, { device: experts.device }) : null;
     const dg = gates.requiresGrad ? empty(gates.shape, { device: gates.device }) : null;
     const dpg = pg?.requiresGrad ? empty(pg.shape, { device: pg.device }) : null;
-    native.moeCombineBackward(experts._h, gates._h, pg?._h ?? null, scale, g._h, dx?._h ?? null, dg?._h ?? null, dpg?._h ?? null);
+    native.moeCombineBackward(experts._h, gates._h, pg?._h ?? null, scale, g._h, dx?._h ?? null, dg?._h ?? null, dpg?._h ?? null, batchMajor);
     return [dx, dg, dpg];
   });
 }

@@ -9,20 +9,23 @@ namespace gw::binding {
 
 namespace {
 
-/// x (E, B, H), gates (B, T, E), personalGate (B, E) | null from argument index i, then scale.
-MoeCombineArgs combine_args(const Napi::CallbackInfo& info, size_t i, const Tensor*& x, const Tensor*& g,
-                            const Tensor*& pg) {
+/// x (E, B, H) — or (B, E, H) when batch_major — gates (B, T, E), personalGate (B, E) | null from
+/// argument index i, then scale.
+MoeCombineArgs combine_args(const Napi::CallbackInfo& info, size_t i, bool batch_major, const Tensor*& x,
+                            const Tensor*& g, const Tensor*& pg) {
   x = &arg_tensor(info, i, "experts");
   g = &arg_tensor(info, i + 1, "gates");
   pg = arg_opt_tensor(info, i + 2, "personalGate");
   check_dtype(*x, DType::kF32, "experts");
-  GW_CHECK(x->dim() == 3, kShape, "Expected a 3-D tensor (experts, batch, hidden) for experts but received ",
-           shape_str(x->shape()));
+  GW_CHECK(x->dim() == 3, kShape, "Expected a 3-D tensor (", batch_major ? "batch, experts" : "experts, batch",
+           ", hidden) for experts but received ", shape_str(x->shape()));
   check_dtype(*g, DType::kF32, "gates");
   GW_CHECK(g->dim() == 3, kShape, "Expected a 3-D tensor (batch, tasks, experts) for gates but received ",
            shape_str(g->shape()));
   MoeCombineArgs a;
-  a.experts = x->size(0), a.batch = x->size(1), a.hidden = x->size(2), a.tasks = g->size(1);
+  a.batch_major = batch_major;
+  a.experts = x->size(batch_major ? 1 : 0), a.batch = x->size(batch_major ? 0 : 1), a.hidden = x->size(2);
+  a.tasks = g->size(1);
   check_operand(*g, {a.batch, a.tasks, a.experts}, *x, "gates", "experts");
   if (pg) check_operand(*pg, {a.batch, a.experts}, *x, "personalGate", "experts");
   a.scale = static_cast<float>(arg_number(info, i + 3, "scale"));
@@ -58,12 +61,13 @@ GW_BINDING(moe_gate) {
   return info.Env().Undefined();
 }
 
-// moeCombine(experts, gates, personalGate|null, scale, out):
+// moeCombine(experts, gates, personalGate|null, scale, out, batchMajor):
 //   out[t, b, :] = scale · Σ_e gates[b, t, e] · personalGate[b, e] · experts[e, b, :]
-// experts (E, B, H), gates (B, T, E), personalGate (B, E); out (T, B, H) written.
+// experts (E, B, H), or (B, E, H) when batchMajor; gates (B, T, E), personalGate (B, E); out
+// (T, B, H) written.
 GW_BINDING(moe_combine) {
   const Tensor *x, *g, *pg;
-  const MoeCombineArgs a = combine_args(info, 0, x, g, pg);
+  const MoeCombineArgs a = combine_args(info, 0, arg_bool(info, 5, "batchMajor"), x, g, pg);
   const Tensor& out = arg_tensor(info, 4, "out");
   check_operand(out, {a.tasks, a.batch, a.hidden}, *x, "out", "experts");
   check_disjoint({{&out, "out"}}, {{x, "experts"}, {g, "gates"}, {pg, "personalGate"}});
@@ -72,10 +76,10 @@ GW_BINDING(moe_combine) {
 }
 
 // moeCombineBackward(experts, gates, personalGate|null, scale, dout, dExperts|null, dGates|null,
-//                    dPersonalGate|null): every gradient overwritten (moe.h).
+//                    dPersonalGate|null, batchMajor): every gradient overwritten (moe.h).
 GW_BINDING(moe_combine_backward) {
   const Tensor *x, *g, *pg;
-  const MoeCombineArgs a = combine_args(info, 0, x, g, pg);
+  const MoeCombineArgs a = combine_args(info, 0, arg_bool(info, 8, "batchMajor"), x, g, pg);
   const Tensor& dout = arg_tensor(info, 4, "dout");
   const Tensor* dx = arg_opt_tensor(info, 5, "dExperts");
   const Tensor* dg = arg_opt_tensor(info, 6, "dGates");

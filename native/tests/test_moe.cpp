@@ -83,10 +83,13 @@ struct CombineSpec {
   int64_t E, B, T, H;
   bool pg = true;
   bool grads[3] = {true, true, true};  ///< dx, dg, dpg
+  bool batch_major = false;            ///< x and dx (B, E, H)
   std::string name() const {
     return gw::detail::cat("combine E ", E, " B ", B, " T ", T, " H ", H, " pg ", pg, " grads ", grads[0], grads[1],
-                           grads[2]);
+                           grads[2], batch_major ? " batch-major" : "");
   }
+  /// Offset of expert e's row for sample b in x.
+  int64_t x_row(int64_t e, int64_t b) const { return (batch_major ? b * E + e : e * B + b) * H; }
 };
 
 struct CombineProblem {
@@ -103,6 +106,7 @@ struct CombineProblem {
     gw::MoeCombineArgs a;
     a.experts = s.E, a.batch = s.B, a.tasks = s.T, a.hidden = s.H, a.scale = scale;
     a.x = x_, a.g = g_, a.pg = s.pg ? pg_ : nullptr;
+    a.batch_major = s.batch_major;
     return a;
   }
 };
@@ -138,9 +142,9 @@ void check_combine_cpu(const CombineSpec& s, uint64_t seed) {
         const double gt = p.g[size_t((b * T + t) * E + e)];
         double dot = 0;
         for (int64_t h = 0; h < H; ++h) {
-          const double xv = p.x[size_t((e * B + b) * H + h)], d = p.dout[size_t((t * B + b) * H + h)];
+          const double xv = p.x[size_t(s.x_row(e, b) + h)], d = p.dout[size_t((t * B + b) * H + h)];
           out[size_t((t * B + b) * H + h)] += p.scale * gt * pg * xv;
-          dx[size_t((e * B + b) * H + h)] += p.scale * pg * gt * d;
+          dx[size_t(s.x_row(e, b) + h)] += p.scale * pg * gt * d;
           dot += xv * d;
         }
         dg[size_t((b * T + t) * E + e)] = p.scale * pg * dot;
@@ -165,6 +169,11 @@ std::vector<CombineSpec> combine_specs() {
   for (int m = 0; m < 8; ++m) {
     for (int i = 0; i < 3; ++i) partial.grads[i] = (m >> i) & 1;
     v.push_back(partial);
+  }
+  // Batch-major experts (B, E, H), as one GEMM over every expert's rows writes them.
+  for (CombineSpec s : {CombineSpec{8, 64, 2, 32}, CombineSpec{3, 9, 4, 1}, CombineSpec{2, 5, 9, 70, false}}) {
+    s.batch_major = true;
+    v.push_back(s);
   }
   return v;
 }
@@ -285,5 +294,8 @@ GW_TEST(moe_cuda_vs_cpu) {
   check_gate_cuda({16384, 2, 16, 0.1f}, seed++);
   for (const CombineSpec& s : combine_specs()) check_combine_cuda(s, seed += 4);
   check_combine_cuda({16, 8192, 3, 256}, seed += 4);
+  CombineSpec large_batch_major{16, 8192, 3, 256};
+  large_batch_major.batch_major = true;
+  check_combine_cuda(large_batch_major, seed += 4);
 #endif
 }

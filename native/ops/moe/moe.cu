@@ -69,7 +69,7 @@ __global__ void __launch_bounds__(kBlock) combine_forward_kernel(gw::MoeCombineA
     for (int64_t t0 = 0; t0 < T; t0 += kTaskChunk) {
       float acc[kTaskChunk] = {0.f, 0.f, 0.f, 0.f};
       for (int64_t e = 0; e < E; ++e) {
-        const float xv = a.x[(e * B + b) * H + h];
+        const float xv = a.x[gw::moe::combine_row(a, e, b) + h];
         const float pg = a.pg ? a.pg[b * E + e] : 1.f;
 #pragma unroll
         for (int c = 0; c < kTaskChunk; ++c)
@@ -88,7 +88,7 @@ __global__ void __launch_bounds__(kBlock) combine_backward_kernel(gw::MoeCombine
   const int64_t warps = static_cast<int64_t>(gridDim.x) * kWarps;
   for (int64_t w = blockIdx.x * static_cast<int64_t>(kWarps) + threadIdx.x / 32; w < B * E; w += warps) {
     const int64_t b = w / E, e = w % E;
-    const float* x = a.x + (e * B + b) * H;
+    const float* x = a.x + gw::moe::combine_row(a, e, b);
     const float pg = a.pg ? a.pg[b * E + e] : 1.f;
     if (g.dg || g.dpg) {
       float dpg = 0.f;
@@ -103,7 +103,7 @@ __global__ void __launch_bounds__(kBlock) combine_backward_kernel(gw::MoeCombine
       if (g.dpg && lane == 0) g.dpg[b * E + e] = a.scale * dpg;
     }
     if (g.dx) {
-      float* dx = g.dx + (e * B + b) * H;
+      float* dx = g.dx + gw::moe::combine_row(a, e, b);
       for (int64_t h = lane; h < H; h += 32) {
         float acc = 0.f;
         for (int64_t t = 0; t < T; ++t)

@@ -26,7 +26,8 @@
 //     dg[b, t, e]  = C · pg[b, e] · s[b, t, e]
 //     dpg[b, e]    = C · Σ_t g[b, t, e] · s[b, t, e]
 //   All gradients OVERWRITE (they are activation gradients); any may be null (not wanted).
-//     x    (E, B, H)  the experts' outputs, expert-major as the batched GEMM writes them
+//     x    (E, B, H)  the experts' outputs, expert-major as the batched GEMM writes them, or
+//          (B, E, H) with batch_major (as one GEMM over every expert's rows writes them)
 //     g    (B, T, E)  task gates          pg (B, E) or null      out, dout (T, B, H)
 //     dx like x, dg like g, dpg like pg
 //   Every sum runs in an order fixed by the shape alone: deterministic on a device, and the
@@ -59,14 +60,15 @@ struct MoeCombineArgs {
   int64_t tasks = 0;             ///< T
   int64_t hidden = 0;            ///< H, the experts' output width
   float scale = 1.f;             ///< C
-  const float* x = nullptr;      ///< (E, B, H)
+  bool batch_major = false;      ///< x and dx laid out (B, E, H) instead of (E, B, H)
+  const float* x = nullptr;      ///< (E, B, H), or (B, E, H) with batch_major
   const float* g = nullptr;      ///< (B, T, E)
   const float* pg = nullptr;     ///< (B, E) or null
 };
 
 struct MoeCombineGrads {
   const float* dout = nullptr;   ///< (T, B, H)
-  float* dx = nullptr;           ///< (E, B, H) or null, overwritten
+  float* dx = nullptr;           ///< like x, or null, overwritten
   float* dg = nullptr;           ///< (B, T, E) or null, overwritten
   float* dpg = nullptr;          ///< (B, E) or null (also null when pg is), overwritten
 };

@@ -63,7 +63,7 @@ void moe_combine_forward(const MoeCombineArgs& a, float* out) {
         std::fill(o, o + H, 0.f);
         for (int64_t e = 0; e < E; ++e) {
           const float w = a.scale * a.g[(b * T + t) * E + e] * (a.pg ? a.pg[b * E + e] : 1.f);
-          axpy(w, a.x + (e * B + b) * H, o, H);
+          axpy(w, a.x + moe::combine_row(a, e, b), o, H);
         }
       }
   });
@@ -75,9 +75,9 @@ void moe_combine_backward(const MoeCombineArgs& a, const MoeCombineGrads& g) {
   parallel_for(0, B, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, E * T * H)), [&](int64_t lo, int64_t hi) {
     for (int64_t b = lo; b < hi; ++b)
       for (int64_t e = 0; e < E; ++e) {
-        const float* x = a.x + (e * B + b) * H;
+        const float* x = a.x + moe::combine_row(a, e, b);
         const float pg = a.pg ? a.pg[b * E + e] : 1.f;
-        float* dx = g.dx ? g.dx + (e * B + b) * H : nullptr;
+        float* dx = g.dx ? g.dx + moe::combine_row(a, e, b) : nullptr;
         if (dx) std::fill(dx, dx + H, 0.f);
         float dpg = 0.f;
         for (int64_t t = 0; t < T; ++t) {

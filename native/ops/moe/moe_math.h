@@ -16,6 +16,11 @@ GW_HD float gate_uniform(const MoeGateArgs& a, int64_t r, int64_t j) {
   return philox::to_uniform(philox::block(a.seed, a.offset + i / 4).v[i % 4]);
 }
 
+/// Offset of expert e's row for sample b in x (and dx): expert-major or batch-major.
+GW_HD int64_t combine_row(const MoeCombineArgs& a, int64_t e, int64_t b) {
+  return (a.batch_major ? b * a.experts + e : e * a.batch + b) * a.hidden;
+}
+
 /// Counters one call consumes (moe.h).
 inline uint64_t gate_counters(const MoeGateArgs& a) {
   if (a.p <= 0.f) return 0;
