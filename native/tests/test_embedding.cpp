@@ -6,6 +6,7 @@
 // gradients by position / unique id. (The eviction policy itself is checked against a plain
 // model in test/embedding-table.test.ts.)
 #include <algorithm>
+#include <random>
 #include <cmath>
 #include <climits>
 #include <cstring>
@@ -408,8 +409,23 @@ GW_TEST(embedding_init_math_cpu) {
 
 GW_TEST(embedding_unique_cpu) {
   // 5,000 and 70,000: the bucketed pass of the sort (random and clustered ids, duplicates).
-  for (int64_t n : {0, 1, 7, 300, 5000, 70000}) {
-    const auto keys = key_stream(n, 11 + n);
+  // Few distinct keys (a batch of fields with small vocabularies): the hash path, up to and
+  // past its limit of n/8 distinct keys (then the sort takes over).
+  std::vector<std::vector<int64_t>> streams;
+  for (int64_t n : {0, 1, 7, 300, 5000, 70000}) streams.push_back(key_stream(n, 11 + n));
+  for (int64_t distinct : {1, 900, 2047, 2048, 2049}) {
+    std::mt19937_64 rng(distinct);
+    std::vector<int64_t> vocab(static_cast<size_t>(distinct));
+    for (auto& k : vocab) k = static_cast<int64_t>(rng());  // distinct (a collision is 2^-40 likely)
+    vocab[0] = INT64_MIN;
+    if (distinct > 1) vocab[1] = INT64_MAX;
+    std::vector<int64_t> keys(16384);
+    for (size_t p = 0; p < keys.size(); ++p) keys[p] = vocab[p < vocab.size() ? p : rng() % vocab.size()];
+    std::shuffle(keys.begin(), keys.end(), rng);
+    streams.push_back(keys);
+  }
+  for (const auto& keys : streams) {
+    const int64_t n = static_cast<int64_t>(keys.size());
     Side<CpuBackend> s(specs()[0]);
     const int64_t U = s.unique(keys);
     std::map<int64_t, std::vector<int32_t>> ref;
