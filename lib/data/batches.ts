@@ -1,7 +1,8 @@
 /**
  * Rows into batches of tensors on the device: single-hot ids (B), multi-hot bags in
- * `lookupBag`'s form, padded sequences for `lookupSequences`, dense features, labels with a
- * mask for missing ones, the domain and the sample weight, plus host copies for metrics.
+ * `lookupBag`'s form, padded sequences for `lookupSequences`, dense features (normalized, and
+ * bucketized into ids, by the schema's numeric treatment), labels with a mask for missing ones,
+ * the domain and the sample weight, plus host copies for metrics.
  */
 import { defaultDevice, Device } from '../backend';
 import { Tensor, tensor } from '../tensor';
@@ -43,13 +44,13 @@ export interface SequenceBatch {
 
 export interface Batch {
   size: number;
-  /** sparse fields: int64 (B). */
+  /** sparse fields, and the bucket ids of bucketized dense fields (by the dense field's name): int64 (B). */
   ids: Record<string, Tensor>;
   /** multi fields. */
   bags: Record<string, BagBatch>;
   /** sequence fields. */
   sequences: Record<string, SequenceBatch>;
-  /** float32 (B, nDense), columns in the schema's `dense` order. */
+  /** float32 (B, nDense), columns in the schema's `dense` order, after the schema's numeric treatment (`schema.numericPlan`). */
   dense: Tensor;
   /** float32 (B, nTasks), columns in the schema's `tasks` order; 0 where missing. */
   labels: Tensor;
@@ -67,7 +68,7 @@ export interface Batch {
     labelMask: Float32Array;
     domain?: Int32Array;
     weight?: Float32Array;
-    /** sparse fields: the ids on the host. */
+    /** sparse fields (and bucketized dense fields): the ids on the host. */
     ids: Record<string, BigInt64Array>;
     /** The groupField's ids. */
     group?: BigInt64Array;
@@ -84,7 +85,8 @@ export interface BatchArrays {
   ids: Record<string, BigInt64Array>;
   bags: Record<string, { ids: BigInt64Array; offsets: BigInt64Array }>;
   sequences: Record<string, { padded: BigInt64Array; lengths: Int32Array; maxLength: number }>;
-  dense: Float32Array;
+  /** (B × every dense field) the values as read, in the schema's `numeric` order; finishBatch applies the numeric treatment. */
+  numeric: Float64Array;
   labels: Float32Array;
   labelMask: Float32Array;
   domain: Int32Array | null;
@@ -92,10 +94,12 @@ export interface BatchArrays {
   lines: Int32Array;
 }
 
-/** The batch of some host arrays: their tensors on the device, and the host copies. */
+/** The batch of some host arrays: their tensors on the device, and the host copies (the numeric treatment applied here, for every builder). */
 export function finishBatch(a: BatchArrays, schema: DataSchema, device: Device, group: string | null): Batch {
   const B = a.size;
   const T = schema.tasks.length;
+  const numeric = schema.numericPlan.apply(a.numeric, B);
+  Object.assign(a.ids, numeric.ids);
   const tensors: Tensor[] = [];
   const t = (data: Float32Array | Int32Array | BigInt64Array, shape: number[]) => {
     const x = tensor(data, { shape, device });
@@ -107,7 +111,7 @@ export function finishBatch(a: BatchArrays, schema: DataSchema, device: Device, 
     ids: {},
     bags: {},
     sequences: {},
-    dense: t(a.dense, [B, schema.dense.length]),
+    dense: t(numeric.dense, [B, schema.dense.length]),
     labels: t(a.labels.slice(), [B, T]),
     labelMask: t(a.labelMask.slice(), [B, T]),
     raw: { labels: a.labels, labelMask: a.labelMask, ids: {}, lines: a.lines },
@@ -134,13 +138,12 @@ export function finishBatch(a: BatchArrays, schema: DataSchema, device: Device, 
 /** A batch's host arrays for B rows: the per-row ones zeroed, the per-field ones to fill in. */
 export function emptyBatchArrays(schema: DataSchema, B: number): BatchArrays {
   const T = schema.tasks.length;
-  const D = schema.dense.length;
   return {
     size: B,
     ids: {},
     bags: {},
     sequences: {},
-    dense: new Float32Array(B * D),
+    numeric: new Float64Array(B * schema.numeric.length),
     labels: new Float32Array(B * T),
     labelMask: new Float32Array(B * T),
     domain: schema.domain ? new Int32Array(B) : null,
@@ -153,7 +156,7 @@ export function emptyBatchArrays(schema: DataSchema, B: number): BatchArrays {
 function rowArrays(rows: Row[], schema: DataSchema): BatchArrays {
   const B = rows.length;
   const T = schema.tasks.length;
-  const D = schema.dense.length;
+  const D = schema.numeric.length;
   const bad = (what: string, name: string, v: unknown) => invalid(what, name, v);
   const a = emptyBatchArrays(schema, B);
   for (const f of schema.fields) {
@@ -194,7 +197,7 @@ function rowArrays(rows: Row[], schema: DataSchema): BatchArrays {
   rows.forEach((r, b) => {
     if (!Array.isArray(r.dense) || r.dense.length !== D) throw bad(`${D} dense values`, `rows[${b}].dense`, r.dense);
     if (!Array.isArray(r.labels) || r.labels.length !== T) throw bad(`${T} labels`, `rows[${b}].labels`, r.labels);
-    a.dense.set(r.dense, b * D);
+    a.numeric.set(r.dense, b * D);
     for (let k = 0; k < T; ++k) {
       const y = r.labels[k];
       if (y !== null) {

@@ -15,6 +15,7 @@ import { FormatError } from '../errors';
 import { checkBoolean, checkKnownKeys, checkOneOf, checkOptions, invalid } from '../validate';
 import { splitCsvRecord } from './csv';
 import { hashId, parseInt64 } from './hash';
+import { slog } from './numeric-stats';
 import { DataSchema, defineSchema, ResolvedField, Schema } from './schema';
 
 /** A file path, or text as an (async) iterable of chunks (or of lines, with `lines: true`). */
@@ -30,7 +31,7 @@ export interface Row {
   bags: Record<string, bigint[]>;
   /** sequence fields: the ids, oldest first, the most recent maxLength kept. */
   sequences: Record<string, bigint[]>;
-  /** Dense values in the schema's `dense` order. */
+  /** Every dense field's value as read (after a declared log1p; NaN for a missing value of a bucketized field), in the schema's `numeric` order; batches normalize and bucketize them. */
   dense: number[];
   /** Labels in the schema's `tasks` order; null where missing. */
   labels: (number | null)[];
@@ -103,9 +104,17 @@ function toNumber(f: ResolvedField, v: unknown): number {
   throw new RowError(f.name, `expected a number but found ${shown(v)}`);
 }
 
-/** A dense value after its field's transform ('log1p': sign(x)·log(1 + |x|)). */
+/** A dense value after its field's read-time transform ('log1p': sign(x)·log(1 + |x|)). */
 function transformed(f: ResolvedField, x: number): number {
-  return f.transform === 'log1p' ? Math.sign(x) * Math.log1p(Math.abs(x)) : x;
+  return f.transform === 'log1p' ? slog(x) : x;
+}
+
+/** A dense cell: its value, its default, NaN (a bucketized field's missing bucket) or a row error. */
+function denseValue(f: ResolvedField, v: unknown): number {
+  if (!isMissing(v)) return transformed(f, toNumber(f, v));
+  if (f.default !== undefined) return transformed(f, f.default as number);
+  if (f.numeric?.bucketize) return NaN;
+  throw new RowError(f.name, 'missing value (the field has no default)');
 }
 
 /** Hashed ids of recent values per field: categories repeat, and hashing is most of a reader's time. */
@@ -167,8 +176,7 @@ function toRow(schema: DataSchema, line: number, get: (f: ResolvedField) => unkn
         row.sequences[f.name] = toIds(f, v);
         break;
       case 'dense':
-        if (isMissing(v) && f.default === undefined) throw new RowError(f.name, 'missing value (the field has no default)');
-        row.dense.push(transformed(f, isMissing(v) ? (f.default as number) : toNumber(f, v)));
+        row.dense.push(denseValue(f, v));
         break;
       case 'label':
         row.labels.push(isMissing(v) ? null : f.positive ? (f.positive.includes(String(v).trim()) ? 1 : 0) : toNumber(f, v));

@@ -2,7 +2,8 @@
  * RowCache: the rows of one pass over a source, kept as columnar chunks, so that later passes
  * (the next epochs, the validation rows every epoch) skip parsing and hashing. A chunk holds up
  * to CHUNK_ROWS rows, encoded into one ArrayBuffer of typed sections (line numbers, each
- * sparse field's ids, each bag and sequence field's lengths and ids, the dense values, the
+ * sparse field's ids, each bag and sequence field's lengths and ids, the dense values as read (the
+ * numeric treatment applies as batches are built, so one cache serves any fitted state), the
  * labels — NaN where missing —, the domain and the weight). Chunks stay in memory while a
  * shared budget lasts; after that each one is appended to a spill file and read back on every
  * pass. A pass over the cache gives back rows equal to the source's, in the same order.
@@ -46,7 +47,7 @@ function layoutOf(schema: DataSchema): Layout {
   return {
     sparse: names('sparse'),
     lists: schema.fields.filter((f) => f.kind === 'multi' || f.kind === 'sequence').map((f) => ({ name: f.name, kind: f.kind as 'multi' | 'sequence' })),
-    dense: schema.dense.length,
+    dense: schema.numeric.length,
     tasks: schema.tasks.length,
   };
 }
@@ -219,7 +220,7 @@ function pickArrays(schema: DataSchema, layout: Layout, views: ChunkView[], pick
   for (let b = 0; b < B; ++b) {
     const v = views[chunk[b]];
     const i = row[b];
-    for (let j = 0; j < D; ++j) a.dense[b * D + j] = v.dense[i * D + j];
+    for (let j = 0; j < D; ++j) a.numeric[b * D + j] = v.dense[i * D + j];
     for (let t = 0; t < T; ++t) {
       const y = v.labels[i * T + t];
       if (!Number.isNaN(y)) {

@@ -6,6 +6,9 @@
  */
 import { ArgumentError } from '../errors';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOneOf, checkOptions, invalid } from '../validate';
+import { needsFit, NormalizeMode, NumericSpec, NumericTransform, resolveNumericSpec } from './numeric-spec';
+import type { NumericState } from './numeric-stats';
+import { checkNumericState, NumericPlan } from './numeric-transform';
 
 /** The kinds of field, in the order a {@link FieldSpec} lists them. */
 export const FIELD_KINDS = ['sparse', 'multi', 'sequence', 'dense', 'label', 'domain', 'weight'] as const;
@@ -42,14 +45,36 @@ export interface SequenceField {
   /** As {@link SparseField.hash} (default true). */
   hash?: boolean;
 }
-/** A float feature. */
+/**
+ * A numeric feature. Its value is read as a number, transformed, clipped and normalized with
+ * statistics of the training rows (fitted by the training job, or `fitNumericStats`), and
+ * enters the network as a dense column; bucketized, it also (or only) becomes an id looked up
+ * in the shared embedding table. See README, "Numeric fields", for the defaults and for
+ * missing values.
+ */
 export interface DenseField {
   name: string;
   kind: 'dense';
-  /** The value of a missing cell (default: none, a missing value is a row error). */
+  /** The value of a missing cell, treated as if read (default: none; a missing value is a row error, or the missing bucket of a bucketized field). */
   default?: number;
-  /** Applied to the value as it is read: 'log1p' is sign(x)·log(1 + |x|), for counts and amounts with long tails (default 'none'). */
-  transform?: 'none' | 'log1p';
+  /**
+   * 'log1p' (sign(x)·log(1 + |x|), applied as the value is read) for counts and amounts with
+   * long tails; 'auto' (the default): log1p when the training values are non-negative and
+   * long-tailed (skewness above 2), decided by the fit; 'none'.
+   */
+  transform?: NumericTransform;
+  /** 'standard' (the default): (x - mean) / sd; 'minmax': (x - min) / (max - min); 'none'. Statistics of the training rows, after the transform. */
+  normalize?: NormalizeMode;
+  /** Clip the value before normalizing: [lo, hi] in the column's own units, or k: the mean ± k standard deviations of the training values (after the transform) (default: none). */
+  clip?: [number, number] | number;
+  /**
+   * Bucket ids, embedded in the shared table: fixed `boundaries` (ascending, in the column's
+   * own units; bucket k holds boundaries[k-1] <= x < boundaries[k]) or `quantiles: N`, at most
+   * N equal-frequency buckets of the training values (default: none).
+   */
+  bucketize?: { boundaries: number[] } | { quantiles: number };
+  /** With bucketize: keep the (normalized) value as a dense column beside the bucket's embedding (default false). */
+  keepValue?: boolean;
 }
 /** A label: one per task, 0/1 or real. A missing label is masked out (labelMask 0), not an error. */
 export interface LabelField {
@@ -107,15 +132,17 @@ export interface ResolvedField {
   readonly objective: 'binary' | 'regression';
   /** label: the values read as 1, or null (numeric labels). */
   readonly positive: readonly string[] | null;
-  /** dense: the transform applied as values are read. */
+  /** dense: the transform applied as values are read ('auto' and 'none' read the value as it is). */
   readonly transform: 'none' | 'log1p';
+  /** dense: the numeric treatment (null for other kinds). */
+  readonly numeric: NumericSpec | null;
 }
 
 const KEYS: Record<FieldKind, readonly string[]> = {
   sparse: ['name', 'kind', 'hash', 'default'],
   multi: ['name', 'kind', 'separator', 'maxLength', 'hash'],
   sequence: ['name', 'kind', 'separator', 'maxLength', 'hash'],
-  dense: ['name', 'kind', 'default', 'transform'],
+  dense: ['name', 'kind', 'default', 'transform', 'normalize', 'clip', 'bucketize', 'keepValue'],
   label: ['name', 'kind', 'task', 'positive', 'objective'],
   domain: ['name', 'kind', 'values', 'maxDomains'],
   weight: ['name', 'kind'],
@@ -139,8 +166,12 @@ export class DataSchema {
   readonly tasks: readonly string[];
   /** Each task's objective, in the same order. */
   readonly objectives: readonly ('binary' | 'regression')[];
-  /** Dense field names, in the order of the dense columns. */
+  /** The dense fields that enter the network as values (all but those bucketized without keepValue), in the order of a batch's dense columns. */
   readonly dense: readonly string[];
+  /** Every dense field's name, in the order of a Row's `dense` values. */
+  readonly numeric: readonly string[];
+  /** Whether a dense field's treatment needs statistics of the training rows (normalization, 'auto', an sd clip, quantile buckets). */
+  readonly needsNumericFit: boolean;
   /** The domain field, if any. */
   readonly domain: ResolvedField | null;
   /** The weight field, if any. */
@@ -151,6 +182,10 @@ export class DataSchema {
   readonly fixedDomains: boolean;
   /** The most domain ids. */
   readonly maxDomains: number;
+  private numericFitted: NumericState | null = null;
+  private plan!: NumericPlan;
+  /** The bucketized dense fields as single-hot id fields (kind 'sparse', the same names). */
+  private readonly bucketFields: ResolvedField[];
 
   /** @internal use {@link defineSchema}. */
   constructor(spec: Schema) {
@@ -184,7 +219,8 @@ export class DataSchema {
       let task = '';
       let positive: string[] | null = null;
       const objective = kind === 'label' && f.objective !== undefined ? checkOneOf(f.objective, `${at}.objective`, ['binary', 'regression'] as const) : 'binary';
-      const transform = kind === 'dense' && f.transform !== undefined ? checkOneOf(f.transform, `${at}.transform`, ['none', 'log1p'] as const) : 'none';
+      const numeric = kind === 'dense' ? resolveNumericSpec(f as DenseField, at) : null;
+      const transform = numeric?.transform === 'log1p' ? 'log1p' : 'none';
       if (kind === 'label') {
         if (f.positive !== undefined) {
           if (!Array.isArray(f.positive) || f.positive.length === 0 || f.positive.some((v) => typeof v !== 'string')) throw invalid('a non-empty array of strings', `${at}.positive`, f.positive);
@@ -206,7 +242,7 @@ export class DataSchema {
         }
         if (f.maxDomains !== undefined) maxDomains = positiveInt(f.maxDomains, `${at}.maxDomains`);
       }
-      return { name, kind, index: i, hash, hashKey: this.perFieldHash ? name : '', separator, maxLength, default: dflt, task, positive, transform, objective };
+      return { name, kind, index: i, hash, hashKey: this.perFieldHash ? name : '', separator, maxLength, default: dflt, task, positive, transform, objective, numeric };
     });
     const only = (kind: FieldKind): ResolvedField | null => {
       const fs = this.fields.filter((f) => f.kind === kind);
@@ -218,7 +254,12 @@ export class DataSchema {
     this.tasks = [...tasks.keys()];
     this.objectives = [...tasks.values()].map((i) => this.fields[i].objective);
     if (this.tasks.length === 0) throw new ArgumentError(`Expected at least one label field for schema.fields but received none (fields: ${this.fields.map((f) => `${f.name}:${f.kind}`).join(', ')})`);
-    this.dense = this.fields.filter((f) => f.kind === 'dense').map((f) => f.name);
+    const numeric = this.fields.filter((f) => f.kind === 'dense');
+    this.numeric = numeric.map((f) => f.name);
+    this.dense = numeric.filter((f) => f.numeric!.value).map((f) => f.name);
+    this.bucketFields = numeric.filter((f) => f.numeric!.bucketize).map((f) => ({ ...f, kind: 'sparse' }));
+    this.needsNumericFit = numeric.some((f) => needsFit(f.numeric!));
+    this.setNumericState(null);
     this.fixedDomains = fixed !== null;
     this.maxDomains = fixed === null ? maxDomains : (fixed as string[]).length;
     for (const v of fixed ?? []) this.domainId(v);
@@ -229,9 +270,38 @@ export class DataSchema {
     return this.fields.find((f) => f.name === name);
   }
 
-  /** Fields of one kind, in schema order. */
+  /**
+   * Fields of one kind, in schema order; 'sparse' also lists the bucketized dense fields after
+   * the declared ones (kind 'sparse', the same names): batches carry their bucket ids as
+   * single-hot ids, which a model looks up like any other.
+   */
   ofKind(kind: FieldKind): ResolvedField[] {
-    return this.fields.filter((f) => f.kind === kind);
+    const declared = this.fields.filter((f) => f.kind === kind);
+    return kind === 'sparse' ? [...declared, ...this.bucketFields] : declared;
+  }
+
+  /** The fitted numeric state in use (null: none fitted, every dense field used as declared). */
+  get numericState(): NumericState | null {
+    return this.numericFitted;
+  }
+
+  /** The numeric treatment batches apply (from the fitted state, or as declared). */
+  get numericPlan(): NumericPlan {
+    return this.plan;
+  }
+
+  /**
+   * Uses a fitted numeric state (`fitNumericStats`, a checkpoint's, an update's) for every batch
+   * built with this schema from now on; null goes back to the fields as declared. `where` names
+   * the state's source in errors.
+   *
+   * @throws FormatError when the state does not fit the schema's dense fields.
+   */
+  setNumericState(state: NumericState | null, where = 'numeric state'): void {
+    const fields = this.fields.filter((f) => f.kind === 'dense');
+    const s = state === null ? null : checkNumericState(state, fields, where);
+    this.plan = new NumericPlan(fields, s);
+    this.numericFitted = s === null ? null : (JSON.parse(JSON.stringify(s)) as NumericState);
   }
 
   /** The domain names: names[d] is the value of domain id d (learned ones in order of first appearance). */
