@@ -17,10 +17,10 @@ const label = { name: 'y', kind: 'label' } as const;
 const rowOf = (dense: number[]): Row => ({ line: 1, ids: {}, bags: {}, sequences: {}, dense, labels: [1], domain: -1, weight: 1 });
 
 describe('numeric schema keys', () => {
-  it('fills the defaults: auto transform, standard normalization, the value as a column', () => {
-    const s = defineSchema({ fields: [{ name: 'x', kind: 'dense' }, label] });
-    expect(s.fields[0].numeric).toEqual({ transform: 'auto', normalize: 'standard', clip: null, bucketize: null, value: true });
-    expect(s.fields[0].transform).toBe('none'); // 'auto' reads the value as it is
+  it('fills the defaults: no transform, standard normalization, the value as a column', () => {
+    const s = defineSchema({ fields: [{ name: 'x', kind: 'dense' }, { name: 'a', kind: 'dense', transform: 'auto' }, label] });
+    expect(s.fields[0].numeric).toEqual({ transform: 'none', normalize: 'standard', clip: null, bucketize: null, value: true });
+    expect(s.fields[1].transform).toBe('none'); // 'auto' reads the value as it is: the fit decides
     expect(s.needsNumericFit).toBe(true);
     expect(defineSchema({ fields: [{ name: 'x', kind: 'dense', transform: 'none', normalize: 'none' }, label] }).needsNumericFit).toBe(false);
   });
@@ -75,7 +75,7 @@ describe('equal-frequency boundaries', () => {
 describe('fitted statistics', () => {
   const schema = defineSchema({
     fields: [
-      { name: 'amount', kind: 'dense', bucketize: { quantiles: 10 }, keepValue: true },
+      { name: 'amount', kind: 'dense', transform: 'auto', bucketize: { quantiles: 10 }, keepValue: true },
       { name: 'age', kind: 'dense', normalize: 'minmax', clip: [18, 80] },
       { name: 'score', kind: 'dense', transform: 'none', clip: 2 },
       label,
@@ -135,7 +135,7 @@ describe('fitted statistics', () => {
   });
 
   it('a constant field is normalized to 0 without NaN, and the fit says so', async () => {
-    const s = defineSchema({ fields: [{ name: 'c', kind: 'dense' }, { name: 'm', kind: 'dense', normalize: 'minmax' }, label] });
+    const s = defineSchema({ fields: [{ name: 'c', kind: 'dense', transform: 'auto' }, { name: 'm', kind: 'dense', normalize: 'minmax' }, label] });
     const st = await fitNumericStats([rowOf([7, 3]), rowOf([7, 3])], s);
     expect(st.notes).toEqual([
       "schema.fields[0] ('c') is constant in the training rows (every value 7): normalized without scaling, to 0 on those rows",

@@ -26,7 +26,7 @@ export interface NumericOptions {
 
 /** A dense field's treatment with every default filled in. */
 export interface NumericSpec {
-  /** 'log1p': applied as values are read; 'auto': the fit decides (log1p for non-negative, long-tailed training values); 'none'. */
+  /** 'log1p': applied as values are read; 'auto': the fit decides (log1p for non-negative, long-tailed training values); 'none' (the default). */
   readonly transform: NumericTransform;
   readonly normalize: NormalizeMode;
   /** Fixed bounds in the column's own units, a number of standard deviations around the mean, or none. */
@@ -37,8 +37,12 @@ export interface NumericSpec {
   readonly value: boolean;
 }
 
-/** The defaults of a field that declares nothing (see README, "Numeric fields"). */
-export const NUMERIC_DEFAULTS = { transform: 'auto', normalize: 'standard' } as const;
+/**
+ * The defaults of a field that declares nothing: standardized, no transform (measured on
+ * census-income, MMoE, 3 seeds: test income AUC 0.9525 standardized, 0.9498 with 'auto',
+ * 0.9491 after log1p, 0.8122 raw; see README, "Numeric fields").
+ */
+export const NUMERIC_DEFAULTS = { transform: 'none', normalize: 'standard' } as const;
 
 function finite(v: unknown, at: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid('a finite number', at, v);

@@ -59,8 +59,8 @@ export interface DenseField {
   default?: number;
   /**
    * 'log1p' (sign(x)·log(1 + |x|), applied as the value is read) for counts and amounts with
-   * long tails; 'auto' (the default): log1p when the training values are non-negative and
-   * long-tailed (skewness above 2), decided by the fit; 'none'.
+   * long tails; 'auto': log1p when the training values are non-negative and long-tailed
+   * (skewness above 2), decided by the fit; 'none' (the default).
    */
   transform?: NumericTransform;
   /** 'standard' (the default): (x - mean) / sd; 'minmax': (x - min) / (max - min); 'none'. Statistics of the training rows, after the transform. */

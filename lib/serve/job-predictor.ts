@@ -5,7 +5,7 @@
  * job writes (train.updateEvery) are applied in order with `applyUpdate`.
  */
 import { Batch } from '../data/batches';
-import { buildJob, JobParts, loadJobCheckpoint } from '../train/job';
+import { buildJob, JobDataState, JobParts, loadJobCheckpoint, restoreJobDataState } from '../train/job';
 import { ResolvedConfig } from '../train/config';
 import { checkOptions, checkKnownKeys } from '../validate';
 import { objectCollate, Predictor } from './predictor';
@@ -22,7 +22,7 @@ export interface JobPredictor {
   predictor: Predictor<Record<string, unknown>, Batch>;
   /** The model and table behind it. */
   parts: JobParts;
-  /** Applies a serving update (bytes, or a file written by the job); apply them in the order they were written. */
+  /** Applies a serving update (bytes, or a file written by the job), with the domain vocabulary and numeric treatment it carries; apply them in the order they were written. */
   update(update: Uint8Array | string): AppliedUpdate;
   /** Frees the table. */
   dispose(): Promise<void>;
@@ -47,10 +47,18 @@ export function jobPredictor(config: ResolvedConfig, checkpoint: string | null, 
     maxDelayMs: o.maxDelayMs,
   });
   const tables = { table: model.table };
+  const update = (u: Uint8Array | string): AppliedUpdate => {
+    const where = typeof u === 'string' ? `serving update ${u}` : 'serving update';
+    // The update's numeric state is checked with everything else, before anything changes.
+    const checkMetadata = (m: Record<string, unknown>) => restoreJobDataState(config, m as Partial<JobDataState>, where, true);
+    const applied = typeof u === 'string' ? loadUpdate(u, { model, tables, checkMetadata }) : applyUpdate(u, { model, tables, checkMetadata });
+    restoreJobDataState(config, applied.metadata as Partial<JobDataState>, where);
+    return applied;
+  };
   return {
     predictor,
     parts,
-    update: (u) => (typeof u === 'string' ? loadUpdate(u, { model, tables }) : applyUpdate(u, { model, tables })),
+    update,
     dispose: async () => {
       await predictor.close();
       model.table.dispose();

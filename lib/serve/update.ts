@@ -16,7 +16,7 @@ import { Container } from '../checkpoint/container';
 import { EmbeddingTable } from '../embedding/table';
 import { ArgumentError, FormatError } from '../errors';
 import { Module } from '../nn/module';
-import { checkInt, checkKnownKeys, checkOptions, invalid } from '../validate';
+import { checkFunction, checkInt, checkKnownKeys, checkOptions, invalid } from '../validate';
 
 export interface ExportUpdateOptions {
   /** The model: every parameter and buffer of `model.stateDict()` is sent. */
@@ -31,6 +31,8 @@ export interface ExportUpdateOptions {
    * not removed from the serving tables, which evict by their own policy.
    */
   sinceStep?: number;
+  /** JSON-serializable data the serving copy needs besides the weights (a config job's domain vocabulary and fitted numeric treatment) (default {}). */
+  metadata?: Record<string, unknown>;
 }
 
 export interface ApplyUpdateOptions {
@@ -38,6 +40,8 @@ export interface ApplyUpdateOptions {
   model: Module;
   /** The serving tables by name (default: every EmbeddingTable inside `model`); exactly the update's tables. */
   tables?: Record<string, EmbeddingTable>;
+  /** Checks the update's metadata before anything changes; throw to refuse the update (default: none). */
+  checkMetadata?: (metadata: Record<string, unknown>) => void;
 }
 
 /** What {@link applyUpdate} returns. */
@@ -48,6 +52,8 @@ export interface AppliedUpdate {
   sinceStep: number | null;
   /** Rows written per table. */
   rows: Record<string, number>;
+  /** The update's metadata. */
+  metadata: Record<string, unknown>;
 }
 
 interface UpdateMark {
@@ -64,14 +70,16 @@ function tablesOf(model: Module, tables: unknown, name: string): Record<string, 
 /** The container's chunks (for exportUpdate and saveUpdate). */
 function encodeUpdate(options: ExportUpdateOptions): Uint8Array[] {
   const o = checkOptions(options, 'options');
-  checkKnownKeys(o, 'options', ['model', 'tables', 'step', 'sinceStep']);
+  checkKnownKeys(o, 'options', ['model', 'tables', 'step', 'sinceStep', 'metadata']);
   if (!(o.model instanceof Module)) throw invalid('a Module', 'options.model', o.model);
   const tables = tablesOf(o.model, o.tables, 'options.tables');
   const step = checkInt(o.step, 'options.step', 0);
   const sinceStep = o.sinceStep === undefined ? null : checkInt(o.sinceStep, 'options.sinceStep', 0);
   const bytes = Object.fromEntries(Object.entries(tables).map(([name, table]) => [name, sinceStep === null ? table.export() : table.export({ sinceStep })]));
   const update: UpdateMark = { sinceStep };
-  return encodeState({ model: o.model, tables: bytes, optimizers: {}, head: { step, config: null, metadata: {}, update } });
+  const metadata = o.metadata ?? {};
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw invalid('a JSON object', 'options.metadata', metadata);
+  return encodeState({ model: o.model, tables: bytes, optimizers: {}, head: { step, config: null, metadata: JSON.parse(JSON.stringify(metadata)) as Record<string, unknown>, update } });
 }
 
 /**
@@ -92,8 +100,9 @@ export function exportUpdate(options: ExportUpdateOptions): Uint8Array {
 /** Applies an update's bytes, read from `file` or given (null). */
 function apply(data: Uint8Array, file: string | null, options: ApplyUpdateOptions): AppliedUpdate {
   const o = checkOptions(options, 'options');
-  checkKnownKeys(o, 'options', ['model', 'tables']);
+  checkKnownKeys(o, 'options', ['model', 'tables', 'checkMetadata']);
   if (!(o.model instanceof Module)) throw invalid('a Module', 'options.model', o.model);
+  if (o.checkMetadata !== undefined) checkFunction(o.checkMetadata, 'options.checkMetadata');
   const tables = tablesOf(o.model, o.tables, 'options.tables');
   const c = new Container(data, file ?? 'serving update');
   const what = file === null ? 'serving update' : `serving update ${file}`;
@@ -120,8 +129,10 @@ function apply(data: Uint8Array, file: string | null, options: ApplyUpdateOption
       if (file.sinceStep !== since) throw new FormatError(`${what} is malformed: table ${name} was exported since step ${file.sinceStep}, the update says ${since}`);
     },
   });
+  const metadata = c.header.metadata ?? {};
+  o.checkMetadata?.(metadata);
   const rows = applyState(decoded, { replaceTables: false });
-  return { step: c.header.step, sinceStep: since, rows };
+  return { step: c.header.step, sinceStep: since, rows, metadata };
 }
 
 /**

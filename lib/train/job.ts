@@ -11,6 +11,8 @@ import * as path from 'node:path';
 import { Batch, batches, batchesSync } from '../data/batches';
 import { readCsv, readJsonl, ReaderStats, Row, RowReader } from '../data/readers';
 import { CacheBudget, RowCache } from '../data/row-cache';
+import { NumericState, NumericStatsBuilder } from '../data/numeric-stats';
+import { checkNumericState } from '../data/numeric-transform';
 import { shuffle, shuffleSync } from '../data/shuffle';
 import { SparseOptimizer } from '../embedding/sparse-optimizer';
 import { TaskMetric } from '../metrics/task-metrics';
@@ -43,6 +45,12 @@ export interface JobParts {
   stats: Partial<Record<Part, ReaderStats>>;
   /** The epoch caches (config.data.cache), by part and file. */
   caches: Map<string, RowCache>;
+  /**
+   * Fits the schema's numeric treatment on the training rows in one pass (which records the
+   * training part's epoch cache, so the first epoch reads the cache) and puts it in use; null
+   * (nothing fitted, the fields used as declared) when no dense field needs statistics.
+   */
+  fitNumeric(): Promise<NumericState | null>;
   /** Frees the epoch caches and their spill files. */
   dispose(): void;
 }
@@ -75,6 +83,8 @@ export interface JobResult {
   report?: string;
   safetensors?: string;
   stats: Partial<Record<Part, ReaderStats>>;
+  /** The numeric treatment fitted on the training rows (null: none needed); its `notes` were logged. */
+  numeric: NumericState | null;
   seconds: number;
 }
 
@@ -183,19 +193,58 @@ export function buildJob(config: ResolvedConfig, options: Pick<JobOptions, 'prog
     for (const c of caches.values()) c.dispose();
     caches.clear();
   };
-  return { config, model, trainer, rows: rowsOf, data, stats, caches, dispose };
+  const fitNumeric = async (): Promise<NumericState | null> => {
+    if (!schema.needsNumericFit) {
+      schema.setNumericState(null);
+      return null;
+    }
+    const builder = new NumericStatsBuilder(schema);
+    for await (const row of rowsOf('train')) builder.add(row);
+    const state = builder.finish();
+    schema.setNumericState(state);
+    return state;
+  };
+  return { config, model, trainer, rows: rowsOf, data, stats, caches, dispose, fitNumeric };
+}
+
+/** What a job learned from its data besides the weights: the domain vocabulary and the fitted numeric treatment (checkpoints and serving updates carry it). */
+export interface JobDataState {
+  domainNames: string[];
+  numeric: NumericState | null;
+}
+
+/** The job's data state now. */
+export function jobDataState(config: ResolvedConfig): JobDataState {
+  return { domainNames: [...config.schema.domainNames], numeric: config.schema.numericState };
+}
+
+/**
+ * Puts a saved data state in use: the domain vocabulary (learned in its order, so ids line up)
+ * and the numeric state (none saved, as in checkpoints from before numeric fitting: the fields
+ * as declared). `where` names its source in errors; `check` only checks.
+ *
+ * @throws FormatError when the numeric state does not fit the schema.
+ */
+export function restoreJobDataState(config: ResolvedConfig, saved: Partial<JobDataState> | null | undefined, where: string, check = false): void {
+  const numeric = saved?.numeric ?? null;
+  const schema = config.schema;
+  if (check) {
+    if (numeric !== null) checkNumericState(numeric, schema.ofKind('dense'), where);
+    return;
+  }
+  if (Array.isArray(saved?.domainNames)) for (const name of saved.domainNames) schema.domainId(String(name));
+  schema.setNumericState(numeric, where);
 }
 
 /** The checkpoint's record of a job: what rebuilds its model. */
 function checkpointConfig(config: ResolvedConfig): unknown {
-  return { gatewise: 'train-config', config: config.source, domainNames: config.schema.domainNames };
+  return { gatewise: 'train-config', config: config.source, ...jobDataState(config) };
 }
 
-/** Restores a job's checkpoint into freshly built parts (the domain vocabulary first, so ids line up). */
+/** Restores a job's checkpoint into freshly built parts (the domain vocabulary first, so ids line up; then the numeric treatment it trained with). */
 export function loadJobCheckpoint(parts: JobParts, file: string): { step: number } {
   const info = loadCheckpoint(file, { model: parts.model, tables: { table: parts.model.table } });
-  const saved = (info.config as { domainNames?: unknown } | null)?.domainNames;
-  if (Array.isArray(saved)) for (const name of saved) parts.config.schema.domainId(String(name));
+  restoreJobDataState(parts.config, info.config as Partial<JobDataState> | null, `checkpoint ${file}`);
   parts.trainer.step = info.step;
   return { step: info.step };
 }
@@ -208,6 +257,8 @@ export async function runTrainJob(config: ResolvedConfig, options: JobOptions = 
   const { model, trainer } = parts;
   const out = config.output.dir;
   fs.mkdirSync(out, { recursive: true });
+  const numeric = await parts.fitNumeric();
+  for (const note of numeric?.notes ?? []) log(`note: ${note}`);
   const checkpointFile = path.join(out, 'checkpoint.gwck');
   const save = () =>
     saveCheckpoint(checkpointFile, { model, tables: { table: model.table }, optimizers: { all: trainer.optimizer }, step: trainer.step, config: checkpointConfig(config), keepPrevious: true });
@@ -219,7 +270,7 @@ export async function runTrainJob(config: ResolvedConfig, options: JobOptions = 
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const since = lastSync;
     lastSync = model.table.step;
-    updates.push(saveUpdate(file, { model, tables: { table: model.table }, step: trainer.step, sinceStep: since }));
+    updates.push(saveUpdate(file, { model, tables: { table: model.table }, step: trainer.step, sinceStep: since, metadata: { ...jobDataState(config) } }));
   };
   const losses: [number, number][] = [];
   const fit = await trainer.fit(parts.data('train'), {
@@ -241,8 +292,8 @@ export async function runTrainJob(config: ResolvedConfig, options: JobOptions = 
   const hasTest = config.data.test !== undefined || config.data.split.test > 0;
   const test = hasTest ? await trainer.evaluate(parts.data('test')) : [];
   const checkpoint = save();
-  const result: JobResult = { name: config.name, fit, test, losses, checkpoint, updates, metrics: path.join(out, 'metrics.json'), stats: parts.stats, seconds: (Date.now() - t0) / 1000 };
-  fs.writeFileSync(result.metrics, JSON.stringify({ name: config.name, steps: fit.steps, bestEpoch: fit.bestEpoch, stoppedEarly: fit.stoppedEarly, history: fit.history, test, stats: parts.stats }, null, 2));
+  const result: JobResult = { name: config.name, fit, test, losses, checkpoint, updates, metrics: path.join(out, 'metrics.json'), stats: parts.stats, numeric, seconds: (Date.now() - t0) / 1000 };
+  fs.writeFileSync(result.metrics, JSON.stringify({ name: config.name, steps: fit.steps, bestEpoch: fit.bestEpoch, stoppedEarly: fit.stoppedEarly, history: fit.history, test, stats: parts.stats, numeric }, null, 2));
   if (config.output.report) {
     result.report = writeTrainingReport(path.join(out, 'report.html'), { title: `gatewise — ${config.name}`, subtitle: `${config.model.kind}, ${fit.steps} steps`, losses, history: fit.history, notes: test.length ? [`test rows: ${test.filter((m) => m.domain === 'all').map((m) => `${m.task} auc ${m.auc?.toFixed(4)}`).join(', ')}`] : [] });
   }
