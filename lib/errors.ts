@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'ERR_GATEWISE_NO_CUDA'
   | 'ERR_GATEWISE_LOAD'
   | 'ERR_GATEWISE_FORMAT'
+  | 'ERR_GATEWISE_DISTRIBUTED'
   | 'ERR_GATEWISE_INTERNAL';
 
 export class GatewiseError extends Error {
@@ -89,6 +90,18 @@ export class FormatError extends GatewiseError {
   }
 }
 /** A broken invariant inside gatewise: please report it. */
+/**
+ * A collective or the rendezvous failed: a peer exited or hung past the timeout, or the
+ * store was unreachable. `rank` names the rank found at fault, when one was.
+ */
+export class DistributedError extends GatewiseError {
+  rank?: number;
+  constructor(message: string, rank?: number) {
+    super('ERR_GATEWISE_DISTRIBUTED', message);
+    if (rank !== undefined) this.rank = rank;
+  }
+}
+
 export class InternalError extends GatewiseError {
   constructor(message: string) {
     super('ERR_GATEWISE_INTERNAL', message);
@@ -105,6 +118,7 @@ const byCode: Record<string, new (message: string) => GatewiseError> = {
   ERR_GATEWISE_CUDA: CudaError,
   ERR_GATEWISE_NO_CUDA: NoCudaError,
   ERR_GATEWISE_FORMAT: FormatError,
+  ERR_GATEWISE_DISTRIBUTED: DistributedError,
   ERR_GATEWISE_INTERNAL: InternalError,
 };
 
