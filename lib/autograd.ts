@@ -19,6 +19,19 @@ export interface GradFn {
 
 let gradEnabled = true;
 
+const accumulatedHooks = new Set<(leaf: Tensor) => void>();
+
+/**
+ * Calls `fn(leaf)` during every backward pass as soon as a leaf's gradient of that pass is
+ * accumulated into its `.grad` (no later node of the pass adds to it): distributed data
+ * parallel launches its all-reduce buckets from here while the rest of backward runs.
+ * Returns the function that removes the hook.
+ */
+export function onGradAccumulated(fn: (leaf: Tensor) => void): () => void {
+  accumulatedHooks.add(fn);
+  return () => accumulatedHooks.delete(fn);
+}
+
 /** Whether ops currently record gradients. */
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -117,6 +130,7 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
       if (t.requiresGrad) {
         if (t.grad) t.grad.addInPlace(g);
         else t.grad = keep(protectedGrads.has(g) || (refs.get(g) ?? 0) > 1 ? g.clone() : g);
+        for (const hook of accumulatedHooks) hook(t);
         if (t.grad === g) {
           protectedGrads.add(g);
           refs.delete(g);

@@ -31,6 +31,7 @@ import { hashId } from '../data/hash';
 import { DataSchema } from '../data/schema';
 import { ApgMLP } from '../dynamic/apg-mlp';
 import { lookupSequences } from '../embedding/sequence';
+import { EmbeddingTableOptions } from '../embedding/options';
 import { EmbeddingTable } from '../embedding/table';
 import { M2M } from '../models/m2m';
 import { PEPNet } from '../models/pepnet';
@@ -61,6 +62,8 @@ export interface TabularModelOptions {
   sparseOptimizer: ResolvedConfig['optimizer']['sparse'];
   /** Seeds the table's rows and the body's weights. */
   seed: number;
+  /** Makes the table from its options (default: a new EmbeddingTable; distributed jobs pass a sharded one's maker). */
+  makeTable?: (options: EmbeddingTableOptions) => EmbeddingTable;
 }
 
 /** The body's constructor errors name `options.x`; say where that is in the config (`config.model.options.x`, or under `prefix`). */
@@ -145,13 +148,13 @@ export class TabularModel extends Module {
 
   constructor(options: TabularModelOptions) {
     super();
-    const { schema, model, sparseOptimizer, seed } = options;
+    const { schema, model, sparseOptimizer, seed, makeTable = (o: EmbeddingTableOptions) => new EmbeddingTable(o) } = options;
     this.schema = schema;
     this.kind = model.kind;
     this.tasks = schema.tasks.length;
     const rng = new Rng(seed);
     const dim = model.embeddingDim;
-    this.table = inConfig(() => new EmbeddingTable({ ...(model.table as { capacity: number }), dim, seed, optimizer: sparseOptimizer }));
+    this.table = inConfig(() => makeTable({ ...(model.table as { capacity: number }), dim, seed, optimizer: sparseOptimizer }));
     this.priors = model.priorFields.slice();
     const sparse = schema.ofKind('sparse').map((f) => f.name);
     this.biasFields = model.shallowTower?.fields.slice() ?? [];

@@ -66,6 +66,20 @@ export interface TrainerOptions<B> {
   progress?: ProgressOptions;
   /** Other modules put in eval mode with the model while evaluating and predicting (e.g. an EmbeddingTable held outside it, so eval lookups insert no rows). */
   alsoEval?: Module[];
+  /** Runs after each backward, before clipping and the optimizer steps (distributed data parallel averages the gradients over the ranks here). */
+  afterBackward?: () => void;
+  /** Turns the rows this process evaluated into the rows the metrics are computed over (distributed evaluation gathers every rank's). */
+  gatherEval?: (rows: EvalRows) => EvalRows | Promise<EvalRows>;
+}
+
+/** The evaluated rows, flat: outputs, labels and mask (B·T each, row-major), and per row its weight, domain and user (null when absent). */
+export interface EvalRows {
+  outputs: number[];
+  labels: number[];
+  mask: number[];
+  weights: number[] | null;
+  domains: number[] | null;
+  users: (number | string | bigint)[] | null;
 }
 
 export interface EarlyStopping {
@@ -196,6 +210,7 @@ export class Trainer<B> {
       mark?.('loss');
       this.optimizer.zeroGrad();
       loss.backward();
+      this.o.afterBackward?.();
       if (this.clipNorm !== null) clipGradNorm(this.model.parameters().filter((p) => p.grad), this.clipNorm);
       mark?.('backward');
       if (mark) {
@@ -305,15 +320,17 @@ export class Trainer<B> {
       if (info.domains) (hasDomains = true), pushAll(domains, info.domains);
       if (info.users) (hasUsers = true), pushAll(users, info.users);
     }
+    let rows: EvalRows = { outputs, labels, mask, weights: hasWeights ? weights : null, domains: hasDomains ? domains : null, users: hasUsers ? users : null };
+    if (this.o.gatherEval) rows = await this.o.gatherEval(rows);
     return taskMetrics({
-      outputs,
-      labels,
-      mask,
+      outputs: rows.outputs,
+      labels: rows.labels,
+      mask: rows.mask,
       tasks: this.tasks,
       kinds: this.kinds,
-      domains: hasDomains && this.o.domainNames ? { ids: domains, names: this.o.domainNames } : null,
-      users: hasUsers ? users : null,
-      weights: hasWeights ? weights : null,
+      domains: rows.domains && this.o.domainNames ? { ids: rows.domains, names: this.o.domainNames } : null,
+      users: rows.users,
+      weights: rows.weights,
     });
   }
 
