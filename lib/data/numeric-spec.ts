@@ -15,12 +15,25 @@ export type NormalizeMode = (typeof NORMALIZE_MODES)[number];
 /** The most quantile buckets a field may ask for. */
 export const MAX_QUANTILE_BUCKETS = 4096;
 
-/** A dense field's numeric keys as the schema declares them (see DenseField). */
+/** A dense field's numeric keys as the schema declares them (DenseField extends it). */
 export interface NumericOptions {
+  /**
+   * 'log1p' (sign(x)·log(1 + |x|), applied as the value is read) for counts and amounts with
+   * long tails; 'auto': log1p when the training values are non-negative and long-tailed
+   * (skewness above 2), decided by the fit; 'none' (the default).
+   */
   transform?: NumericTransform;
+  /** 'standard' (the default): (x - mean) / sd; 'minmax': (x - min) / (max - min); 'none'. Statistics of the training rows, after the transform. */
   normalize?: NormalizeMode;
+  /** Clip the value before normalizing: [lo, hi] in the column's own units, or k: the mean ± k standard deviations of the training values (after the transform) (default: none). */
   clip?: [number, number] | number;
+  /**
+   * Bucket ids, embedded in the shared table: fixed `boundaries` (ascending, in the column's
+   * own units; bucket k holds boundaries[k-1] <= x < boundaries[k]) or `quantiles: N`, at most
+   * N equal-frequency buckets of the training values (default: none).
+   */
   bucketize?: { boundaries: number[] } | { quantiles: number };
+  /** With bucketize: keep the (normalized) value as a dense column beside the bucket's embedding (default false). */
   keepValue?: boolean;
 }
 

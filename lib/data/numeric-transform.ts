@@ -60,7 +60,7 @@ function declared(f: ResolvedField, column: number): FieldPlan {
     scale: 1,
     boundaries,
     keys: boundaries ? keysFor(f.name, boundaries) : null,
-    unfitted: b && 'quantiles' in b ? `schema.fields[${f.index}].bucketize: the quantile boundaries of '${f.name}' are not fitted (fit them on the training rows with fitNumericStats, or load a checkpoint or serving update that has them)` : null,
+    unfitted: b && 'quantiles' in b ? `schema.fields[${f.index}].bucketize: the quantile boundaries of '${f.name}' are not fitted (fit them on the training rows: fitNumericStats, or a job's parts.fitNumeric(); or load a checkpoint or serving update that has them)` : null,
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import { ArgumentError } from '../errors';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOneOf, checkOptions, invalid } from '../validate';
-import { needsFit, NormalizeMode, NumericSpec, NumericTransform, resolveNumericSpec } from './numeric-spec';
+import { needsFit, NumericOptions, NumericSpec, resolveNumericSpec } from './numeric-spec';
 import type { NumericState } from './numeric-stats';
 import { checkNumericState, NumericPlan } from './numeric-transform';
 
@@ -52,29 +52,11 @@ export interface SequenceField {
  * in the shared embedding table. See README, "Numeric fields", for the defaults and for
  * missing values.
  */
-export interface DenseField {
+export interface DenseField extends NumericOptions {
   name: string;
   kind: 'dense';
   /** The value of a missing cell, treated as if read (default: none; a missing value is a row error, or the missing bucket of a bucketized field). */
   default?: number;
-  /**
-   * 'log1p' (sign(x)·log(1 + |x|), applied as the value is read) for counts and amounts with
-   * long tails; 'auto': log1p when the training values are non-negative and long-tailed
-   * (skewness above 2), decided by the fit; 'none' (the default).
-   */
-  transform?: NumericTransform;
-  /** 'standard' (the default): (x - mean) / sd; 'minmax': (x - min) / (max - min); 'none'. Statistics of the training rows, after the transform. */
-  normalize?: NormalizeMode;
-  /** Clip the value before normalizing: [lo, hi] in the column's own units, or k: the mean ± k standard deviations of the training values (after the transform) (default: none). */
-  clip?: [number, number] | number;
-  /**
-   * Bucket ids, embedded in the shared table: fixed `boundaries` (ascending, in the column's
-   * own units; bucket k holds boundaries[k-1] <= x < boundaries[k]) or `quantiles: N`, at most
-   * N equal-frequency buckets of the training values (default: none).
-   */
-  bucketize?: { boundaries: number[] } | { quantiles: number };
-  /** With bucketize: keep the (normalized) value as a dense column beside the bucket's embedding (default false). */
-  keepValue?: boolean;
 }
 /** A label: one per task, 0/1 or real. A missing label is masked out (labelMask 0), not an error. */
 export interface LabelField {
