@@ -25,10 +25,10 @@ import { exportSafetensors } from '../checkpoint/safetensors';
 import { saveUpdate } from '../serve/update';
 import { manualSeed } from '../random';
 import { ResolvedConfig } from './config';
-import { EpochRecord, FitResult, Trainer } from './trainer';
+import { EpochRecord, FitResult, Trainer, TrainerOptions } from './trainer';
 import { ProgressOptions } from './progress';
 import { writeTrainingReport } from './report';
-import { TabularModel } from './tabular-model';
+import { TabularModel, TabularModelOptions } from './tabular-model';
 
 export type Part = 'train' | 'valid' | 'test';
 
@@ -134,10 +134,19 @@ function denseOptimizer(config: ResolvedConfig, model: TabularModel): Steppable 
   }
 }
 
+export interface BuildJobOptions extends Pick<JobOptions, 'progress'> {
+  /** false: every pass reads the files (one-pass uses). */
+  cache?: boolean;
+  /** Makes the model's table (distributed jobs: a sharded one). */
+  makeTable?: TabularModelOptions['makeTable'];
+  /** Trainer hooks (distributed jobs: gradient averaging, gathered evaluation). */
+  trainerHooks?: Pick<TrainerOptions<Batch>, 'afterBackward' | 'gatherEval'>;
+}
+
 /** Builds the model, trainer and data of a job (seeded: the same config builds the same model). `cache: false` reads every pass from the files (one-pass uses). */
-export function buildJob(config: ResolvedConfig, options: Pick<JobOptions, 'progress'> & { cache?: boolean } = {}): JobParts {
+export function buildJob(config: ResolvedConfig, options: BuildJobOptions = {}): JobParts {
   manualSeed(config.seed);
-  const model = new TabularModel({ schema: config.schema, model: config.model, sparseOptimizer: config.optimizer.sparse, seed: config.seed });
+  const model = new TabularModel({ schema: config.schema, model: config.model, sparseOptimizer: config.optimizer.sparse, seed: config.seed, makeTable: options.makeTable });
   const schema = config.schema;
   const trainer = new Trainer<Batch>({
     model,
@@ -152,6 +161,7 @@ export function buildJob(config: ResolvedConfig, options: Pick<JobOptions, 'prog
       return schema.domain ? [...schema.domainNames] : undefined;
     },
     progress: options.progress,
+    ...options.trainerHooks,
   });
   const stats: JobParts['stats'] = {};
   let pass = 0;
