@@ -2,8 +2,13 @@
  * MicroBatcher: requests that arrive one at a time (an HTTP handler's, say) gathered into
  * batches for one `run` call each. A batch runs when `maxBatch` requests are waiting or
  * `maxDelayMs` after the first of them arrived, whichever is first; batches run one at a time,
- * requests in arrival order. When `run` throws for a batch of several, each request is run
- * alone, so only the bad ones fail, each with its own error.
+ * requests in arrival order. When `run` throws for a batch of several, the batch is split in
+ * halves and each half run again, halving the parts that still fail, so a bad request ends up
+ * alone and fails with its own error while the others are scored. The re-runs are bounded
+ * (`maxRetries`): a failure that belongs to the whole batch (every part fails) costs a few
+ * runs, not one per request; parts still failing when the budget is spent reject with their
+ * error. Check requests before submitting them (an HTTP server parses each on arrival), so a
+ * batch only fails for reasons of its own.
  */
 import { ArgumentError, DisposedError } from '../errors';
 import { checkFunction, checkInt, checkKnownKeys, checkOptions, checkRange } from '../validate';
@@ -15,6 +20,11 @@ export interface MicroBatcherOptions<Req, Res> {
   maxBatch?: number;
   /** How long the first waiting request waits for others, in ms (default 1; 0: until the event loop's check phase, `setImmediate`). */
   maxDelayMs?: number;
+  /**
+   * The most re-runs of parts of one failed batch (default 4·⌈log₂ maxBatch⌉: enough to
+   * isolate two bad requests in a full batch; 0: a failed batch rejects all its requests).
+   */
+  maxRetries?: number;
 }
 
 export interface MicroBatcherStats {
@@ -24,7 +34,7 @@ export interface MicroBatcherStats {
   batches: number;
   /** The most requests in one batch. */
   largestBatch: number;
-  /** Requests re-run alone because their batch failed. */
+  /** Requests of failed batches (of several), re-run in halves. */
   isolated: number;
 }
 
@@ -39,6 +49,7 @@ interface Waiting<Req, Res> {
 export class MicroBatcher<Req, Res> {
   readonly maxBatch: number;
   readonly maxDelayMs: number;
+  readonly maxRetries: number;
   private readonly run: (requests: Req[]) => Res[] | Promise<Res[]>;
   private readonly queue: Waiting<Req, Res>[] = [];
   private readonly counters: MicroBatcherStats = { requests: 0, batches: 0, largestBatch: 0, isolated: 0 };
@@ -49,10 +60,11 @@ export class MicroBatcher<Req, Res> {
 
   constructor(options: MicroBatcherOptions<Req, Res>) {
     const o = checkOptions(options, 'options');
-    checkKnownKeys(o, 'options', ['run', 'maxBatch', 'maxDelayMs']);
+    checkKnownKeys(o, 'options', ['run', 'maxBatch', 'maxDelayMs', 'maxRetries']);
     this.run = checkFunction(o.run, 'options.run') as (requests: Req[]) => Res[] | Promise<Res[]>;
     this.maxBatch = checkInt(o.maxBatch ?? 256, 'options.maxBatch', 1);
     this.maxDelayMs = checkRange(o.maxDelayMs ?? 1, 'options.maxDelayMs', 0, 2 ** 31 - 1, 'a number of milliseconds from 0 to 2^31 - 1');
+    this.maxRetries = checkInt(o.maxRetries ?? 4 * Math.ceil(Math.log2(this.maxBatch)), 'options.maxRetries', 0);
   }
 
   /** Counters since construction (a copy). */
@@ -129,35 +141,51 @@ export class MicroBatcher<Req, Res> {
   }
 
   private async runBatch(batch: Waiting<Req, Res>[]): Promise<void> {
+    const failed = await this.attempt(batch);
+    if (failed === null) return;
+    if (batch.length === 1 || this.maxRetries === 0) {
+      for (const w of batch) w.reject(failed.error);
+      return;
+    }
+    // Which request broke it? Halve the failing parts, breadth first, within the budget.
+    this.counters.isolated += batch.length;
+    let budget = this.maxRetries;
+    const parts = [{ part: batch, error: failed.error }];
+    for (let next = parts.shift(); next; next = parts.shift()) {
+      const { part, error } = next;
+      if (part.length === 1 || budget < 2) {
+        for (const w of part) w.reject(error);
+        continue;
+      }
+      budget -= 2;
+      const mid = Math.ceil(part.length / 2);
+      for (const half of [part.slice(0, mid), part.slice(mid)]) {
+        const f = await this.attempt(half);
+        if (f !== null) parts.push({ part: half, error: f.error });
+      }
+    }
+  }
+
+  /**
+   * Runs some requests and settles them, or returns the error `run` threw (nothing settled).
+   * A wrong number of results settles them all with that error: it is no request's fault.
+   */
+  private async attempt(part: Waiting<Req, Res>[]): Promise<{ error: unknown } | null> {
     const run = this.run; // called as a plain function, not as a method of the batcher
     let results: Res[];
     try {
-      results = await run(batch.map((w) => w.request));
+      results = await run(part.map((w) => w.request));
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0].reject(error);
-        return;
-      }
-      // Which request broke it? Run each alone: only the bad ones fail.
-      this.counters.isolated += batch.length;
-      for (const w of batch) {
-        try {
-          const one = await run([w.request]);
-          checkResults(one, 1);
-          w.resolve(one[0]);
-        } catch (e) {
-          w.reject(e);
-        }
-      }
-      return;
+      return { error };
     }
     try {
-      checkResults(results, batch.length);
+      checkResults(results, part.length);
     } catch (e) {
-      for (const w of batch) w.reject(e);
-      return;
+      for (const w of part) w.reject(e);
+      return null;
     }
-    batch.forEach((w, i) => w.resolve(results[i]));
+    part.forEach((w, i) => w.resolve(results[i]));
+    return null;
   }
 }
 
