@@ -3,6 +3,7 @@
  * code; errors print one line (the library's messages name the bad argument) and exit 1.
  *   gatewise train --config <file>   train a config's job (see lib/train/config.ts)
  *   gatewise eval --config <file>    score its checkpoint
+ *   gatewise serve --config <file>   serve its checkpoint over HTTP (lib/serve/http/)
  *   gatewise bench [--config <file>] time its model; --kernels: the kernel microbenchmarks
  *   gatewise info [--json]           version, backend, devices
  *   gatewise help                    this text
@@ -11,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { benchCommand } from './bench';
 import { formatInfo, infoReport } from './info';
+import { serveCommand } from './serve';
 import { evalCommand, trainCommand } from './train';
 
 const USAGE = `usage: gatewise <command> [options]
@@ -21,6 +23,12 @@ commands:
                   metrics.json and report.html under its output folder (default runs/<name>)
   eval --config <file> [--checkpoint <file>] [--data <file>] [--part test|valid|train] [--json]
                   score a checkpoint: AUC, GAUC, logloss, MSE per task and per domain
+  serve --config <file> [--checkpoint <file> | --fresh] [--port N] [--host H] [--workers N]
+        [--max-batch N] [--max-delay-ms N] [--timeout-ms N] [--max-body-bytes N] [--max-rows N]
+        [--max-queue N] [--updates <dir>|none] [--admin-port N] [--admin-host H]
+                  serve a checkpoint (default: the config's) over HTTP: POST /predict, GET /healthz,
+                  /readyz, /metrics; updates from <output.dir>/updates and POST /admin/update are
+                  applied between batches; SIGTERM answers what was received, then exits
   bench [--config <file>] [--batch N] [--steps N] [--json]
                   time the config's model (default: the bundled census MMoE): train steps,
                   scoring, serving latency at batch 1 / 32 / 256
@@ -55,6 +63,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       return trainCommand(args, out);
     case 'eval':
       return evalCommand(args, out);
+    case 'serve':
+      return serveCommand(args, out);
     case 'bench':
       return benchCommand(args, out);
     case undefined:
