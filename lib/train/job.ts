@@ -247,7 +247,7 @@ export function restoreJobDataState(config: ResolvedConfig, saved: Partial<JobDa
 }
 
 /** The checkpoint's record of a job: what rebuilds its model. */
-function checkpointConfig(config: ResolvedConfig): unknown {
+export function checkpointConfig(config: ResolvedConfig): unknown {
   return { gatewise: 'train-config', config: config.source, ...jobDataState(config) };
 }
 
