@@ -7,6 +7,8 @@
  *   npm run bench -- poso-mha     fused POSO attention against the naive formula; L1000, h8 … pick its cases
  *   npm run bench -- apg          APG's decomposed layer against materializing W(z) per sample; N512, K16 … pick its cases
  *   npm run bench -- mmoe         batched experts + fused gates/combination against a per-expert loop; E8, B16384 … pick its cases
+ *   npm run bench -- serve        `gatewise serve` under autocannon load, with and without malformed requests (bench/serve.ts);
+ *                                 it runs only when named (it starts a server and takes about a minute); c1, c16, c64 pick its runs
  *   npm run bench -- --json out.json   also write the results as JSON
  *   npm run bench -- --bench embedding lf0.5   only these benches (comma-separated), their cases
  *                                 filtered by the other words; the others' setup is skipped too
@@ -25,6 +27,7 @@ import * as gemm from './gemm';
 import * as mmoe from './mmoe';
 import * as optim from './optim';
 import * as posoMha from './poso-mha';
+import * as serve from './serve';
 
 const benches: Record<string, { run(filter: (name: string) => boolean): Result[] }> = { gemm, 'gated-fc': gatedFc, 'poso-mha': posoMha, mmoe, apg, elementwise, optim, embedding };
 
@@ -37,8 +40,10 @@ for (let i = 0; i < args.length; ++i) {
   else if (args[i] === '--bench') only = (args[++i] ?? '').split(',');
   else words.push(args[i]);
 }
-const unknown = (only ?? []).filter((name) => !(name in benches));
-if (unknown.length) throw new Error(`--bench: no bench named ${unknown.join(', ')}; benches: ${Object.keys(benches).join(', ')}`);
+// The serving bench runs only when named, alone unless --bench names others too.
+if (!only && words.includes('serve')) only = ['serve'];
+const unknown = (only ?? []).filter((name) => !(name in benches) && name !== 'serve');
+if (unknown.length) throw new Error(`--bench: no bench named ${unknown.join(', ')}; benches: ${Object.keys(benches).join(', ')}, serve`);
 
 const b = backend();
 console.log(`gatewise bench — ${b.kind}: ${b.deviceName}; CPU ${b.cpuIsa}, ${b.numThreads} threads; node ${process.version}`);
@@ -52,7 +57,14 @@ for (const [name, bench] of Object.entries(benches)) {
   const filter = (caseName: string) => benchSelected || words.some((w) => caseName.includes(w));
   results.push(...bench.run(filter));
 }
-if (jsonPath) {
-  fs.writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), backend: b, results }, null, 2));
-  console.log(`wrote ${results.length} results to ${jsonPath}`);
+async function finish(): Promise<void> {
+  const served = only?.includes('serve') ? await serve.run(words) : undefined;
+  if (jsonPath) {
+    fs.writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), backend: b, results, ...(served ? { serve: served } : {}) }, null, 2));
+    console.log(`wrote ${results.length + (served?.length ?? 0)} results to ${jsonPath}`);
+  }
 }
+finish().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
