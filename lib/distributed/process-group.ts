@@ -140,6 +140,8 @@ function elementSize(a: HostArray): number {
 }
 
 function sameKind<T extends HostArray>(like: T, n: number): T {
+  // A Node Buffer is a Uint8Array: answer with a plain one.
+  if (like instanceof Uint8Array) return new Uint8Array(n) as T;
   return new (like.constructor as new (n: number) => T)(n);
 }
 
