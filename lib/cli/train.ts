@@ -2,6 +2,8 @@
  * `gatewise train --config <file>`: runs a config's job (lib/train/job.ts) — on the main
  * thread, or with --worker in a worker thread as a service would — and prints progress,
  * the test rows' metrics per task and domain, and where the outputs went.
+ * With --nproc N (and --nnodes, --node-rank, --master-addr, --master-port) it launches the
+ * ranks of a distributed job instead (train-distributed.ts); --resume <checkpoint> continues one.
  * `gatewise eval --config <file>`: scores a job's checkpoint on its test rows or a file.
  */
 import * as path from 'node:path';
@@ -11,6 +13,8 @@ import { loadTrainConfig, parseTrainConfig, ResolvedConfig, TrainConfig } from '
 import { evaluateJobCheckpoint, JobResult, runTrainJob } from '../train/job';
 import { ProgressMode } from '../train/progress';
 import { trainInWorker } from '../train/worker';
+import { DISTRIBUTED_OPTIONS, distributedTrain, launchFromCommand } from './train-distributed';
+import { envRendezvous } from '../distributed/process-group';
 import { invalid } from '../validate';
 
 export type Out = (s: string) => void;
@@ -41,11 +45,23 @@ function summary(r: JobResult): string {
 export async function trainCommand(args: string[], out: Out): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { config: { type: 'string', short: 'c' }, epochs: { type: 'string' }, out: { type: 'string' }, worker: { type: 'boolean' }, progress: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      epochs: { type: 'string' },
+      out: { type: 'string' },
+      worker: { type: 'boolean' },
+      progress: { type: 'string' },
+      json: { type: 'boolean' },
+      ...DISTRIBUTED_OPTIONS,
+    },
   });
   if (!values.config) throw invalid('a config file (--config <file>)', '--config', values.config);
   const config = configWith(values.config, values);
   const mode = (values.progress ?? 'auto') as ProgressMode;
+  // --nproc: this process launches the ranks; each rank (RANK and WORLD_SIZE set) runs its share.
+  if (values.nproc !== undefined) return launchFromCommand(args, values);
+  if (envRendezvous()) return distributedTrain(config, { mode, resume: values.resume, json: values.json }, out);
+  if (values.resume !== undefined) throw invalid('--nproc (resuming runs the distributed job: --nproc 1 for one process)', '--resume', values.resume);
   let result: JobResult;
   if (values.worker) {
     const file = values.config;
