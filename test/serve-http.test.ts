@@ -7,7 +7,8 @@
  * whose counts match what was sent; the command line's flags are named in its errors.
  */
 import * as http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { backend } from '../lib';
 import { main } from '../lib/cli/main';
 import { jobPredictor, JobPredictor } from '../lib/serve/job-predictor';
 import type { Prediction } from '../lib/serve/predictor';
@@ -25,8 +26,11 @@ beforeAll(async () => {
   local = jobPredictor(loadTrainConfig(job.configFile), job.checkpointA);
 }, 60_000);
 
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
 afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close()));
   await local?.dispose();
 });
 
@@ -110,6 +114,17 @@ describe('gatewise serve: POST /predict', () => {
     expect(late).toMatchObject({ status: 503, text: JSON.stringify({ error: 'timed out: no answer within 30 ms' }) });
     expect((await request(`${s.url}/predict`, { body: JSON.stringify(p) })).status).toBe(200);
   }, 30_000);
+
+  it('with workers, the kernels run on one thread each while serving; the thread count is put back on close', async () => {
+    const before = backend().numThreads;
+    const s = await start({ workers: 1 });
+    expect(backend().numThreads).toBe(1);
+    await s.close();
+    expect(backend().numThreads).toBe(before);
+    const own = await start({ workers: 0 });
+    expect(backend().numThreads).toBe(before); // workers 0: left as it is
+    await own.close();
+  });
 
   it('health, readiness, 404 and 405', async () => {
     const s = await start({ workers: 0 });

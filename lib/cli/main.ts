@@ -24,7 +24,7 @@ commands:
   eval --config <file> [--checkpoint <file>] [--data <file>] [--part test|valid|train] [--json]
                   score a checkpoint: AUC, GAUC, logloss, MSE per task and per domain
   serve --config <file> [--checkpoint <file> | --fresh] [--port N] [--host H] [--workers N]
-        [--max-batch N] [--max-delay-ms N] [--timeout-ms N] [--max-body-bytes N] [--max-rows N]
+        [--threads N] [--max-batch N] [--max-delay-ms N] [--timeout-ms N] [--max-body-bytes N] [--max-rows N]
         [--max-queue N] [--updates <dir>|none] [--admin-port N] [--admin-host H]
                   serve a checkpoint (default: the config's) over HTTP: POST /predict, GET /healthz,
                   /readyz, /metrics; updates from <output.dir>/updates and POST /admin/update are

@@ -14,7 +14,7 @@ import { Out } from './train';
 /** Each option's flag, for error messages: maxBatch → --max-batch. */
 const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
-const NUMBERS = ['port', 'maxBatch', 'maxDelayMs', 'workers', 'timeoutMs', 'maxBodyBytes', 'maxRows', 'maxQueue', 'adminPort', 'watchIntervalMs', 'shutdownTimeoutMs'] as const;
+const NUMBERS = ['port', 'maxBatch', 'maxDelayMs', 'workers', 'threads', 'timeoutMs', 'maxBodyBytes', 'maxRows', 'maxQueue', 'adminPort', 'watchIntervalMs', 'shutdownTimeoutMs'] as const;
 
 export async function serveCommand(args: string[], out: Out): Promise<number> {
   const { values } = parseArgs({

@@ -25,6 +25,13 @@ export interface ServeOptions {
   maxDelayMs?: number;
   /** Worker threads, each with its own copy of the model (default 1; 0: the model runs on the main thread). */
   workers?: number;
+  /**
+   * The native kernels' threads, set for the whole process while serving (default: 1 with
+   * workers — each worker scores its batches on one core, in parallel with the others and the
+   * main thread's HTTP work, instead of every batch spreading over cores the HTTP work needs —
+   * and the backend's setting as it is with workers 0).
+   */
+  threads?: number;
   /** The largest request body, in bytes (default 1 MiB): larger ones get a 413. */
   maxBodyBytes?: number;
   /** The most objects in one request's array (default 1024): more get a 413. */
@@ -51,16 +58,18 @@ export interface ServeOptions {
   log?: (line: string) => void;
 }
 
-export interface ResolvedServeOptions extends Required<Omit<ServeOptions, 'config' | 'checkpoint' | 'updates' | 'adminPort'>> {
+export interface ResolvedServeOptions extends Required<Omit<ServeOptions, 'config' | 'checkpoint' | 'updates' | 'adminPort' | 'threads'>> {
   config: ServeConfig;
   /** The config, resolved on this thread (its schema checks requests). */
   resolved: ResolvedConfig;
   checkpoint: string | null;
   updates: string | null;
   adminPort: number | null;
+  /** null: leave the backend's thread count as it is. */
+  threads: number | null;
 }
 
-const KEYS = ['config', 'checkpoint', 'port', 'host', 'maxBatch', 'maxDelayMs', 'workers', 'maxBodyBytes', 'maxRows', 'maxQueue', 'timeoutMs', 'updates', 'watchIntervalMs', 'adminPort', 'adminHost', 'maxUpdateBytes', 'drainIdleMs', 'shutdownTimeoutMs', 'log'];
+const KEYS = ['config', 'checkpoint', 'port', 'host', 'maxBatch', 'maxDelayMs', 'workers', 'threads', 'maxBodyBytes', 'maxRows', 'maxQueue', 'timeoutMs', 'updates', 'watchIntervalMs', 'adminPort', 'adminHost', 'maxUpdateBytes', 'drainIdleMs', 'shutdownTimeoutMs', 'log'];
 
 /** A config file or object resolved (the same on every thread). */
 export function resolveServeConfig(config: ServeConfig): ResolvedConfig {
@@ -102,6 +111,7 @@ export function resolveServeOptions(options: ServeOptions, nameOf: (key: keyof S
     maxBatch: int('maxBatch', 64, 1, 1 << 16),
     maxDelayMs: ms('maxDelayMs', 1),
     workers: int('workers', 1, 0, 256),
+    threads: o.threads === undefined ? ((o.workers ?? 1) > 0 ? 1 : null) : int('threads', 1, 1, 256),
     maxBodyBytes: int('maxBodyBytes', 1 << 20, 1),
     maxRows: int('maxRows', 1024, 1),
     maxQueue: int('maxQueue', 8192, 1),

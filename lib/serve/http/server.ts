@@ -19,6 +19,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { backend, setNumThreads } from '../../backend';
 import { readCheckpointInfo } from '../../checkpoint/checkpoint';
 import { AppliedUpdate } from '../update';
 import { Lane, LaneSpec, LocalLane, WorkerLane } from './lanes';
@@ -46,6 +47,21 @@ export interface Server {
 }
 
 const JSON_TYPE = { 'content-type': 'application/json' };
+
+let threadHolders = 0;
+let threadsBefore = 0;
+
+/** Sets the kernels' threads (the process's pool) while serving; the returned function lets go, the last server to close puts back what was there before the first. */
+function holdThreads(n: number): () => void {
+  if (threadHolders++ === 0) threadsBefore = backend().numThreads;
+  setNumThreads(n);
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    if (--threadHolders === 0) setNumThreads(threadsBefore);
+  };
+}
 
 /** Domain values the checkpoint learned, so requests are checked against the same vocabulary as the model's. */
 function seedDomains(o: ResolvedServeOptions): void {
@@ -84,7 +100,14 @@ function urlOf(host: string, port: number): string {
 export async function serve(options: ServeOptions, nameOf?: Parameters<typeof resolveServeOptions>[1]): Promise<Server> {
   const o = resolveServeOptions(options, nameOf);
   seedDomains(o);
-  const lanes = await startLanes(o);
+  const restoreThreads = o.threads === null ? () => {} : holdThreads(o.threads);
+  let lanes: Lane[];
+  try {
+    lanes = await startLanes(o);
+  } catch (e) {
+    restoreThreads();
+    throw e;
+  }
   const metrics = new ServeMetrics({ step: () => pool.step, queued: () => pool.pending });
   const pool = new ScoringPool(lanes, { maxBatch: o.maxBatch, maxDelayMs: o.maxDelayMs, maxQueue: o.maxQueue, onRun: (rows, failed) => metrics.forwardCall(rows, failed) });
   const schema = o.resolved.schema;
@@ -183,6 +206,7 @@ export async function serve(options: ServeOptions, nameOf?: Parameters<typeof re
     server.close();
     await watcher?.close();
     await pool.close();
+    restoreThreads();
     throw e;
   }
 
@@ -211,6 +235,7 @@ export async function serve(options: ServeOptions, nameOf?: Parameters<typeof re
       await watcher?.close();
       await Promise.all([drain(server), admin ? drain(admin) : undefined]);
       await pool.close();
+      restoreThreads();
       o.log('gatewise serve: stopped');
       resolveClosed();
     })();
