@@ -100,6 +100,18 @@ describe('gatewise serve: POST /predict', () => {
     expect(big.status).toBe(413);
     expect(JSON.parse(big.text).error).toMatch(/the limit is 2000/);
     expect(await request(`${s.url}/predict`, { body: JSON.stringify(Array(6).fill(p)) })).toMatchObject({ status: 413, text: JSON.stringify({ error: 'the body holds 6 objects; the limit is 5' }) });
+    // Chunked, with no length up front: cut off once past the limit.
+    const chunked = await new Promise<{ status: number; text: string; connection?: string }>((resolve, reject) => {
+      const req = http.request(`${s.url}/predict`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, text, connection: res.headers.connection }));
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 6; ++i) req.write('x'.repeat(500));
+      req.end();
+    });
+    expect(chunked).toEqual({ status: 413, text: JSON.stringify({ error: 'the body is over the limit of 2000 bytes' }), connection: 'close' });
     // Five rows wait 100 ms for a batch; two more would pass the queue's 6.
     const first = request(`${s.url}/predict`, { body: JSON.stringify(Array(5).fill(p)) });
     await new Promise((r) => setTimeout(r, 20));

@@ -27,18 +27,32 @@ export interface ParsedRequest extends CheckedRequest {
   single: boolean;
 }
 
-/** The body's bytes, or a 413 HttpError past `limit` (the rest is not read). */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * The body's bytes, or a 413 HttpError once it passes `limit` (the rest is read and dropped;
+ * answer with `connection: close`).
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) throw new HttpError(413, `the body is ${declared} bytes; the limit is ${limit}`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new HttpError(413, `the body is over the limit of ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+  if (declared > limit) return Promise.reject(new HttpError(413, `the body is ${declared} bytes; the limit is ${limit}`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (error: Error | null) => {
+      req.off('data', data).off('end', end).off('error', done).off('close', closed);
+      req.on('error', () => {}); // a late socket error must not go unhandled
+      if (error) reject(error);
+      else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const data = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      done(new HttpError(413, `the body is over the limit of ${limit} bytes`));
+      req.resume(); // drop the rest, so the connection closes cleanly after the answer
+    };
+    const end = () => done(null);
+    const closed = () => done(new HttpError(400, 'the client closed the connection before the body ended'));
+    req.on('data', data).on('end', end).on('error', done).on('close', closed);
+  });
 }
 
 /**

@@ -122,7 +122,9 @@ export async function serve(options: ServeOptions, nameOf?: Parameters<typeof re
   const error = (res: http.ServerResponse, e: unknown) => {
     const status = e instanceof HttpError ? e.status : 500;
     if (status >= 500 && !(e instanceof HttpError)) o.log(`gatewise serve: ${(e as Error).stack ?? e}`);
-    reply(res, status, JSON.stringify({ error: (e as Error).message }), status === 503 ? { ...JSON_TYPE, 'retry-after': '1' } : JSON_TYPE);
+    // A 413's body was not read to its end: the connection cannot carry another request.
+    const headers = status === 503 ? { ...JSON_TYPE, 'retry-after': '1' } : status === 413 ? { ...JSON_TYPE, connection: 'close' } : JSON_TYPE;
+    reply(res, status, JSON.stringify({ error: (e as Error).message }), headers);
   };
 
   const applyUpdate = async (bytes: Uint8Array, source: string): Promise<AppliedUpdate> => {
