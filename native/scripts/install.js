@@ -6,8 +6,14 @@
 // 3. Otherwise (no cmake / cmake-js) build the CPU-only addon with node-gyp and binding.gyp,
 //    which needs only the C++ compiler that npm's node-gyp needs anyway.
 // GATEWISE_BUILD_FROM_SOURCE=1 skips step 1.
+// The distributed addon (gatewise_gloo.node, Gloo process groups) is never prebuilt: it links
+// the system's libgloo. Step 2 builds it wherever CMake finds libgloo; after step 1, it is
+// built alone (cmake-js, target gatewise_gloo) when Gloo's headers are installed
+// (`apt-get install libgloo-dev`), and its absence never fails the install.
 'use strict';
 const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
 
 const { root, jobs } = require('./paths');
 
@@ -42,9 +48,29 @@ function cmakeJsBin() {
   }
 }
 
+/** Whether Gloo's headers are installed where CMake looks by default. */
+function hasGloo() {
+  return ['/usr/include', '/usr/local/include'].some((d) => fs.existsSync(path.join(d, 'gloo', 'alltoallv.h')));
+}
+
+/** With the prebuilt main addon: build the distributed addon alone when Gloo is installed. */
+function buildGlooAddon() {
+  if (fs.existsSync(path.join(root, 'build', 'Release', 'gatewise_gloo.node')) || !hasGloo()) return;
+  const cmakeJs = cmakeJsBin();
+  if (!cmakeJs || !has('cmake')) {
+    log('Gloo is installed but cmake is not: install cmake, then `npm rebuild gatewise`, for distributed training');
+    return;
+  }
+  // 'build', not 'compile': a failed build must not clean the folder (it may hold the main addon).
+  if (!run(process.execPath, [cmakeJs, 'build', '--parallel', jobs, '--target', 'gatewise_gloo'])) {
+    log('the distributed addon (gatewise_gloo.node) did not build; everything else works without it');
+  }
+}
+
 function main() {
   if (!process.env.GATEWISE_BUILD_FROM_SOURCE && prebuiltLoads()) {
     log('using the prebuilt binary');
+    buildGlooAddon();
     return 0;
   }
   const cmakeJs = cmakeJsBin();
