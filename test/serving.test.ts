@@ -313,7 +313,7 @@ describe('serving copy', () => {
     const b = makeNet(12, 'cpu', servingOptimizer);
     const full = exportUpdate({ model: a.model, tables: a.tables, step: 6 });
     const applied = applyUpdate(full, { model: b.model, tables: b.tables });
-    expect(applied).toEqual({ step: 6, sinceStep: null, rows: { users: a.users.size, items: a.items.size } });
+    expect(applied).toEqual({ step: 6, sinceStep: null, rows: { users: a.users.size, items: a.items.size }, metadata: {} });
     return { a, b, lastSync: a.items.step };
   }
   const probe = [...requests(21, 30), ...requests(22, 10, 40), ...requests(23, 4, 9000)]; // trained, new (40..79) and unseen items
@@ -366,6 +366,22 @@ describe('serving copy', () => {
     saveCheckpoint(ckpt, { model: a.model, tables: a.tables, step: 7 });
     expect(() => loadUpdate(ckpt, { model: b.model, tables: b.tables })).toThrow(`${ckpt} is a checkpoint, not a serving update`);
     for (const n of [a, b]) for (const t of [n.users, n.items]) t.dispose();
+  });
+
+  it('carries JSON metadata, which checkMetadata sees before anything changes', () => {
+    const { a, b } = pair();
+    for (let s = 0; s < 2; ++s) trainStep(a, requests(300 + s, 8));
+    const pb = predictorFor(b);
+    const before = pb.predict(probe);
+    const update = exportUpdate({ model: a.model, tables: a.tables, step: 8, metadata: { vocabulary: ['x', 'y'] } });
+    const refuse = (m: Record<string, unknown>) => {
+      if (Array.isArray(m.vocabulary)) throw new Error(`no vocabulary of ${m.vocabulary.length} here`);
+    };
+    expect(() => applyUpdate(update, { model: b.model, tables: b.tables, checkMetadata: refuse })).toThrow('no vocabulary of 2 here');
+    expect(same(pb.predict(probe), before)).toBe(true);
+    expect(applyUpdate(update, { model: b.model, tables: b.tables }).metadata).toEqual({ vocabulary: ['x', 'y'] });
+    expect(same(pb.predict(probe), before)).toBe(false);
+    expect(() => exportUpdate({ model: a.model, tables: a.tables, step: 1, metadata: [] as never })).toThrow('Expected a JSON object for options.metadata');
   });
 
   it('rejects a corrupt, truncated or mismatched update and leaves the copy unchanged', () => {
