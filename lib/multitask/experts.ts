@@ -80,7 +80,7 @@ export class Experts extends Module {
 
   /** x (B, in) → (E, B, outFeatures). */
   forward(x: Tensor): Tensor {
-    return this.forwardAnyLayout(x).y;
+    return this.run(x, false);
   }
 
   /**
@@ -89,13 +89,17 @@ export class Experts extends Module {
    * without a permute.
    */
   forwardAnyLayout(x: Tensor): { y: Tensor; batchMajor: boolean } {
-    checkRows(x, this.inFeatures, 'x');
     const batchMajor = this.layers.length === 1;
+    return { y: this.run(x, batchMajor), batchMajor };
+  }
+
+  private run(x: Tensor, batchMajor: boolean): Tensor {
+    checkRows(x, this.inFeatures, 'x');
     let h = x;
     for (const layer of this.layers) {
       h = layer.forward(h, batchMajor);
       if (this.training && this.dropout > 0) h = dropout(h, this.dropout);
     }
-    return { y: h, batchMajor };
+    return h;
   }
 }
