@@ -64,6 +64,7 @@ async function benchParts(file: string, options: { batch?: number; steps?: numbe
   const batch = checkInt(options.batch ?? config.train.batchSize, '--batch', 1, 1 << 20);
   const steps = checkInt(options.steps ?? 30, '--steps', 1, 100000);
   const parts = buildJob(config, { progress: { mode: 'none' }, cache: false });
+  await parts.fitNumeric(); // the numeric fields' statistics (quantile buckets need them), as the job fits them
   const rows = await take(parts.rows('train'), batch * 8);
   const held: Batch[] = [];
   const make = (size: number) => {
