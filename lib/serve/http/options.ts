@@ -21,7 +21,11 @@ export interface ServeOptions {
   host?: string;
   /** The most requests in one forward pass (default 64). */
   maxBatch?: number;
-  /** How long the first waiting request waits for others, in ms (default 1). */
+  /**
+   * How long the first waiting request waits for others, in ms (default 0: until the event
+   * loop has read what else arrived meanwhile; while a model copy is busy its next batch
+   * gathers anyway, so the batch size follows the load).
+   */
   maxDelayMs?: number;
   /** Worker threads, each with its own copy of the model (default 1; 0: the model runs on the main thread). */
   workers?: number;
@@ -109,7 +113,7 @@ export function resolveServeOptions(options: ServeOptions, nameOf: (key: keyof S
     port: int('port', 8080, 0, 65535),
     host: checkHost(o.host ?? '127.0.0.1', n('host')),
     maxBatch: int('maxBatch', 64, 1, 1 << 16),
-    maxDelayMs: ms('maxDelayMs', 1),
+    maxDelayMs: ms('maxDelayMs', 0),
     workers: int('workers', 1, 0, 256),
     threads: o.threads === undefined ? ((o.workers ?? 1) > 0 ? 1 : null) : int('threads', 1, 1, 256),
     maxBodyBytes: int('maxBodyBytes', 1 << 20, 1),
