@@ -9,6 +9,8 @@
  *   npm run bench -- mmoe         batched experts + fused gates/combination against a per-expert loop; E8, B16384 … pick its cases
  *   npm run bench -- serve        `gatewise serve` under autocannon load, with and without malformed requests (bench/serve.ts);
  *                                 it runs only when named (it starts a server and takes about a minute); c1, c16, c64 pick its runs
+ *   npm run bench -- distributed  distributed training steps of the census MMoE job on 1 and 2 ranks (bench/distributed.ts): step time
+ *                                 split into compute and communication, bytes sent per step; runs only when named
  *   npm run bench -- --json out.json   also write the results as JSON
  *   npm run bench -- --bench embedding lf0.5   only these benches (comma-separated), their cases
  *                                 filtered by the other words; the others' setup is skipped too
@@ -28,6 +30,7 @@ import * as mmoe from './mmoe';
 import * as optim from './optim';
 import * as posoMha from './poso-mha';
 import * as serve from './serve';
+import * as distributed from './distributed';
 
 const benches: Record<string, { run(filter: (name: string) => boolean): Result[] }> = { gemm, 'gated-fc': gatedFc, 'poso-mha': posoMha, mmoe, apg, elementwise, optim, embedding };
 
@@ -40,9 +43,10 @@ for (let i = 0; i < args.length; ++i) {
   else if (args[i] === '--bench') only = (args[++i] ?? '').split(',');
   else words.push(args[i]);
 }
-// The serving bench runs only when named, alone unless --bench names others too.
+// The serving and distributed benches run only when named, alone unless --bench names others too.
 if (!only && words.includes('serve')) only = ['serve'];
-const unknown = (only ?? []).filter((name) => !(name in benches) && name !== 'serve');
+if (!only && words.includes('distributed')) only = ['distributed'];
+const unknown = (only ?? []).filter((name) => !(name in benches) && name !== 'serve' && name !== 'distributed');
 if (unknown.length) throw new Error(`--bench: no bench named ${unknown.join(', ')}; benches: ${Object.keys(benches).join(', ')}, serve`);
 
 const b = backend();
@@ -59,9 +63,10 @@ for (const [name, bench] of Object.entries(benches)) {
 }
 async function finish(): Promise<void> {
   const served = only?.includes('serve') ? await serve.run(words) : undefined;
+  const dist = only?.includes('distributed') ? await distributed.run() : undefined;
   if (jsonPath) {
-    fs.writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), backend: b, results, ...(served ? { serve: served } : {}) }, null, 2));
-    console.log(`wrote ${results.length + (served?.length ?? 0)} results to ${jsonPath}`);
+    fs.writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), backend: b, results, ...(served ? { serve: served } : {}), ...(dist ? { distributed: dist } : {}) }, null, 2));
+    console.log(`wrote ${results.length + (served?.length ?? 0) + (dist?.length ?? 0)} results to ${jsonPath}`);
   }
 }
 finish().catch((e) => {

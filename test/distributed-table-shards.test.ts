@@ -3,7 +3,7 @@
  * table's checkpoint load into any world size — and the id → rank map. No Gloo needed.
  */
 import { describe, expect, it } from 'vitest';
-import { joinExports, ownerOf, ownersOf } from '../lib/distributed/table-shards';
+import { distinctIds, joinExports, ownerOf, ownersOf } from '../lib/distributed/table-shards';
 import { EmbeddingTable } from '../lib/embedding/table';
 import { FormatError } from '../lib/errors';
 import { SparseOptimizer } from '../lib/embedding/sparse-optimizer';
@@ -79,5 +79,19 @@ describe('table exports by id', () => {
       for (const c of counts) expect(Math.abs(c - many.length / W)).toBeLessThan(0.05 * (many.length / W) + 1);
     }
     expect(ownerOf(-1n, 2)).toBe(ownerOf(0xffffffffffffffffn, 2));
+  });
+});
+
+describe('distinct ids', () => {
+  it('first-seen order and each id’s index, across the whole int64 range', () => {
+    const ids = BigInt64Array.from([5n, -1n, 5n, 2n ** 40n, -(2n ** 63n), -1n, 2n ** 40n + 1n, 0n, 5n]);
+    const { distinct, index } = distinctIds(ids);
+    expect(Array.from(distinct)).toEqual([5n, -1n, 2n ** 40n, -(2n ** 63n), 2n ** 40n + 1n, 0n]);
+    expect(Array.from(index)).toEqual([0, 1, 0, 2, 3, 1, 4, 5, 0]);
+    const many = BigInt64Array.from({ length: 5000 }, (_, i) => BigInt((i * 7) % 1234) << 33n);
+    const r = distinctIds(many);
+    expect(r.distinct.length).toBe(1234);
+    r.index.forEach((u, i) => expect(r.distinct[u]).toBe(many[i]));
+    expect(distinctIds(new BigInt64Array(0)).distinct.length).toBe(0);
   });
 });

@@ -20,7 +20,7 @@ import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint';
 import { exportSafetensors } from '../checkpoint/safetensors';
 import { DistributedError } from '../errors';
 import { ResolvedConfig } from '../train/config';
-import { buildJob, checkpointConfig, JobOptions, JobResult, Part, restoreJobDataState } from '../train/job';
+import { buildJob, checkpointConfig, JobOptions, JobParts, JobResult, Part, restoreJobDataState } from '../train/job';
 import { writeTrainingReport } from '../train/report';
 import { FitResult } from '../train/trainer';
 import { lockstepEval, lockstepTrain, Padding, rankRows } from './data';
@@ -60,21 +60,34 @@ export async function runDistributedTrainJob(config: ResolvedConfig, group: Proc
   }
 }
 
-async function run(config: ResolvedConfig, group: ProcessGroup, options: DistributedJobOptions): Promise<DistributedJobResult> {
-  const { rank, worldSize } = group;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const t0 = Date.now();
+/** A job's parts on one rank: its table sharded, its dense weights data-parallel, its metrics gathered (rows less `padding`). */
+export interface DistributedParts {
+  parts: JobParts;
+  ddp: DistributedDataParallel;
+  padding: Padding;
+}
+
+/** Builds a job's parts for one rank of `group` (the parameters are broadcast from rank 0: a collective). */
+export function buildDistributedJob(config: ResolvedConfig, group: ProcessGroup, options: Pick<JobOptions, 'progress'> = {}): DistributedParts {
   const padding: Padding = { rows: 0 };
   const tasks = config.schema.tasks.length;
   let ddp: DistributedDataParallel | null = null;
   const parts = buildJob(config, {
-    progress: rank === 0 ? options.progress : { mode: 'none' },
+    progress: group.rank === 0 ? options.progress : { mode: 'none' },
     makeTable: (o) => new ShardedEmbeddingTable(group, o),
     trainerHooks: { afterBackward: () => ddp!.synchronize(), gatherEval: (rows) => gatherEvalRows(group, rows, padding, tasks) },
   });
+  ddp = new DistributedDataParallel(group, parts.model, { tables: [parts.model.table as ShardedEmbeddingTable] });
+  return { parts, ddp, padding };
+}
+
+async function run(config: ResolvedConfig, group: ProcessGroup, options: DistributedJobOptions): Promise<DistributedJobResult> {
+  const { rank, worldSize } = group;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const t0 = Date.now();
+  const { parts, ddp, padding } = buildDistributedJob(config, group, options);
   const { model, trainer } = parts;
   const schema = config.schema;
-  ddp = new DistributedDataParallel(group, model, { tables: [model.table as ShardedEmbeddingTable] });
   const out = config.output.dir;
   if (rank === 0) fs.mkdirSync(out, { recursive: true });
   const checkpointFile = path.join(out, 'checkpoint.gwck');

@@ -3,13 +3,14 @@
  * does, each with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT
  * set (`--nnodes`, `--node-rank`, `--master-addr`, `--master-port` span machines: run the same
  * command on each, node 0's address as the master). Each rank's output lines are prefixed
- * with `[rank r]`.
+ * with `[rank r]`. Each rank gets ⌊cores / N⌋ CPU threads unless GATEWISE_NUM_THREADS says.
  *
  * When a rank fails, the others fail too within the process group's timeout, naming it; the
  * launcher waits `graceMs` for them to say so, then kills the ranks still running and exits
  * with the first failure's code. SIGINT and SIGTERM are passed on to the ranks.
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { packageRoot } from '../native';
 import { checkInt, checkOptions, invalid } from '../validate';
@@ -65,12 +66,14 @@ export async function launchRanks(options: LaunchOptions): Promise<number> {
   const out = o.out ?? ((l: string) => process.stdout.write(l));
   const err = o.err ?? ((l: string) => process.stderr.write(l));
   const bin = path.join(packageRoot(), 'bin', 'gatewise.js');
+  // As torchrun sets OMP_NUM_THREADS: the ranks share this machine's cores, unless told otherwise.
+  const threads = env.GATEWISE_NUM_THREADS ?? String(Math.max(1, Math.floor(os.availableParallelism() / nproc)));
   const world = nnodes * nproc;
   const children: ChildProcess[] = [];
   const exits = Array.from({ length: nproc }, (_, local) => {
     const rank = nodeRank * nproc + local;
     const child = spawn(process.execPath, [...process.execArgv, bin, ...o.args!], {
-      env: { ...env, RANK: String(rank), WORLD_SIZE: String(world), LOCAL_RANK: String(local), LOCAL_WORLD_SIZE: String(nproc), MASTER_ADDR: masterAddr, MASTER_PORT: String(masterPort) },
+      env: { ...env, GATEWISE_NUM_THREADS: threads, RANK: String(rank), WORLD_SIZE: String(world), LOCAL_RANK: String(local), LOCAL_WORLD_SIZE: String(nproc), MASTER_ADDR: masterAddr, MASTER_PORT: String(masterPort) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);

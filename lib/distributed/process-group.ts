@@ -73,6 +73,8 @@ export interface CommStats {
   ops: number;
   /** Bytes this rank sent: exact for allToAllV, the ring algorithm's share for allReduce and allGather, the root's sends for broadcast. */
   bytesSent: number;
+  /** bytesSent by collective. */
+  bytesByOp: Record<'allReduce' | 'broadcast' | 'allGather' | 'allToAllV', number>;
   /** Seconds the collectives ran on the communication thread. */
   commSeconds: number;
   /** Seconds the caller was blocked in wait(). */
@@ -146,7 +148,7 @@ function sameKind<T extends HostArray>(like: T, n: number): T {
 }
 
 export class ProcessGroup {
-  readonly stats: CommStats = { ops: 0, bytesSent: 0, commSeconds: 0, waitSeconds: 0 };
+  readonly stats: CommStats = { ops: 0, bytesSent: 0, bytesByOp: { allReduce: 0, broadcast: 0, allGather: 0, allToAllV: 0 }, commSeconds: 0, waitSeconds: 0 };
   private failure: DistributedError | null = null;
   private destroyed = false;
 
@@ -175,7 +177,7 @@ export class ProcessGroup {
     checkOneOf(op, 'op', ['sum', 'max', 'min'] as const);
     const s = this.stage(data, 'data');
     const n = s.array.length * elementSize(s.array);
-    this.count((2 * (this.worldSize - 1) * n) / this.worldSize);
+    this.count((2 * (this.worldSize - 1) * n) / this.worldSize, 'allReduce');
     return this.queue(() => this.backend.allReduce(s.array, op), () => s.writeBack(), 'allReduce');
   }
 
@@ -183,7 +185,7 @@ export class ProcessGroup {
   broadcast(data: Data, root = 0): Work {
     checkInt(root, 'root', 0, this.worldSize - 1);
     const s = this.stage(data, 'data');
-    this.count(this.rank === root ? (this.worldSize - 1) * s.array.length * elementSize(s.array) : 0);
+    this.count(this.rank === root ? (this.worldSize - 1) * s.array.length * elementSize(s.array) : 0, 'broadcast');
     return this.queue(() => this.backend.broadcast(s.array, root), () => s.writeBack(), 'broadcast');
   }
 
@@ -197,7 +199,7 @@ export class ProcessGroup {
     if (c[this.rank] !== input.length) throw invalid(`counts[${this.rank}] = input.length (${input.length})`, 'counts', counts);
     const total = c.reduce((s, x) => s + x, 0);
     const output = sameKind(input, total);
-    this.count(((this.worldSize - 1) / this.worldSize) * total * elementSize(input));
+    this.count(((this.worldSize - 1) / this.worldSize) * total * elementSize(input), 'allGather');
     return this.queue(
       () => this.backend.allGather(input, output, c),
       () => {
@@ -222,7 +224,7 @@ export class ProcessGroup {
     const recv = recvCounts ? this.checkCounts(recvCounts, 'recvCounts') : this.exchangeCounts(send);
     const output = sameKind(input, recv.reduce((s, x) => s + x, 0));
     const size = elementSize(input);
-    this.count(send.reduce((s, x, r) => s + (r === this.rank ? 0 : x * size), 0));
+    this.count(send.reduce((s, x, r) => s + (r === this.rank ? 0 : x * size), 0), 'allToAllV');
     return this.queue(() => this.backend.allToAll(input, send, output, recv), () => ({ data: output, counts: recv }), 'allToAllV');
   }
 
@@ -292,8 +294,9 @@ export class ProcessGroup {
     return new Work(native, finish, this, what);
   }
 
-  private count(bytes: number): void {
+  private count(bytes: number, op: keyof CommStats['bytesByOp']): void {
     this.stats.bytesSent += bytes;
+    this.stats.bytesByOp[op] += bytes;
   }
 
   private stage(data: Data, name: string): Staged {
@@ -316,7 +319,7 @@ export class ProcessGroup {
     const mine = new Float64Array([n]);
     const all = new Float64Array(this.worldSize);
     const ones = new Array<number>(this.worldSize).fill(1);
-    this.count(((this.worldSize - 1) / this.worldSize) * 8 * this.worldSize);
+    this.count(((this.worldSize - 1) / this.worldSize) * 8 * this.worldSize, 'allGather');
     this.queue(() => this.backend.allGather(mine, all, ones), () => undefined, 'allGather (lengths)').wait();
     return Array.from(all);
   }
@@ -324,7 +327,7 @@ export class ProcessGroup {
   private exchangeCounts(send: number[]): number[] {
     const out = new Float64Array(this.worldSize);
     const ones = new Array<number>(this.worldSize).fill(1);
-    this.count(8 * (this.worldSize - 1));
+    this.count(8 * (this.worldSize - 1), 'allToAllV');
     this.queue(() => this.backend.allToAll(Float64Array.from(send), ones, out, ones), () => undefined, 'allToAllV (counts)').wait();
     return Array.from(out);
   }

@@ -27,7 +27,7 @@ import { keep } from '../scope';
 import { Tensor, tensor, zeros } from '../tensor';
 import { checkInt, checkKnownKeys, checkOneOf, checkOptions, invalid } from '../validate';
 import { ProcessGroup } from './process-group';
-import { joinExports, ownerOf, ownersOf } from './table-shards';
+import { distinctIds, joinExports, ownerOf, ownersOf } from './table-shards';
 
 /** One recorded lookup's gradient on its way to the owners. */
 interface Exchange {
@@ -54,7 +54,9 @@ interface Fetched {
 export class ShardedEmbeddingTable extends EmbeddingTable {
   /** Rows one shard holds at most: ⌈capacity / worldSize⌉. */
   readonly shardCapacity: number;
-  // One non-Tensor field, so Module's discovery finds no parameters or buffers here.
+  /** Lookups (and pooled lookups) made, and the distinct ids they sent to owners, for cost accounting. */
+  readonly exchangeStats = { lookups: 0, distinctIds: 0 };
+  // No Tensor fields, so Module's discovery finds no parameters or buffers here.
   private readonly _sh: { group: ProcessGroup; anchor: Tensor; exchanges: Exchange[] };
 
   /** `options` as EmbeddingTable's; capacity is the whole table's, and seed is required (every rank must draw the same rows). */
@@ -88,7 +90,11 @@ export class ShardedEmbeddingTable extends EmbeddingTable {
     const f = this.fetch(host);
     const dim = this.dim;
     const out = new Float32Array(host.length * dim);
-    for (let i = 0; i < host.length; ++i) out.set(f.rows.subarray(f.slot[i] * dim, (f.slot[i] + 1) * dim), i * dim);
+    for (let i = 0; i < host.length; ++i) {
+      const s = f.slot[i] * dim;
+      const o = i * dim;
+      for (let k = 0; k < dim; ++k) out[o + k] = f.rows[s + k];
+    }
     return this.recordSharded(tensor(out, { shape: [host.length, dim], device: this.device }), 'shardedLookup', f, (g, grad) => {
       for (let i = 0; i < host.length; ++i) {
         const s = f.slot[i] * dim;
@@ -214,19 +220,10 @@ export class ShardedEmbeddingTable extends EmbeddingTable {
     const W = group.worldSize;
     const dim = this.dim;
     // Distinct ids in first-seen order, then grouped by owner (send order).
-    const firstIndex = new Map<bigint, number>();
-    const distinct: bigint[] = [];
-    const local = new Int32Array(ids.length);
-    for (let i = 0; i < ids.length; ++i) {
-      let u = firstIndex.get(ids[i]);
-      if (u === undefined) {
-        u = distinct.length;
-        firstIndex.set(ids[i], u);
-        distinct.push(ids[i]);
-      }
-      local[i] = u;
-    }
-    const owners = ownersOf(BigInt64Array.from(distinct), W);
+    const { distinct, index: local } = distinctIds(ids);
+    this.exchangeStats.lookups += 1;
+    this.exchangeStats.distinctIds += distinct.length;
+    const owners = ownersOf(distinct, W);
     const sendCounts = new Array<number>(W).fill(0);
     for (const r of owners) sendCounts[r] += 1;
     const at = new Array<number>(W).fill(0);

@@ -42,6 +42,45 @@ export function ownersOf(ids: BigInt64Array, worldSize: number): Int32Array {
   return out;
 }
 
+/**
+ * The distinct ids of `ids` in first-seen order, and each id's index among them (an
+ * open-addressing set over the ids' 32-bit words: no BigInt arithmetic per id).
+ */
+export function distinctIds(ids: BigInt64Array): { distinct: BigInt64Array; index: Int32Array } {
+  const n = ids.length;
+  const words = new Int32Array(ids.buffer, ids.byteOffset, n * 2);
+  let cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  const mask = cap - 1;
+  const slots = new Int32Array(cap).fill(-1);
+  const first = new Int32Array(n);
+  const index = new Int32Array(n);
+  let m = 0;
+  for (let i = 0; i < n; ++i) {
+    const lo = words[2 * i];
+    const hi = words[2 * i + 1];
+    let h = fmix32(lo ^ Math.imul(hi, 0x9e3779b9)) & mask;
+    for (;;) {
+      const u = slots[h];
+      if (u < 0) {
+        slots[h] = m;
+        first[m] = i;
+        index[i] = m++;
+        break;
+      }
+      const j = first[u];
+      if (words[2 * j] === lo && words[2 * j + 1] === hi) {
+        index[i] = u;
+        break;
+      }
+      h = (h + 1) & mask;
+    }
+  }
+  const distinct = new BigInt64Array(m);
+  for (let u = 0; u < m; ++u) distinct[u] = ids[first[u]];
+  return { distinct, index };
+}
+
 interface Parsed {
   bytes: Uint8Array;
   view: DataView;
