@@ -3,10 +3,13 @@
  * job's predictor does, on the main thread and in worker threads; a malformed request is a
  * 400 naming the object and the field, checked before it joins a batch (no batch fails, the
  * good requests beside it are scored); limits (body bytes, objects, queue) and the per-request
- * timeout answer 413 / 503; health, readiness, 404 and 405; /metrics is valid Prometheus text
+ * timeout answer 413 / 503; a model that cannot score answers 500 after a bounded retry;
+ * health, readiness, 404 and 405; /metrics is valid Prometheus text
  * whose counts match what was sent; the command line's flags are named in its errors.
  */
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { backend } from '../lib';
 import { main } from '../lib/cli/main';
@@ -146,6 +149,31 @@ describe('gatewise serve: POST /predict', () => {
     expect(await request(`${s.url}/predict`)).toMatchObject({ status: 405, text: JSON.stringify({ error: '/predict takes POST, not GET' }) });
     expect((await request(`${s.url}/metrics`, { body: '{}' })).status).toBe(405);
   });
+});
+
+describe('gatewise serve: a model that cannot score', () => {
+  it('answers 500 for a failed batch after a bounded retry (in halves, not one run per request), logs once, serves on', async () => {
+    // Quantile buckets on the price, and no checkpoint to bring their boundaries: every batch fails.
+    const config = JSON.parse(fs.readFileSync(job.configFile, 'utf8'));
+    config.schema.fields.find((f: { name: string }) => f.name === 'price').bucketize = { quantiles: 8 };
+    const file = path.join(job.dir, 'unfitted.json');
+    fs.writeFileSync(file, JSON.stringify(config));
+    const logs: string[] = [];
+    const s = await start({ config: file, checkpoint: null, workers: 0, maxBatch: 64, maxDelayMs: 500, log: (l) => logs.push(l) });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    const replies = await Promise.all(clickRequests(64, 11).map((p) => request(`${s.url}/predict`, { body: JSON.stringify(p), agent })));
+    agent.destroy();
+    for (const r of replies) {
+      expect(r.status).toBe(500);
+      expect(JSON.parse(r.text).error).toMatch(/the quantile boundaries of 'price' are not fitted/);
+    }
+    const { samples } = parsePrometheus((await request(`${s.url}/metrics`)).text);
+    expect(sampleValue(samples, 'gatewise_batch_rows_count')).toBe(1 + 24); // one batch of 64, then the budget of 4·log₂ 64 re-runs
+    expect(sampleValue(samples, 'gatewise_batch_failures_total')).toBe(25);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatch(/^gatewise serve: answered 500: FormatError: schema\.fields\[4\]\.bucketize: the quantile boundaries of 'price' are not fitted/);
+    expect((await request(`${s.url}/healthz`)).status).toBe(200);
+  }, 30_000);
 });
 
 describe('gatewise serve: GET /metrics', () => {

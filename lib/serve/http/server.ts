@@ -21,6 +21,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { backend, setNumThreads } from '../../backend';
 import { readCheckpointInfo } from '../../checkpoint/checkpoint';
+import { JobDataState, restoreJobDataState } from '../../train/job';
 import { AppliedUpdate } from '../update';
 import { Lane, LaneSpec, LocalLane, WorkerLane } from './lanes';
 import { ServeMetrics } from './metrics';
@@ -63,11 +64,10 @@ function holdThreads(n: number): () => void {
   };
 }
 
-/** Domain values the checkpoint learned, so requests are checked against the same vocabulary as the model's. */
-function seedDomains(o: ResolvedServeOptions): void {
-  if (o.checkpoint === null || !o.resolved.schema.domain) return;
-  const saved = (readCheckpointInfo(o.checkpoint).config as { domainNames?: unknown } | null)?.domainNames;
-  if (Array.isArray(saved)) for (const name of saved) o.resolved.schema.domainId(String(name));
+/** The checkpoint's data state (domain vocabulary, numeric treatment) in the schema requests are checked with, as in the model copies'. */
+function restoreDataState(o: ResolvedServeOptions): void {
+  if (o.checkpoint === null) return;
+  restoreJobDataState(o.resolved, readCheckpointInfo(o.checkpoint).config as Partial<JobDataState> | null, `checkpoint ${o.checkpoint}`);
 }
 
 async function startLanes(o: ResolvedServeOptions): Promise<Lane[]> {
@@ -99,7 +99,7 @@ function urlOf(host: string, port: number): string {
 /** Starts serving (see the file comment); resolves once the model copies are loaded and the ports listen. */
 export async function serve(options: ServeOptions, nameOf?: Parameters<typeof resolveServeOptions>[1]): Promise<Server> {
   const o = resolveServeOptions(options, nameOf);
-  seedDomains(o);
+  restoreDataState(o);
   const restoreThreads = o.threads === null ? () => {} : holdThreads(o.threads);
   let lanes: Lane[];
   try {
@@ -119,10 +119,20 @@ export async function serve(options: ServeOptions, nameOf?: Parameters<typeof re
     res.writeHead(status, headers);
     res.end(body);
   };
+  // Server errors are logged at most once a second (a failing model fails every batch).
+  let loggedAt = -Infinity;
+  let unlogged = 0;
   const error = (res: http.ServerResponse, e: unknown) => {
     const status = e instanceof HttpError ? e.status : 500;
-    if (status >= 500 && !(e instanceof HttpError)) o.log(`gatewise serve: ${(e as Error).stack ?? e}`);
-    // A 413's body was not read to its end: the connection cannot carry another request.
+    if (status >= 500 && !(e instanceof HttpError)) {
+      if (performance.now() - loggedAt < 1000) unlogged += 1;
+      else {
+        o.log(`gatewise serve: answered 500${unlogged ? ` (and ${unlogged} more since the last line)` : ''}: ${(e as Error).stack ?? e}`);
+        loggedAt = performance.now();
+        unlogged = 0;
+      }
+    }
+    // Past a 413's limit the body is dropped unread: the connection is closed after the answer.
     const headers = status === 503 ? { ...JSON_TYPE, 'retry-after': '1' } : status === 413 ? { ...JSON_TYPE, connection: 'close' } : JSON_TYPE;
     reply(res, status, JSON.stringify({ error: (e as Error).message }), headers);
   };
@@ -184,7 +194,7 @@ export async function serve(options: ServeOptions, nameOf?: Parameters<typeof re
         readBody(req, o.maxUpdateBytes)
           .then((bytes) => applyUpdate(bytes, 'from POST /admin/update'))
           .then(
-            (applied) => reply(res, 200, JSON.stringify(applied)),
+            ({ step, sinceStep, rows }) => reply(res, 200, JSON.stringify({ step, sinceStep, rows })),
             (e) => error(res, e instanceof HttpError ? e : new HttpError(400, (e as Error).message)),
           );
       });
