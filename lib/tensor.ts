@@ -56,12 +56,12 @@ export class Tensor {
   /** @internal the op that produced this tensor, when it needs a gradient */
   _gradFn: GradFn | null = null;
 
-  /** @internal use `tensor()`, `zeros()`… to create tensors. */
-  constructor(handle: NativeTensor) {
+  /** @internal use `tensor()`, `zeros()`… to create tensors. The caller may pass what it knows of the handle (its shape, dtype and device), sparing three calls into the addon. */
+  constructor(handle: NativeTensor, shape?: readonly number[], dtype?: DType, device?: Device) {
     this._h = handle;
-    this.shape = Object.freeze(handle.shape.slice());
-    this.dtype = handle.dtype as DType;
-    this.device = handle.device as Device;
+    this.shape = Object.freeze(shape ? shape.slice() : handle.shape.slice());
+    this.dtype = dtype ?? (handle.dtype as DType);
+    this.device = device ?? (handle.device as Device);
     track(this);
   }
 
@@ -147,7 +147,7 @@ export class Tensor {
 
   /** The same values, cut from the graph: no gradient flows through (stop-gradient). */
   detach(): Tensor {
-    return new Tensor(native.view(this._live(), this.shape));
+    return new Tensor(native.view(this._live(), this.shape), this.shape, this.dtype, this.device);
   }
 
   /** Marks a leaf as needing gradients. Returns this. */
@@ -167,7 +167,7 @@ export class Tensor {
   reshape(...shape: number[] | [readonly number[]]): Tensor {
     const dims = (Array.isArray(shape[0]) ? shape[0] : shape) as number[];
     const resolved = resolveShape(dims, this.size, this.shape);
-    const out = new Tensor(native.view(this._live(), resolved));
+    const out = new Tensor(native.view(this._live(), resolved), resolved, this.dtype, this.device);
     return record(out, 'reshape', [this], (g) => [g.reshape(this.shape as number[])]);
   }
   /** Alias of reshape. */
@@ -350,7 +350,8 @@ function creationArgs(shape: readonly number[], options: CreateOptions): [number
 
 /** Uninitialized memory (fast; the values are garbage until written). */
 export function empty(shape: readonly number[], options: CreateOptions = {}): Tensor {
-  return new Tensor(native.empty(...creationArgs(shape, options)));
+  const args = creationArgs(shape, options);
+  return new Tensor(native.empty(...args), ...args);
 }
 
 /** A tensor filled with `value`. */
