@@ -11,6 +11,8 @@
  *
  *   GATEWISE_BENCH_SERVE_SECONDS   seconds per run (default 8)
  *   GATEWISE_BENCH_SERVE_ARGS      more `gatewise serve` flags, e.g. "--workers 0 --max-batch 32"
+ *   GATEWISE_BENCH_SERVE_URL       load a server already running there instead (any server
+ *                                  scoring census rows at POST /predict, e.g. a hand-written one)
  *   npm run bench -- serve c64     only the runs at 64 connections (c1, c16, c64)
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -191,17 +193,19 @@ export async function run(words: string[] = []): Promise<ServeFigure[]> {
   const extra = (process.env.GATEWISE_BENCH_SERVE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const picked = [1, 16, 64].filter((c) => !words.some((w) => /^c\d+$/.test(w)) || words.includes(`c${c}`));
   const rows = censusRequests(100);
-  const { url, child, checkpoint } = await serveCensus(extra);
+  const given = process.env.GATEWISE_BENCH_SERVE_URL;
+  const { url, child, checkpoint } = given ? { url: given, child: null, checkpoint: null } : await serveCensus(extra);
   const figures: ServeFigure[] = [];
   try {
-    console.log(`serve bench — census MMoE, ${path.relative(ROOT, checkpoint)}; gatewise serve ${extra.join(' ') || '(default flags)'}; ${seconds} s per run, autocannon in this process`);
+    const what = checkpoint ? `census MMoE, ${path.relative(ROOT, checkpoint)}; gatewise serve ${extra.join(' ') || '(default flags)'}` : `the server at ${url}`;
+    console.log(`serve bench — ${what}; ${seconds} s per run, autocannon in this process`);
     await once(url, 64, Math.min(2, seconds), rows, false); // warm-up
     for (const connections of picked) {
       for (const malformed of [false, true]) figures.push(await once(url, connections, seconds, rows, malformed));
     }
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    child?.kill('SIGTERM');
+    if (child) await new Promise((resolve) => child.once('exit', resolve));
   }
   console.log(formatServe(figures));
   const line = verdict(figures);

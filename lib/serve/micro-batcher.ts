@@ -4,11 +4,12 @@
  * `maxDelayMs` after the first of them arrived, whichever is first; batches run one at a time,
  * requests in arrival order. When `run` throws for a batch of several, the batch is split in
  * halves and each half run again, halving the parts that still fail, so a bad request ends up
- * alone and fails with its own error while the others are scored. The re-runs are bounded
- * (`maxRetries`): a failure that belongs to the whole batch (every part fails) costs a few
- * runs, not one per request; parts still failing when the budget is spent reject with their
- * error. Check requests before submitting them (an HTTP server parses each on arrival), so a
- * batch only fails for reasons of its own.
+ * alone and fails with its own error while the others are scored — in about 2·k·log₂(n/k)
+ * re-runs for k bad requests among n, not n. `maxRetries` bounds the re-runs: by default
+ * (2·(maxBatch − 1)) every request is always isolated; a caller that checks requests before
+ * submitting them (an HTTP server parsing each on arrival), whose batches then only fail for
+ * reasons of the whole batch, sets a small bound, and parts still failing when it is spent
+ * reject with their error.
  */
 import { ArgumentError, DisposedError } from '../errors';
 import { checkFunction, checkInt, checkKnownKeys, checkOptions, checkRange } from '../validate';
@@ -21,8 +22,9 @@ export interface MicroBatcherOptions<Req, Res> {
   /** How long the first waiting request waits for others, in ms (default 1; 0: until the event loop's check phase, `setImmediate`). */
   maxDelayMs?: number;
   /**
-   * The most re-runs of parts of one failed batch (default 4·⌈log₂ maxBatch⌉: enough to
-   * isolate two bad requests in a full batch; 0: a failed batch rejects all its requests).
+   * The most re-runs of parts of one failed batch (default 2·(maxBatch − 1): enough to isolate
+   * every request; 4·⌈log₂ maxBatch⌉ isolates two bad requests in a full batch; 0: a failed
+   * batch rejects all its requests with its error).
    */
   maxRetries?: number;
 }
@@ -64,7 +66,7 @@ export class MicroBatcher<Req, Res> {
     this.run = checkFunction(o.run, 'options.run') as (requests: Req[]) => Res[] | Promise<Res[]>;
     this.maxBatch = checkInt(o.maxBatch ?? 256, 'options.maxBatch', 1);
     this.maxDelayMs = checkRange(o.maxDelayMs ?? 1, 'options.maxDelayMs', 0, 2 ** 31 - 1, 'a number of milliseconds from 0 to 2^31 - 1');
-    this.maxRetries = checkInt(o.maxRetries ?? 4 * Math.ceil(Math.log2(this.maxBatch)), 'options.maxRetries', 0);
+    this.maxRetries = checkInt(o.maxRetries ?? 2 * (this.maxBatch - 1), 'options.maxRetries', 0);
   }
 
   /** Counters since construction (a copy). */

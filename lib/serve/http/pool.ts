@@ -2,7 +2,9 @@
  * The scoring pool: the server's lanes (model copies) each behind its own {@link MicroBatcher},
  * with checked requests dispatched to the least-loaded live lane (fewest rows waiting or
  * running; ties in turn). A batch gathers whole requests, so one request's rows are scored by
- * one model. Updates go through one queue: each is applied to every lane, in order, between
+ * one model. The requests were checked on arrival, so a batch fails for reasons of its own:
+ * it is re-run in halves at most 4·⌈log₂ maxBatch⌉ times (enough to isolate two requests that
+ * passed the checks and still broke it), not once per request. Updates go through one queue: each is applied to every lane, in order, between
  * that lane's batches.
  */
 import { InternalError } from '../../errors';
@@ -45,7 +47,7 @@ export class ScoringPool {
     lanes: Lane[],
     private readonly o: PoolOptions,
   ) {
-    this.slots = lanes.map((lane) => ({ lane, batcher: new MicroBatcher<CheckedRequest, Scored>({ run: (requests) => this.runBatch(lane, requests), maxBatch: o.maxBatch, maxDelayMs: o.maxDelayMs }), load: 0 }));
+    this.slots = lanes.map((lane) => ({ lane, batcher: new MicroBatcher<CheckedRequest, Scored>({ run: (requests) => this.runBatch(lane, requests), maxBatch: o.maxBatch, maxDelayMs: o.maxDelayMs, maxRetries: 4 * Math.ceil(Math.log2(o.maxBatch)) }), load: 0 }));
   }
 
   /** Rows waiting or running. */
