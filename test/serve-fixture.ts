@@ -40,6 +40,11 @@ export async function trainServeJob(prefix: string): Promise<ServeJob> {
   return { dir, configFile, config, checkpointA: a.checkpoint, stepA: a.fit.steps, updateB: b.updates[0], stepB: b.fit.steps };
 }
 
+/** Removes the job's temp dir. */
+export function removeServeJob(job: ServeJob | undefined): void {
+  if (job) fs.rmSync(job.dir, { recursive: true, force: true });
+}
+
 /** Requests as a client sends them (the labels left out). */
 export function clickRequests(n: number, seed = 1): Record<string, unknown>[] {
   const rng = new Rng(seed);

@@ -17,7 +17,7 @@ import { jobPredictor, JobPredictor } from '../lib/serve/job-predictor';
 import type { Prediction } from '../lib/serve/predictor';
 import { serve, Server } from '../lib/serve/http/server';
 import { loadTrainConfig } from '../lib/train/config';
-import { clickRequests, parsePrometheus, request, sampleValue, ServeJob, trainServeJob } from './serve-fixture';
+import { clickRequests, parsePrometheus, removeServeJob, request, sampleValue, ServeJob, trainServeJob } from './serve-fixture';
 
 let job: ServeJob;
 let local: JobPredictor;
@@ -35,6 +35,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await local?.dispose();
+  removeServeJob(job);
 });
 
 async function start(options: Partial<Parameters<typeof serve>[0]> = {}): Promise<Server> {

@@ -7,14 +7,16 @@
 import { spawn } from 'node:child_process';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { clickRequests, request, ServeJob, trainServeJob } from './serve-fixture';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clickRequests, removeServeJob, request, ServeJob, trainServeJob } from './serve-fixture';
 
 let job: ServeJob;
 
 beforeAll(async () => {
   job = await trainServeJob('gw-serve-term-');
 }, 60_000);
+
+afterAll(() => removeServeJob(job));
 
 describe('gatewise serve: SIGTERM', () => {
   it('answers every request it accepted, refuses new connections, exits 0', async () => {

@@ -17,7 +17,7 @@ import { jobPredictor } from '../lib/serve/job-predictor';
 import type { Prediction } from '../lib/serve/predictor';
 import { serve, Server } from '../lib/serve/http/server';
 import { loadTrainConfig } from '../lib/train/config';
-import { clickRequests, parsePrometheus, request, sampleValue, ServeJob, trainServeJob } from './serve-fixture';
+import { clickRequests, parsePrometheus, removeServeJob, request, sampleValue, ServeJob, trainServeJob } from './serve-fixture';
 
 let job: ServeJob;
 const probe = clickRequests(24, 9);
@@ -37,6 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
+  removeServeJob(job);
 });
 
 interface Answer {
