@@ -1,8 +1,8 @@
 /**
  * RowCache: the rows of one pass over a source, kept as columnar chunks, so that later passes
  * (the next epochs, the validation rows every epoch) skip parsing and hashing. A chunk holds up
- * to CHUNK_ROWS rows, encoded into one ArrayBuffer of typed sections (line numbers, each
- * sparse field's ids, each bag and sequence field's lengths and ids, the dense values as read (the
+ * to CHUNK_ROWS rows, encoded into one ArrayBuffer of typed sections (line numbers, the
+ * single-hot ids row-major, each bag and sequence field's lengths and ids, the dense values as read (the
  * numeric treatment applies as batches are built, so one cache serves any fitted state), the
  * labels — NaN where missing —, the domain and the weight). Chunks stay in memory while a
  * shared budget lasts; after that each one is appended to a spill file and read back on every
@@ -34,137 +34,139 @@ export interface RowCacheOptions {
 /** Where a chunk is: in memory, or at [offset, offset + length) of the spill file. */
 type ChunkRef = { rows: number; buffer: ArrayBuffer } | { rows: number; offset: number; length: number };
 
-/** The schema's fields by kind, in schema order: the sections of a chunk. */
+/**
+ * A chunk's layout. Each row's fixed-size part is one record of `stride` 32-bit words — its
+ * line number, single-hot ids (word pairs), dense values as read, labels (NaN where missing),
+ * weight (float64 each) and domain (int32) — so a batch of shuffled rows reads each row from
+ * one place, not a cache miss per column. Bag and sequence fields follow as sections of their
+ * own (lengths, then the ids).
+ */
 interface Layout {
   sparse: string[];
   lists: { name: string; kind: 'multi' | 'sequence' }[];
   dense: number;
   tasks: number;
+  /** Word offsets within a record. */
+  at: { line: number; sparse: number; dense: number; labels: number; weight: number; domain: number };
+  /** Words per record (even: the float64s stay aligned). */
+  stride: number;
 }
 
 function layoutOf(schema: DataSchema): Layout {
   const names = (kind: string) => schema.fields.filter((f) => f.kind === kind).map((f) => f.name);
+  const sparse = names('sparse');
+  const dense = schema.numeric.length;
+  const tasks = schema.tasks.length;
+  const at = { line: 0, sparse: 2, dense: 2 + 2 * sparse.length, labels: 0, weight: 0, domain: 0 };
+  at.labels = at.dense + 2 * dense;
+  at.weight = at.labels + 2 * tasks;
+  at.domain = at.weight + 2;
   return {
-    sparse: names('sparse'),
+    sparse,
     lists: schema.fields.filter((f) => f.kind === 'multi' || f.kind === 'sequence').map((f) => ({ name: f.name, kind: f.kind as 'multi' | 'sequence' })),
-    dense: schema.numeric.length,
-    tasks: schema.tasks.length,
+    dense,
+    tasks,
+    at,
+    stride: at.domain + 2,
   };
 }
 
 /** Bytes rounded up to whole 8-byte words (every section starts 8-byte aligned). */
 const aligned = (bytes: number) => Math.ceil(bytes / 8) * 8;
 
+/** A chunk as typed views: the records (as words and as float64s) and the list sections; ids as pairs of 32-bit words (copied without making BigInts). */
+interface ChunkView {
+  words: Int32Array;
+  f64: Float64Array;
+  ids: BigInt64Array;
+  lists: { lengths: Int32Array; starts: Int32Array; ids: Int32Array }[];
+}
+
+/** Views of a chunk of n rows whose lists hold listIds[k] ids each (from the lengths when not given). */
+function viewOf(layout: Layout, buf: ArrayBuffer, n: number, listIds?: number[]): ChunkView {
+  const recordBytes = 4 * layout.stride * n;
+  const view: ChunkView = {
+    words: new Int32Array(buf, 0, layout.stride * n),
+    f64: new Float64Array(buf, 0, (layout.stride * n) / 2),
+    ids: new BigInt64Array(buf, 0, (layout.stride * n) / 2),
+    lists: [],
+  };
+  let at = recordBytes;
+  for (let k = 0; k < layout.lists.length; ++k) {
+    const lengths = new Int32Array(buf, at, n);
+    at += aligned(4 * n);
+    const starts = new Int32Array(n);
+    let total = 0;
+    for (let i = 0; i < n; ++i) {
+      starts[i] = total;
+      total += listIds ? 0 : lengths[i];
+    }
+    if (listIds) total = listIds[k];
+    view.lists.push({ lengths, starts, ids: new Int32Array(buf, at, 2 * total) });
+    at += 8 * total;
+  }
+  return view;
+}
+
 /** Packs rows into one chunk buffer. */
 function encode(layout: Layout, rows: readonly Row[]): ArrayBuffer {
   const n = rows.length;
-  const listIds = layout.lists.map(({ name, kind }) => rows.reduce((s, r) => s + (kind === 'multi' ? r.bags[name] : r.sequences[name]).length, 0));
-  const size =
-    8 * n + // line (f64)
-    layout.sparse.length * 8 * n +
-    layout.lists.reduce((s, _, i) => s + aligned(4 * n) + 8 * listIds[i], 0) +
-    8 * n * layout.dense +
-    8 * n * layout.tasks +
-    aligned(4 * n) + // domain
-    8 * n; // weight
-  const buf = new ArrayBuffer(size);
-  let at = 0;
-  const take = <T>(make: (b: ArrayBuffer, o: number, len: number) => T, len: number, bytesPer: number): T => {
-    const view = make(buf, at, len);
-    at += aligned(len * bytesPer);
-    return view;
-  };
-  const f64 = (len: number) => take((b, o, l) => new Float64Array(b, o, l), len, 8);
-  const i64 = (len: number) => take((b, o, l) => new BigInt64Array(b, o, l), len, 8);
-  const i32 = (len: number) => take((b, o, l) => new Int32Array(b, o, l), len, 4);
-  const line = f64(n);
-  rows.forEach((r, i) => (line[i] = r.line));
-  for (const name of layout.sparse) {
-    const ids = i64(n);
-    rows.forEach((r, i) => (ids[i] = r.ids[name]));
-  }
-  layout.lists.forEach(({ name, kind }, k) => {
-    const lengths = i32(n);
-    const ids = i64(listIds[k]);
+  const { at, stride } = layout;
+  const listOf = (r: Row, k: number) => (layout.lists[k].kind === 'multi' ? r.bags : r.sequences)[layout.lists[k].name];
+  const listIds = layout.lists.map((_, k) => rows.reduce((s, r) => s + listOf(r, k).length, 0));
+  const buf = new ArrayBuffer(4 * stride * n + layout.lists.reduce((s, _, k) => s + aligned(4 * n) + 8 * listIds[k], 0));
+  const v = viewOf(layout, buf, n, listIds);
+  const h = stride / 2; // float64s per record
+  rows.forEach((r, i) => {
+    v.f64[i * h + at.line / 2] = r.line;
+    layout.sparse.forEach((name, k) => (v.ids[i * h + at.sparse / 2 + k] = r.ids[name]));
+    for (let j = 0; j < layout.dense; ++j) v.f64[i * h + at.dense / 2 + j] = r.dense[j];
+    r.labels.forEach((y, t) => (v.f64[i * h + at.labels / 2 + t] = y === null ? NaN : y));
+    v.f64[i * h + at.weight / 2] = r.weight;
+    v.words[i * stride + at.domain] = r.domain;
+  });
+  v.lists.forEach((l, k) => {
+    const ids = new BigInt64Array(l.ids.buffer, l.ids.byteOffset, l.ids.length / 2);
     let p = 0;
     rows.forEach((r, i) => {
-      const list = kind === 'multi' ? r.bags[name] : r.sequences[name];
-      lengths[i] = list.length;
+      const list = listOf(r, k);
+      l.lengths[i] = list.length;
       for (const id of list) ids[p++] = id;
     });
   });
-  const dense = f64(n * layout.dense);
-  rows.forEach((r, i) => dense.set(r.dense, i * layout.dense));
-  const labels = f64(n * layout.tasks);
-  rows.forEach((r, i) => r.labels.forEach((v, t) => (labels[i * layout.tasks + t] = v === null ? NaN : v)));
-  const domain = i32(n);
-  rows.forEach((r, i) => (domain[i] = r.domain));
-  const weight = f64(n);
-  rows.forEach((r, i) => (weight[i] = r.weight));
   return buf;
 }
 
 /** The rows of a chunk buffer, as the reader made them. */
 function* decode(layout: Layout, buf: ArrayBuffer, n: number): Generator<Row> {
   const v = viewOf(layout, buf, n);
-  const big = (w: Int32Array) => new BigInt64Array(w.buffer, w.byteOffset, w.length / 2);
-  const sparse = v.sparse.map(big);
-  const lists = v.lists.map((l) => ({ lengths: l.lengths, starts: l.starts, ids: big(l.ids) }));
+  const { at, stride } = layout;
+  const h = stride / 2;
+  const lists = v.lists.map((l) => ({ lengths: l.lengths, starts: l.starts, ids: new BigInt64Array(l.ids.buffer, l.ids.byteOffset, l.ids.length / 2) }));
   for (let i = 0; i < n; ++i) {
-    const row: Row = { line: v.line[i], ids: {}, bags: {}, sequences: {}, dense: [], labels: [], domain: v.domain[i], weight: v.weight[i] };
-    layout.sparse.forEach((name, k) => (row.ids[name] = sparse[k][i]));
+    const f = i * h;
+    const row: Row = { line: v.f64[f + at.line / 2], ids: {}, bags: {}, sequences: {}, dense: [], labels: [], domain: v.words[i * stride + at.domain], weight: v.f64[f + at.weight / 2] };
+    layout.sparse.forEach((name, k) => (row.ids[name] = v.ids[f + at.sparse / 2 + k]));
     layout.lists.forEach(({ name, kind }, k) => {
       const l = lists[k];
       const list = Array.from(l.ids.subarray(l.starts[i], l.starts[i] + l.lengths[i]));
       if (kind === 'multi') row.bags[name] = list;
       else row.sequences[name] = list;
     });
-    row.dense = Array.from(v.dense.subarray(i * layout.dense, (i + 1) * layout.dense));
-    row.labels = Array.from(v.labels.subarray(i * layout.tasks, (i + 1) * layout.tasks), (y) => (Number.isNaN(y) ? null : y));
+    row.dense = Array.from(v.f64.subarray(f + at.dense / 2, f + at.dense / 2 + layout.dense));
+    row.labels = Array.from(v.f64.subarray(f + at.labels / 2, f + at.labels / 2 + layout.tasks), (y) => (Number.isNaN(y) ? null : y));
     yield row;
   }
 }
 
-/** A chunk's columns as typed views; ids as pairs of 32-bit words (copied without making BigInts). */
-interface ChunkView {
-  line: Float64Array;
-  sparse: Int32Array[];
-  lists: { lengths: Int32Array; starts: Int32Array; ids: Int32Array }[];
-  dense: Float64Array;
-  labels: Float64Array;
-  domain: Int32Array;
-  weight: Float64Array;
-}
-
-function viewOf(layout: Layout, buf: ArrayBuffer, n: number): ChunkView {
-  let at = 0;
-  const take = <T>(make: (o: number, len: number) => T, len: number, bytesPer: number): T => {
-    const view = make(at, len);
-    at += aligned(len * bytesPer);
-    return view;
-  };
-  const f64 = (len: number) => take((o, l) => new Float64Array(buf, o, l), len, 8);
-  const words = (len: number) => take((o, l) => new Int32Array(buf, o, 2 * l), len, 8);
-  const i32 = (len: number) => take((o, l) => new Int32Array(buf, o, l), len, 4);
-  const line = f64(n);
-  const sparse = layout.sparse.map(() => words(n));
-  const lists = layout.lists.map(() => {
-    const lengths = i32(n);
-    const starts = new Int32Array(n);
-    let total = 0;
-    for (let i = 0; i < n; ++i) {
-      starts[i] = total;
-      total += lengths[i];
-    }
-    return { lengths, starts, ids: words(total) };
-  });
-  return { line, sparse, lists, dense: f64(n * layout.dense), labels: f64(n * layout.tasks), domain: i32(n), weight: f64(n) };
-}
+/** pickArrays' copy of the batch's records, reused from batch to batch. */
+let scratch = new Int32Array(0);
 
 /** The host arrays of the batch of rows picks[0..B) (global row indices over the chunks). */
 function pickArrays(schema: DataSchema, layout: Layout, views: ChunkView[], picks: Int32Array, B: number): BatchArrays {
   const T = layout.tasks;
   const D = layout.dense;
+  const { at, stride } = layout;
   const chunk = new Int32Array(B);
   const row = new Int32Array(B);
   for (let b = 0; b < B; ++b) {
@@ -172,16 +174,42 @@ function pickArrays(schema: DataSchema, layout: Layout, views: ChunkView[], pick
     row[b] = picks[b] - chunk[b] * CHUNK_ROWS;
   }
   const a = emptyBatchArrays(schema, B);
-  layout.sparse.forEach((name, k) => {
-    const ids = new BigInt64Array(B);
-    const out = new Int32Array(ids.buffer);
-    for (let b = 0; b < B; ++b) {
-      const src = views[chunk[b]].sparse[k];
-      out[2 * b] = src[2 * row[b]];
-      out[2 * b + 1] = src[2 * row[b] + 1];
+  // Each row's record in one copy, then every field's column out of the (cache-resident) copy.
+  if (scratch.length < stride * B) scratch = new Int32Array(stride * B);
+  const records = scratch;
+  for (let b = 0; b < B; ++b) {
+    const src = views[chunk[b]].words;
+    for (let w = 0, from = stride * row[b], to = stride * b; w < stride; ++w) records[to + w] = src[from + w];
+  }
+  const f64 = new Float64Array(records.buffer);
+  const h = stride / 2;
+  const F = layout.sparse.length;
+  if (F > 0) {
+    const columns = new BigInt64Array(F * B); // field k's ids at [k·B, (k + 1)·B)
+    const out = new Int32Array(columns.buffer);
+    for (let k = 0; k < F; ++k) {
+      const base = 2 * k * B;
+      for (let b = 0, src = at.sparse + 2 * k; b < B; ++b, src += stride) {
+        out[base + 2 * b] = records[src];
+        out[base + 2 * b + 1] = records[src + 1];
+      }
+      a.ids[layout.sparse[k]] = columns.subarray(k * B, (k + 1) * B);
     }
-    a.ids[name] = ids;
-  });
+  }
+  for (let b = 0; b < B; ++b) {
+    const f = b * h;
+    for (let j = 0; j < D; ++j) a.numeric[b * D + j] = f64[f + at.dense / 2 + j];
+    for (let t = 0; t < T; ++t) {
+      const y = f64[f + at.labels / 2 + t];
+      if (!Number.isNaN(y)) {
+        a.labels[b * T + t] = y;
+        a.labelMask[b * T + t] = 1;
+      }
+    }
+    if (a.domain) a.domain[b] = records[b * stride + at.domain];
+    if (a.weight) a.weight[b] = f64[f + at.weight / 2];
+    a.lines[b] = f64[f + at.line / 2];
+  }
   layout.lists.forEach(({ name, kind }, k) => {
     const list = (b: number) => views[chunk[b]].lists[k];
     if (kind === 'multi') {
@@ -217,21 +245,6 @@ function pickArrays(schema: DataSchema, layout: Layout, views: ChunkView[], pick
       a.sequences[name] = { padded, lengths, maxLength: L };
     }
   });
-  for (let b = 0; b < B; ++b) {
-    const v = views[chunk[b]];
-    const i = row[b];
-    for (let j = 0; j < D; ++j) a.numeric[b * D + j] = v.dense[i * D + j];
-    for (let t = 0; t < T; ++t) {
-      const y = v.labels[i * T + t];
-      if (!Number.isNaN(y)) {
-        a.labels[b * T + t] = y;
-        a.labelMask[b * T + t] = 1;
-      }
-    }
-    if (a.domain) a.domain[b] = v.domain[i];
-    if (a.weight) a.weight[b] = v.weight[i];
-    a.lines[b] = v.line[i];
-  }
   return a;
 }
 

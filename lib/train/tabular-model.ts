@@ -498,8 +498,14 @@ export class TabularModel extends Module {
   private idColumns(B: number, columns: BigInt64Array[]): Tensor {
     const F = columns.length;
     const out = new BigInt64Array(B * F);
+    // Copied as 32-bit word pairs: reading a BigInt64Array element makes a BigInt.
+    const words = new Int32Array(out.buffer);
     columns.forEach((ids, j) => {
-      for (let b = 0; b < B; ++b) out[b * F + j] = ids[b];
+      const src = new Int32Array(ids.buffer, ids.byteOffset, 2 * B);
+      for (let b = 0, o = 2 * j; b < B; ++b, o += 2 * F) {
+        words[o] = src[2 * b];
+        words[o + 1] = src[2 * b + 1];
+      }
     });
     return tensor(out, { shape: [B, F], device: this.table.device });
   }
