@@ -93,6 +93,9 @@ export { exportUpdate, applyUpdate, saveUpdate, loadUpdate } from './serve/updat
 export type { ExportUpdateOptions, ApplyUpdateOptions, AppliedUpdate } from './serve/update';
 export { jobPredictor } from './serve/job-predictor';
 export type { JobPredictor, JobPredictorOptions } from './serve/job-predictor';
+export { serve } from './serve/http/server';
+export type { Server } from './serve/http/server';
+export type { ServeOptions } from './serve/http/options';
 export type { LineChartOptions, ChartSeries } from './train/chart';
 export { stratifiedSplit } from './data/split';
 export type { SplitFractions, RowSplit } from './data/split';

@@ -5,7 +5,7 @@
  * records come back as messages; `stop()` asks the job to finish after the current step
  * (it still writes its checkpoint); `terminate()` kills it at once.
  */
-import * as path from 'node:path';
+import { workerScript } from '../worker-script';
 import { Worker } from 'node:worker_threads';
 import { TrainConfig } from './config';
 import { JobResult } from './job';
@@ -47,10 +47,7 @@ export interface TrainingWorker {
 }
 
 function entry(): { file: string; eval: boolean } {
-  const compiled = !__filename.endsWith('.ts');
-  const file = path.join(__dirname, compiled ? 'worker-entry.js' : 'worker-entry.ts');
-  // From the TypeScript sources (a repository checkout), the worker compiles them with tsx, as the main thread does.
-  return compiled ? { file, eval: false } : { file: `require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, eval: true };
+  return workerScript(__dirname, 'worker-entry');
 }
 
 /** Runs a training job in a worker thread (see the file comment). */

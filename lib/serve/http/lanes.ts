@@ -4,7 +4,7 @@
  * and talks to it by messages, one at a time in the order sent — so an update sent between two
  * batches lands between them. Errors cross the thread boundary as the library's own classes.
  */
-import * as path from 'node:path';
+import { workerScript } from '../../worker-script';
 import { Worker } from 'node:worker_threads';
 import { fromNativeError, InternalError } from '../../errors';
 import { ResolvedConfig } from '../../train/config';
@@ -100,10 +100,7 @@ export class LocalLane implements Lane {
 }
 
 function workerEntry(): { file: string; eval: boolean } {
-  const compiled = !__filename.endsWith('.ts');
-  const file = path.join(__dirname, compiled ? 'worker-entry.js' : 'worker-entry.ts');
-  // From the TypeScript sources, the worker compiles them with tsx, as the main thread does.
-  return compiled ? { file, eval: false } : { file: `require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, eval: true };
+  return workerScript(__dirname, 'worker-entry');
 }
 
 interface Pending {
