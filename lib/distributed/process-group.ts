@@ -334,6 +334,19 @@ export class ProcessGroup {
 }
 
 /**
+ * Returns once `worldSize` ranks reached the barrier named `name` (through the store, without
+ * blocking). The store's host returns last, once every other rank has had its answer: after
+ * it, the host may block in a collective without leaving a rank waiting on the store.
+ */
+async function storeBarrier(store: Store, name: string, worldSize: number, timeoutMs: number, host: boolean): Promise<void> {
+  const key = `barrier/${name}`;
+  if ((await store.add(key, 1)) === worldSize) await store.set(`${key}/done`, new Uint8Array([1]));
+  await store.wait([`${key}/done`], timeoutMs);
+  if ((await store.add(`${key}/left`, 1)) === worldSize) await store.set(`${key}/all-left`, new Uint8Array([1]));
+  if (host) await store.wait([`${key}/all-left`], timeoutMs);
+}
+
+/**
  * Joins (or, on rank 0, hosts) the rendezvous and connects the backend. Resolves on every rank
  * once all worldSize ranks have connected, or rejects after timeoutMs.
  */
@@ -358,6 +371,10 @@ export async function initProcessGroup(options: ProcessGroupOptions = {}): Promi
   const hostname = o.hostname ?? (iface ? undefined : isLoopback(masterAddr) ? '127.0.0.1' : os.hostname());
   try {
     const backend = await factory({ rank, worldSize, timeoutMs, store, hostname, iface });
+    // A rank's rendezvous can finish before a peer's, which may still need the store; rank 0
+    // hosts it on its event loop, which a blocking collective would stop. So every rank waits
+    // here, without blocking, until all have connected, and rank 0 until all have left.
+    await storeBarrier(store, 'init', worldSize, timeoutMs, server !== null);
     return new ProcessGroup(rank, worldSize, timeoutMs, backend, store, server);
   } catch (e) {
     if (!o.store) await store.close();
