@@ -36,8 +36,11 @@ bool spin_until(Pred pred) {
 }
 
 /// A fixed pool: the caller of a region works too, workers take chunks off a shared counter.
-/// Between regions a worker spins briefly, then sleeps on a condition variable; the caller
-/// likewise spins briefly for the workers to finish before sleeping.
+/// Between regions a worker spins briefly, then sleeps on a condition variable. A worker joins
+/// a region by taking one of its seats; when the caller has run out of chunks it closes the
+/// seats and waits only for the workers that joined — a worker still waking from its sleep (on
+/// a virtual machine that can take tens of microseconds) no longer holds up a small region
+/// whose chunks the caller ran alone.
 class Pool {
  public:
   explicit Pool(int n) { resize(n); }
@@ -67,14 +70,18 @@ class Pool {
       end_ = end;
       chunk_ = chunk;
       next_.store(begin);
-      pending_.store(n_ - 1);
+      finished_.store(0);
+      seats_.store(n_ - 1);
       generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     work();
-    if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
+    // Close the region: a worker that has not taken a seat by now never will.
+    const int joined = (n_ - 1) - std::max(0, seats_.exchange(0, std::memory_order_acq_rel));
+    auto all_out = [this, joined] { return finished_.load(std::memory_order_acquire) >= joined; };
+    if (!spin_until(all_out)) {
       std::unique_lock<std::mutex> lk(mu_);
-      done_cv_.wait(lk, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+      done_cv_.wait(lk, all_out);
     }
     fn_ = nullptr;
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
@@ -109,11 +116,11 @@ class Pool {
       }
       if (quit_.load()) return;
       seen = generation_.load(std::memory_order_acquire);
+      if (seats_.fetch_sub(1, std::memory_order_acq_rel) <= 0) continue;  // closed: the caller finished alone
       work();
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lk(mu_);
-        done_cv_.notify_one();
-      }
+      finished_.fetch_add(1, std::memory_order_acq_rel);
+      std::lock_guard<std::mutex> lk(mu_);
+      done_cv_.notify_one();
     }
   }
 
@@ -134,7 +141,8 @@ class Pool {
   std::condition_variable cv_, done_cv_;
   std::atomic<bool> quit_{false};
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<int> seats_{0};     ///< workers that may still join the open region
+  std::atomic<int> finished_{0};  ///< workers that joined the region and left it
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t begin_ = 0, end_ = 0, chunk_ = 1;
   std::atomic<int64_t> next_{0};
@@ -155,6 +163,9 @@ Pool& pool() {
 }
 
 }  // namespace
+
+SerialRegion::SerialRegion() : saved_(tl_inside_region) { tl_inside_region = true; }
+SerialRegion::~SerialRegion() { tl_inside_region = saved_; }
 
 int num_threads() { return pool().size(); }
 void set_num_threads(int n) { pool().resize(std::clamp(n, 1, 256)); }

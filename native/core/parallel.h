@@ -15,4 +15,17 @@ void set_num_threads(int n);  ///< 1..256; defaults to GATEWISE_NUM_THREADS or t
 void parallel_for(int64_t begin, int64_t end, int64_t grain,
                   const std::function<void(int64_t, int64_t)>& fn);
 
+/// While one lives, parallel_for on this thread runs serially: for work too small to repay
+/// handing chunks to the pool (a worker that has to be woken costs more than the work).
+class SerialRegion {
+ public:
+  SerialRegion();
+  ~SerialRegion();
+  SerialRegion(const SerialRegion&) = delete;
+  SerialRegion& operator=(const SerialRegion&) = delete;
+
+ private:
+  bool saved_;
+};
+
 }  // namespace gw

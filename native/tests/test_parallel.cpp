@@ -2,7 +2,8 @@
 // once, whether the regions follow each other at once (the workers still spinning) or after
 // a pause (the workers asleep); a chunk that throws, on the caller's thread or a worker's,
 // reaches the caller as that exception and the pool runs the next region; a region inside a
-// region runs inline.
+// region runs inline; small regions closed while a worker is still waking; a SerialRegion keeps
+// its regions on the caller.
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
@@ -65,5 +66,35 @@ GW_TEST(parallel_nested_region_runs_inline) {
       gw::parallel_for(0, 100, 1, [&](int64_t a, int64_t b) { sum.fetch_add(b - a); });
   });
   GW_EXPECT(sum.load() == 6400, "nested regions covered ", sum.load(), " of 6400 indices");
+  gw::set_num_threads(saved);
+}
+
+GW_TEST(parallel_small_regions_while_workers_wake) {
+  // Regions of a few indices right after a pause: the caller often runs every chunk before a
+  // sleeping worker wakes, closes the region and returns; a worker that wakes late must not run
+  // a chunk of it, nor of the next one twice.
+  const int saved = gw::num_threads();
+  gw::set_num_threads(3);
+  for (int r = 0; r < 300; ++r) {
+    if (r % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    expect_each_once(2 + r % 5, 1, "a small region after a pause");
+    expect_each_once(4000, 8, "a large region right after");
+  }
+  gw::set_num_threads(saved);
+}
+
+GW_TEST(parallel_serial_region_stays_on_the_caller) {
+  const int saved = gw::num_threads();
+  gw::set_num_threads(3);
+  const std::thread::id me = std::this_thread::get_id();
+  std::atomic<int> elsewhere{0};
+  {
+    gw::SerialRegion serial;
+    gw::parallel_for(0, 10000, 1, [&](int64_t, int64_t) {
+      if (std::this_thread::get_id() != me) elsewhere.fetch_add(1);
+    });
+  }
+  GW_EXPECT(elsewhere.load() == 0, elsewhere.load(), " chunks ran off the caller's thread inside a SerialRegion");
+  expect_each_once(10000, 1, "a region after the serial one");  // the pool is back
   gw::set_num_threads(saved);
 }

@@ -273,6 +273,9 @@ void gemm_split_k(const GemmArgs& g, const float* a, const float* b, float* c, c
 }  // namespace
 }  // namespace gemm_detail
 
+/// Flops below which a whole call runs on the caller's thread (about 15 us of one core's work).
+constexpr double kSerialFlops = 2e6;
+
 void gemm_with_isa(const GemmArgs& g, CpuIsa isa) {
   using namespace gemm_detail;
   GW_CHECK(g.batch >= 0 && g.m >= 0 && g.n >= 0 && g.k >= 0, kArgument, "gemm: negative size (batch ", g.batch,
@@ -287,9 +290,14 @@ void gemm_with_isa(const GemmArgs& g, CpuIsa isa) {
                g.gate ? g.gate + i * g.stride_gate : nullptr, g.gate_scale, g.act, g.leaky_slope};
     gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c, e, kd);
   };
-  // Many small products: one per thread at a time (the inner parallel_for runs inline).
+  // Many small products: one per thread at a time (the inner parallel_for runs inline). A
+  // problem of under kSerialFlops in all runs on the caller alone: less work than the pool's
+  // round trip costs.
   const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
-  if (g.batch > 1 && flops < 8e6) {
+  if (flops * double(g.batch) < kSerialFlops) {
+    SerialRegion serial;
+    for (int64_t i = 0; i < g.batch; ++i) item(i);
+  } else if (g.batch > 1 && flops < 8e6) {
     parallel_for(0, g.batch, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) item(i);
     });
