@@ -1,10 +1,13 @@
 /**
- * Tensors in and out of the host arrays the Gloo backend moves: a tensor's values are copied
- * into a typed array before the collective and, for in-place collectives, copied back after
- * it. CUDA tensors are read back in stream order (the kernels queued before the collective
- * have run) and written back with a host-to-device copy.
+ * Tensors in and out of the host arrays the Gloo backend moves. With the main addon's staging
+ * functions (native/binding/ops_host_stage.cpp), a CPU tensor's array is its own storage — an
+ * in-place collective writes the tensor directly — and a CUDA tensor is copied into pinned
+ * host memory in stream order (the kernels queued before the collective have run), then
+ * written back with a host-to-device copy, as PyTorch's Gloo backend stages CUDA tensors.
+ * An older addon without them: the values are copied out and back.
  */
 import { DisposedError } from '../errors';
+import { native } from '../native';
 import { Tensor, tensor } from '../tensor';
 import type { HostArray } from './gloo';
 
@@ -16,6 +19,10 @@ export interface Staged {
 
 export function stageIn(t: Tensor, name: string): Staged {
   if (t.disposed) throw new DisposedError(`${name} was disposed`);
+  if (typeof native.hostStage === 'function') {
+    const array = native.hostStage(t._live(name)) as HostArray;
+    return { array, writeBack: () => native.hostUnstage(t._live(name), array) };
+  }
   const array = t.toArraySync() as HostArray;
   return {
     array,
