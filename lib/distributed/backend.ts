@@ -3,23 +3,19 @@
  * stages CUDA tensors through host memory, as PyTorch's Gloo backend does); a device-side
  * backend (NCCL) would register here too and take device buffers. Only 'gloo' exists today.
  */
-import type { HostArray, NativeWork } from './gloo';
+import type { NativeGroup } from './gloo';
 import type { Store } from './store';
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 
-/** One connected group of ranks. Every rank must call the same collectives in the same order. */
-export interface Backend {
+/**
+ * One connected group of ranks: the collectives of the Gloo addon's groups (see NativeGroup in
+ * gloo.ts: allGather's output is every rank's input in rank order; allToAll sends
+ * sendCounts[r] elements to rank r), already connected. Every rank must call the same
+ * collectives in the same order.
+ */
+export interface Backend extends Omit<NativeGroup, 'connect'> {
   readonly name: string;
-  allReduce(array: HostArray, op: ReduceOp): NativeWork;
-  broadcast(array: HostArray, root: number): NativeWork;
-  /** output = every rank's input in rank order; counts[r] elements from rank r. */
-  allGather(input: HostArray, output: HostArray, counts: number[]): NativeWork;
-  /** sendCounts[r] elements of input go to rank r; recvCounts[r] elements of output come from it. */
-  allToAll(input: HostArray, sendCounts: number[], output: HostArray, recvCounts: number[]): NativeWork;
-  barrier(): NativeWork;
-  /** Runs what was queued, then frees the connections. */
-  close(): void;
 }
 
 export interface BackendOptions {

@@ -80,6 +80,8 @@ void check_disjoint(std::initializer_list<std::pair<const Tensor*, const char*>>
 
 /// A JS handle for a new tensor (shares nothing with the caller's objects).
 Napi::Value wrap(Napi::Env env, Tensor t);
+/// A typed array of n elements of dtype over buf (defined in ops_tensor.cpp).
+Napi::Value typed_array_of(Napi::Env env, DType dtype, size_t n, Napi::ArrayBuffer buf);
 
 /// Registers `fn` as exports[name].
 inline void def(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn) {

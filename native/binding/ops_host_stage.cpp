@@ -10,27 +10,17 @@
 
 namespace gw::binding {
 
-static Napi::Value typed_over(Napi::Env env, DType dtype, size_t n, Napi::ArrayBuffer buf) {
-  switch (dtype) {
-    case DType::kF32: return Napi::Float32Array::New(env, n, buf, 0);
-    case DType::kI32: return Napi::Int32Array::New(env, n, buf, 0);
-    case DType::kI64: return Napi::BigInt64Array::New(env, n, buf, 0);
-    case DType::kU8: return Napi::Uint8Array::New(env, n, buf, 0);
-  }
-  return env.Undefined();
-}
-
 // hostStage(t) → a typed array of t's values: t's own storage on the CPU, pinned memory for CUDA.
 GW_BINDING(host_stage) {
   const Tensor& t = arg_tensor(info, 0, "tensor");
   Napi::Env env = info.Env();
   const size_t bytes = t.nbytes();
   const size_t n = static_cast<size_t>(t.numel());
-  if (bytes == 0) return typed_over(env, t.dtype(), 0, Napi::ArrayBuffer::New(env, 0));
+  if (bytes == 0) return typed_array_of(env, t.dtype(), 0, Napi::ArrayBuffer::New(env, 0));
   if (t.device() == Device::kCpu) {
     auto* owner = new Tensor(t);  // the storage lives as long as the array
     Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, t.raw(), bytes, [](Napi::Env, void*, Tensor* o) { delete o; }, owner);
-    return typed_over(env, t.dtype(), n, buf);
+    return typed_array_of(env, t.dtype(), n, buf);
   }
   void* pinned = cudart::malloc_pinned(bytes);
   try {
@@ -41,7 +31,7 @@ GW_BINDING(host_stage) {
     throw;
   }
   Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, pinned, bytes, [](Napi::Env, void* p) { cudart::free_pinned(p); });
-  return typed_over(env, t.dtype(), n, buf);
+  return typed_array_of(env, t.dtype(), n, buf);
 }
 
 // hostUnstage(t, array): t ← the array's values (nothing to do for a CPU tensor's own storage).

@@ -44,7 +44,7 @@ GW_BINDING(empty) {
                                         arg_device(info, 2, "device")));
 }
 
-static Napi::Value typed_array_of(Napi::Env env, DType dtype, size_t n, Napi::ArrayBuffer buf) {
+Napi::Value typed_array_of(Napi::Env env, DType dtype, size_t n, Napi::ArrayBuffer buf) {
   switch (dtype) {
     case DType::kF32: return Napi::Float32Array::New(env, n, buf, 0);
     case DType::kI32: return Napi::Int32Array::New(env, n, buf, 0);
