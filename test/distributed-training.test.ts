@@ -2,7 +2,7 @@
  * Distributed training against one process: 2 ranks (child processes on loopback), each with
  * batch B, train a config's job — table sharded, dense weights data-parallel — to the same
  * per-step losses, weights and table rows as one process with batch 2B over the same rows,
- * for MLP, MMoE and PEPNet. The click log's every label is present (a missing label would
+ * for MLP, MMoE and PEPNet; the existing Predictor serves its checkpoint alike. The click log's every label is present (a missing label would
  * make a rank's mean loss weigh its rows differently from the global mean, as in PyTorch DDP).
  * Skips, saying why, without the Gloo addon.
  */
@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTrainConfig, TrainConfig } from '../lib/train/config';
 import { buildJob, loadJobCheckpoint, runTrainJob } from '../lib/train/job';
+import { jobPredictor } from '../lib/serve/job-predictor';
 import type { ModelKind } from '../lib/train/config';
 import { launch, skipReason } from './fixtures/distributed-launch';
 import { clickConfig, writeClickLog } from './fixtures/tabular-data';
@@ -101,6 +102,25 @@ describe.skipIf(skipReason !== '')('distributed job (2 ranks) against one proces
     } finally {
       a.model.table.dispose();
       b.model.table.dispose();
+    }
+
+    // The existing Predictor serves the 2-rank checkpoint as it serves the 1-process one.
+    const requests = [
+      { user: 'u3', item: 'i7', tags: ['t1', 't4'], hist: ['i2', 'i9'], price: 120, scene: 'feed' },
+      { user: 'u150', item: 'i42', tags: ['t9'], hist: [], price: 15, scene: 'search' },
+    ];
+    const served = await Promise.all(
+      [one.checkpoint, two.checkpoint].map(async (ckpt) => {
+        const p = jobPredictor(parseTrainConfig(config(kind, 128, `${kind}-serve`), dir), ckpt);
+        try {
+          return p.predictor.predict(requests);
+        } finally {
+          await p.dispose();
+        }
+      }),
+    );
+    for (let i = 0; i < requests.length; ++i) {
+      for (const task of ['click', 'dwell']) expect(Math.abs(served[1][i][task] - served[0][i][task]), task).toBeLessThan(1e-4);
     }
   }, 180000);
 });
