@@ -42,12 +42,13 @@ describe.skipIf(skipReason !== '')('process group (gloo, 2 ranks)', () => {
     expect(r.failedAfterMs).toBeLessThan(5000);
   }, 60000);
 
-  it('names a rank that hangs once the timeout passes', async () => {
-    const ranks = await launch('hangs', 2, ['1'], { env: { GATEWISE_DIST_TIMEOUT_MS: '2000' }, killAfterMs: 20000 });
-    const r = ranks[0].json as { failedAfterMs: number; message: string; culprit: number };
-    expect(ranks[0].code, ranks[0].stderr).toBe(0);
-    expect(r.culprit).toBe(1);
-    expect(r.message).toMatch(/^rank 1 did not respond/);
+  it.each([1, 0])('names rank %i when it hangs, once the timeout passes (rank 0 also hosts the store)', async (victim) => {
+    const ranks = await launch('hangs', 2, [String(victim)], { env: { GATEWISE_DIST_TIMEOUT_MS: '2000' }, killAfterMs: 20000 });
+    const survivor = ranks[1 - victim];
+    const r = survivor.json as { failedAfterMs: number; message: string; culprit: number };
+    expect(survivor.code, survivor.stderr).toBe(0);
+    expect(r.culprit).toBe(victim);
+    expect(r.message).toMatch(new RegExp(`^rank ${victim} did not respond`));
     expect(r.message).toMatch(/Timed out waiting 2000ms/);
     // The timeout plus the 1 s check-in window, and some slack for a loaded machine.
     expect(r.failedAfterMs).toBeGreaterThanOrEqual(2000);

@@ -241,19 +241,24 @@ export class ProcessGroup {
   async explain(error: unknown, windowMs = Math.min(this.timeoutMs, 10000)): Promise<DistributedError> {
     const base = error instanceof Error ? error.message : String(error);
     const named = (rank: number, why: string) => new DistributedError(`rank ${rank} ${why}; on rank ${this.rank}: ${base}`, rank);
+    // The store's host may be the rank that hangs: no answer within the window names it.
+    const silent0 = 'the rendezvous store (hosted by rank 0) did not answer';
+    const ask = <T>(p: Promise<T>): Promise<T> =>
+      Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new DistributedError(silent0, 0)), windowMs).unref())]);
     try {
-      await this.store.set(`health/${this.rank}`, new Uint8Array([1]));
+      await ask(this.store.set(`health/${this.rank}`, new Uint8Array([1])));
       const deadline = Date.now() + windowMs;
       for (;;) {
-        const gone = (await this.store.departed()).filter((r) => r !== this.rank);
+        const gone = (await ask(this.store.departed())).filter((r) => r !== this.rank);
         if (gone.length) return named(gone[0], `exited (its connection to the rendezvous store closed)${gone.length > 1 ? `, as did ranks ${gone.slice(1).join(', ')}` : ''}`);
-        const found = await this.store.check(Array.from({ length: this.worldSize }, (_, r) => `health/${r}`));
+        const found = await ask(this.store.check(Array.from({ length: this.worldSize }, (_, r) => `health/${r}`)));
         const silent = found.map((f, r) => (f ? -1 : r)).filter((r) => r >= 0);
         if (silent.length === 0) return error instanceof DistributedError ? error : new DistributedError(base);
         if (Date.now() >= deadline) return named(silent[0], `did not respond within ${windowMs} ms after the failure (hung, or stuck outside the collectives)`);
         await new Promise((r) => setTimeout(r, 50));
       }
     } catch (e) {
+      if (e instanceof DistributedError && e.message === silent0 && this.rank !== 0) return named(0, `did not respond within ${windowMs} ms after the failure (it hosts the rendezvous store, which did not answer either: hung)`);
       if (e instanceof DistributedError && e.rank === 0 && this.rank !== 0) return named(0, 'exited (it hosts the rendezvous store, which is gone)');
       return new DistributedError(`${base} (and the rendezvous store could not tell which rank failed: ${(e as Error).message})`);
     }
