@@ -7,6 +7,7 @@ import { distinctIds, joinExports, ownerOf, ownersOf } from '../lib/distributed/
 import { EmbeddingTable } from '../lib/embedding/table';
 import { FormatError } from '../lib/errors';
 import { SparseOptimizer } from '../lib/embedding/sparse-optimizer';
+import { lookupSequences } from '../lib/embedding/sequence';
 import { sum } from '../lib/ops/reduce';
 import { tidy } from '../lib/scope';
 
@@ -93,5 +94,27 @@ describe('distinct ids', () => {
     expect(r.distinct.length).toBe(1234);
     r.index.forEach((u, i) => expect(r.distinct[u]).toBe(many[i]));
     expect(distinctIds(new BigInt64Array(0)).distinct.length).toBe(0);
+  });
+});
+
+describe('every lookup happens (a sharded table needs every rank in each)', () => {
+  it('lookupSequences looks an all-empty batch up, and training steps through it', () => {
+    const t = new EmbeddingTable(options);
+    const seen: number[] = [];
+    const lookup = t.lookup.bind(t);
+    t.lookup = (ids) => {
+      seen.push(ids instanceof BigInt64Array ? ids.length : -1);
+      return lookup(ids);
+    };
+    const opt = new SparseOptimizer(t);
+    tidy(() => {
+      const { embeddings } = lookupSequences(t, new BigInt64Array(6), [0, 0, 0], { layout: 'padded' });
+      expect(embeddings.shape).toEqual([3, 1, 4]);
+      expect(embeddings.values().every((v) => v === 0)).toBe(true);
+      opt.step();
+    });
+    expect(seen).toEqual([0]);
+    expect(t.step).toBe(1);
+    t.dispose();
   });
 });

@@ -57,7 +57,8 @@ export function lookupSequences(table: EmbeddingTable, ids: BigInt64Array, lengt
     start += lens[b];
   }
   const device = table.device;
-  const rows = flat.length ? table.lookup(flat) : zeros([0, table.dim], { device });
+  // Looked up even when empty: on a sharded table every rank must take part in each lookup.
+  const rows = table.lookup(flat);
   const padded = indexSelect(concat([rows, zeros([1, table.dim], { device })], 0), tensor(index, { device }));
   return { embeddings: padded.reshape(B, L, table.dim), lengths: kept };
 }
