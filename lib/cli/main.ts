@@ -21,6 +21,13 @@ commands:
   train --config <file> [--epochs N] [--out <dir>] [--worker] [--progress auto|bar|lines|none] [--json]
                   train the model a config describes on its data; writes the checkpoint,
                   metrics.json and report.html under its output folder (default runs/<name>)
+  train --config <file> --nproc N [--nnodes N --node-rank R --master-addr A --master-port P]
+        [--resume <checkpoint>]
+                  the job on N ranks per machine over Gloo (data parallel, sharded table), as
+                  torchrun launches them; --resume continues from a checkpoint at any world size
+  bench --profile [--config <file>]
+                  one training step split into its phases: lookups, dense layers, loss,
+                  backward, each optimizer, the loss read back, host time
   eval --config <file> [--checkpoint <file>] [--data <file>] [--part test|valid|train] [--json]
                   score a checkpoint: AUC, GAUC, logloss, MSE per task and per domain
   serve --config <file> [--checkpoint <file> | --fresh] [--port N] [--host H] [--workers N]
