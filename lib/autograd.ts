@@ -6,30 +6,25 @@
  */
 import { ArgumentError, ShapeError } from './errors';
 import { keep } from './scope';
-import type { Tensor } from './tensor';
-
-export interface GradFn {
-  /** The op's name, for error messages and debugging. */
-  name: string;
-  /** The differentiable inputs (null where an input needs no gradient). */
-  inputs: (Tensor | null)[];
-  /** Given the gradient of the output, the gradients of each input (null for none). */
-  backward(gradOutput: Tensor): (Tensor | null)[];
-}
+import type { GradFn, TensorLike } from './tensor-types';
 
 let gradEnabled = true;
 
-const accumulatedHooks = new Set<(leaf: Tensor) => void>();
+const accumulatedHooks = new Set<(leaf: TensorLike) => void>();
 
 /**
  * Calls `fn(leaf)` during every backward pass as soon as a leaf's gradient of that pass is
  * accumulated into its `.grad` (no later node of the pass adds to it): distributed data
  * parallel launches its all-reduce buckets from here while the rest of backward runs.
  * Returns the function that removes the hook.
+ *
+ * @typeParam T - the tensor type the hook is written for: every leaf is a `Tensor`, so a hook
+ *   declared as `(leaf: Tensor) => void` receives `Tensor`s.
  */
-export function onGradAccumulated(fn: (leaf: Tensor) => void): () => void {
-  accumulatedHooks.add(fn);
-  return () => accumulatedHooks.delete(fn);
+export function onGradAccumulated<T extends TensorLike = TensorLike>(fn: (leaf: T) => void): () => void {
+  const hook = fn as (leaf: TensorLike) => void;
+  accumulatedHooks.add(hook);
+  return () => accumulatedHooks.delete(hook);
 }
 
 /** Whether ops currently record gradients. */
@@ -49,7 +44,7 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /** Attaches a GradFn to `out` when grad mode is on and some input needs a gradient. */
-export function record(out: Tensor, name: string, inputs: (Tensor | null)[], backward: GradFn['backward']): Tensor {
+export function record<T extends TensorLike>(out: T, name: string, inputs: (T | null)[], backward: GradFn<T>['backward']): T {
   if (!gradEnabled) return out;
   const live = inputs.map((t) => (t && t.requiresGrad ? t : null));
   if (live.every((t) => t === null)) return out;
@@ -58,11 +53,11 @@ export function record(out: Tensor, name: string, inputs: (Tensor | null)[], bac
   return out;
 }
 
-function topoOrder(root: Tensor): Tensor[] {
-  const order: Tensor[] = [];
-  const seen = new Set<Tensor>();
+function topoOrder(root: TensorLike): TensorLike[] {
+  const order: TensorLike[] = [];
+  const seen = new Set<TensorLike>();
   // Iterative DFS: deep graphs (long sequences) must not overflow the JS stack.
-  const stack: [Tensor, boolean][] = [[root, false]];
+  const stack: [TensorLike, boolean][] = [[root, false]];
   while (stack.length) {
     const [t, expanded] = stack.pop()!;
     if (expanded) {
@@ -90,13 +85,13 @@ export interface BackwardOptions {
  * the engine counts references to each gradient tensor and disposes it once no node needs
  * it and it did not become some leaf's `.grad`.
  */
-export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptions = {}): void {
+export function backward(root: TensorLike, gradient?: TensorLike, options: BackwardOptions = {}): void {
   if (!root.requiresGrad) {
     throw new ArgumentError(
       'backward() was called on a tensor that does not require grad (no parameter or input with requiresGrad fed it, or it was computed under noGrad)',
     );
   }
-  let seed: Tensor;
+  let seed: TensorLike;
   if (gradient !== undefined) {
     if (gradient.shape.join() !== root.shape.join()) {
       throw new ShapeError(`Expected shape [${root.shape}] for gradient but received [${gradient.shape}]`);
@@ -106,10 +101,10 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
     if (root.size !== 1) throw new ShapeError(`backward() without a gradient needs a one-element tensor, not shape [${root.shape}]`);
     seed = root.onesLike();
   }
-  const protectedGrads = new Set<Tensor>(gradient ? [gradient] : []);
-  const refs = new Map<Tensor, number>();
-  const hold = (g: Tensor) => refs.set(g, (refs.get(g) ?? 0) + 1);
-  const release = (g: Tensor) => {
+  const protectedGrads = new Set<TensorLike>(gradient ? [gradient] : []);
+  const refs = new Map<TensorLike, number>();
+  const hold = (g: TensorLike) => refs.set(g, (refs.get(g) ?? 0) + 1);
+  const release = (g: TensorLike) => {
     const n = (refs.get(g) ?? 1) - 1;
     if (n > 0) refs.set(g, n);
     else {
@@ -117,7 +112,7 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
       if (!protectedGrads.has(g)) g.dispose();
     }
   };
-  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  const grads = new Map<TensorLike, TensorLike>([[root, seed]]);
   hold(seed);
   const order = topoOrder(root);
   for (let k = order.length - 1; k >= 0; --k) {

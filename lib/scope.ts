@@ -4,22 +4,22 @@
  * `fn` except the ones it returns (and parameters, gradients, optimizer state: those are
  * kept with `keep`). `tidy` must not be given an async function.
  */
-import type { Tensor } from './tensor';
+import type { TensorLike } from './tensor-types';
 
-const scopes: Set<Tensor>[] = [];
+const scopes: Set<TensorLike>[] = [];
 
 /** Called for every new tensor: the innermost scope owns it. */
-export function track(t: Tensor): void {
+export function track(t: TensorLike): void {
   if (scopes.length) scopes[scopes.length - 1].add(t);
 }
 
 /** Exempts `t` from every open scope, so no `tidy` disposes it. */
-export function keep<T extends Tensor>(t: T): T {
+export function keep<T extends TensorLike>(t: T): T {
   for (const s of scopes) s.delete(t);
   return t;
 }
 
-function collect(value: unknown, out: Set<Tensor>, depth = 0): void {
+function collect(value: unknown, out: Set<TensorLike>, depth = 0): void {
   if (value == null || depth > 3 || typeof value !== 'object') return;
   if (isTensor(value)) {
     out.add(value);
@@ -29,9 +29,9 @@ function collect(value: unknown, out: Set<Tensor>, depth = 0): void {
   for (const v of items) collect(v, out, depth + 1);
 }
 
-let isTensor: (v: unknown) => v is Tensor = (_v: unknown): _v is Tensor => false;
+let isTensor: (v: unknown) => v is TensorLike = (_v: unknown): _v is TensorLike => false;
 /** @internal set by tensor.ts (avoids an import cycle). */
-export function setTensorCheck(f: (v: unknown) => v is Tensor): void {
+export function setTensorCheck(f: (v: unknown) => v is TensorLike): void {
   isTensor = f;
 }
 
@@ -41,7 +41,7 @@ export function setTensorCheck(f: (v: unknown) => v is Tensor): void {
  */
 export function tidy<T>(fn: () => T): T {
   if (typeof fn !== 'function') throw new TypeError('tidy expects a function');
-  const scope = new Set<Tensor>();
+  const scope = new Set<TensorLike>();
   scopes.push(scope);
   let result: T;
   try {
@@ -49,7 +49,7 @@ export function tidy<T>(fn: () => T): T {
     if (result instanceof Promise) throw new TypeError('tidy cannot track an async function: await outside tidy');
   } finally {
     scopes.pop();
-    const kept = new Set<Tensor>();
+    const kept = new Set<TensorLike>();
     // result may be unassigned when fn threw: then everything goes.
     try {
       collect(result!, kept);

@@ -4,11 +4,12 @@
  * (BigInt64Array), int32 and uint8 (masks). Layouts are dense row-major; `reshape` and
  * `narrow` along the first dimension are views sharing storage, other layout changes copy.
  */
-import { backward as runBackward, BackwardOptions, GradFn, record } from './autograd';
+import { backward as runBackward, BackwardOptions, record } from './autograd';
 import { defaultDevice, Device } from './backend';
 import { ArgumentError, DisposedError, DTypeError, fromNativeError, ShapeError } from './errors';
 import { native, NativeTensor } from './native';
 import { setTensorCheck, track } from './scope';
+import type { GradFn } from './tensor-types';
 import { checkInt, checkOneOf, checkShape, invalid } from './validate';
 
 export type DType = 'float32' | 'int32' | 'int64' | 'uint8';
@@ -54,7 +55,7 @@ export class Tensor {
   /** Accumulated gradient (leaves only), set by `backward()`. */
   grad: Tensor | null = null;
   /** @internal the op that produced this tensor, when it needs a gradient */
-  _gradFn: GradFn | null = null;
+  _gradFn: GradFn<Tensor> | null = null;
 
   /** @internal use `tensor()`, `zeros()`… to create tensors. The caller may pass what it knows of the handle (its shape, dtype and device), sparing three calls into the addon. */
   constructor(handle: NativeTensor, shape?: readonly number[], dtype?: DType, device?: Device) {

@@ -89,7 +89,7 @@ export class DistributedDataParallel {
     }
     if (current.params.length) this.buckets.push(current);
     this.broadcastParameters();
-    this.removeHook = onGradAccumulated((leaf) => this.onGrad(leaf));
+    this.removeHook = onGradAccumulated((leaf: Tensor) => this.onGrad(leaf));
   }
 
   /** Copies rank root's parameter values to every rank (one broadcast per bucket). */
