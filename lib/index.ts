@@ -100,8 +100,6 @@ export type { ServeOptions } from './serve/http/options';
 export type { LineChartOptions, ChartSeries } from './train/chart';
 export { stratifiedSplit } from './data/split';
 export type { SplitFractions, RowSplit } from './data/split';
-export { CensusIncome, loadCensusIncome, loadCensusIncomeSync, censusIncomePath, CENSUS_COLUMNS, CENSUS_TASKS, CENSUS_DOMAINS } from './data/census-income';
-export type { CensusIncomeOptions, CensusSplitOptions, CensusBatchOptions, CensusBatch, CategoricalField, CensusDomainIds, CensusTask, CensusDomain } from './data/census-income';
 export { syntheticGroups } from './data/synthetic-groups';
 export type { SyntheticGroups, SyntheticGroupsOptions } from './data/synthetic-groups';
 export { syntheticSequences, padHistories, sliceHistories } from './data/synthetic-sequences';

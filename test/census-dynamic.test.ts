@@ -4,8 +4,8 @@
  * rows (a constant model scores 0.5), with the AUC reported per domain value as well.
  */
 import { describe, expect, it } from 'vitest';
-import { loadCensusIncomeSync } from '../lib';
-import { runCensusDynamic } from '../lib/examples/census-dynamic';
+import { runCensusDynamic } from '../examples/census-dynamic';
+import { loadCensusIncomeSync } from '../examples/data/census-income';
 
 describe('dynamic-weight models on census-income', () => {
   const data = loadCensusIncomeSync();

@@ -14,13 +14,9 @@ import {
   ArgumentError,
   auc,
   bceWithLogits,
-  CensusIncome,
-  censusIncomePath,
   EmbeddingTable,
   FormatError,
   Linear,
-  loadCensusIncome,
-  loadCensusIncomeSync,
   manualSeed,
   OptimizerSet,
   Rng,
@@ -29,6 +25,7 @@ import {
   sum,
   tidy,
 } from '../lib';
+import { CensusIncome, censusIncomePath, loadCensusIncome, loadCensusIncomeSync } from '../examples/data/census-income';
 
 let ds: CensusIncome;
 beforeAll(async () => {

@@ -5,8 +5,8 @@
  * the gates' utilization is measured on the test rows and sums to 1 per task.
  */
 import { describe, expect, it } from 'vitest';
-import { loadCensusIncomeSync } from '../lib';
-import { runCensusMtl } from '../lib/examples/census-mmoe';
+import { runCensusMtl } from '../examples/census-mmoe';
+import { loadCensusIncomeSync } from '../examples/data/census-income';
 
 describe('multi-task models on census-income', () => {
   const data = loadCensusIncomeSync();

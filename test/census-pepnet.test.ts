@@ -4,7 +4,7 @@
  * task reaches the published MMoE range) after 2 epochs, in every domain.
  */
 import { describe, expect, it } from 'vitest';
-import { runCensus } from '../lib/examples/census-pepnet';
+import { runCensus } from '../examples/census-pepnet';
 
 describe('PEPNet on census-income', () => {
   it('reaches the logistic-regression floor and the published marital AUC, per task and domain', () => {

@@ -6,7 +6,7 @@
  * Three seeds; the README's table is the same experiment over more seeds.
  */
 import { describe, expect, it } from 'vitest';
-import { GroupGapResult, runGroupGap } from '../lib/examples/group-gap';
+import { GroupGapResult, runGroupGap } from '../examples/group-gap';
 
 describe('minority-group gain', () => {
   it('POSO-MLP and PEPNet beat a plain MLP on the minority group', () => {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EmbeddingTable, lookupSequences, MultiHeadAttention, PosoMultiHeadAttention, Rng, SequenceRanker, tensor } from '../lib';
-import { runSequence } from '../lib/examples/sequence-poso';
+import { runSequence } from '../examples/sequence-poso';
 import { attentionRef, AttentionCfg } from './attention-reference';
 import { numel, rand } from './gradcheck';
 import { gateNURef, linearRef, moduleGradcheck } from './module-gradcheck';

@@ -4,18 +4,12 @@
  * the embedding table beside Adam on the dense weights, evaluation on the validation rows
  * after each epoch with early stopping, then the test rows' AUC per task and per sex — and
  * a checkpoint written atomically, reloaded into a fresh model and checked to predict the same.
- *   npm run train [-- --epochs 4 --out runs/census]
+ *   npm run train:api [-- --epochs 4 --out runs/census]   (npx tsx examples/census-job.ts …)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { backend } from '../backend';
-import { CENSUS_TASKS } from '../data/census-income';
-import { SparseOptimizer } from '../embedding/sparse-optimizer';
-import { formatTaskMetrics } from '../metrics/task-metrics';
-import { MMoE } from '../multitask/mmoe';
-import { Adam } from '../optim/adam';
-import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint';
-import { Trainer } from '../train/trainer';
+import { Adam, backend, formatTaskMetrics, loadCheckpoint, MMoE, saveCheckpoint, SparseOptimizer, Trainer } from '../lib';
+import { CENSUS_TASKS } from './data/census-income';
 import { cliArg, censusSetup, CensusSetup } from './census-train';
 
 const BATCH = 512;

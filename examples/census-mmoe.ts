@@ -8,12 +8,8 @@
  * Returns each task's test AUC and, for the MoE models, the gates' utilization on the test
  * rows (eval mode, no dropout).
  */
-import { CENSUS_TASKS } from '../data/census-income';
-import { Module } from '../nn/module';
-import { Tensor, tensor } from '../tensor';
-import { MMoE, TaskUtilization } from '../multitask/mmoe';
-import { PosoMMoE } from '../multitask/poso-mmoe';
-import { SharedBottom } from '../multitask/shared-bottom';
+import { MMoE, Module, PosoMMoE, SharedBottom, TaskUtilization, Tensor, tensor } from '../lib';
+import { CENSUS_TASKS } from './data/census-income';
 import { CensusAuc, censusAucs, CensusRunCommon, censusSetup, fitCensus } from './census-train';
 
 export const CENSUS_MTL_MODELS = ['shared-bottom', 'mmoe', 'mmoe-gate-dropout', 'poso-mmoe'] as const;

@@ -2,10 +2,10 @@
  * Prints the README's multi-task census-income tables: Shared-Bottom, MMoE, MMoE with gate
  * dropout and POSO-MMoE — test AUC per task (mean ± sd over seeds), parameters, and the
  * gates' utilization on the test rows.
- *   npx tsx lib/examples/census-mmoe-report.ts [--seeds 3] [--epochs 8]
+ *   npx tsx examples/census-mmoe-report.ts [--seeds 3] [--epochs 8]
  */
-import { backend } from '../backend';
-import { CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
+import { backend } from '../lib';
+import { CENSUS_TASKS, loadCensusIncomeSync } from './data/census-income';
 import { CENSUS_MTL_MODELS, CensusMtlResult, runCensusMtl } from './census-mmoe';
 import { cliArg, meanSd } from './census-train';
 

@@ -2,9 +2,9 @@
  * Prints the README's behaviour-sequence table: runSequence for each pooling × head over
  * several seeds, mean ± standard deviation of the test AUC overall, for the majority and for
  * the minority (whose relevant history items differ).
- *   npx tsx lib/examples/sequence-poso-report.ts [--seeds 3] [--samples 40000] [--epochs 4]
+ *   npx tsx examples/sequence-poso-report.ts [--seeds 3] [--samples 40000] [--epochs 4]
  */
-import { backend } from '../backend';
+import { backend } from '../lib';
 import { runSequence, SequenceRunOptions, SequenceRunResult } from './sequence-poso';
 
 function arg(name: string, fallback: number): number {

@@ -5,14 +5,7 @@
  * the minority. The minority's clicks depend on other history items than the majority's
  * (a shifted category), which a shared attention tends to learn for the majority only.
  */
-import { noGrad } from '../autograd';
-import { padHistories, syntheticSequences, SyntheticSequences, SyntheticSequencesOptions } from '../data/synthetic-sequences';
-import { EmbeddingTable } from '../embedding/table';
-import { auc } from '../metrics/auc';
-import { SequenceRanker, SequenceRankerOptions } from '../models/sequence-ranker';
-import { manualSeed, Rng } from '../random';
-import { tidy } from '../scope';
-import { tensor, Tensor } from '../tensor';
+import { auc, EmbeddingTable, manualSeed, noGrad, padHistories, Rng, SequenceRanker, SequenceRankerOptions, syntheticSequences, SyntheticSequences, SyntheticSequencesOptions, tensor, Tensor, tidy } from '../lib';
 
 export interface SequenceRunOptions {
   pooling: NonNullable<SequenceRankerOptions['pooling']>;

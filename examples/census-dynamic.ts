@@ -7,14 +7,9 @@
  *   'star'     STAR: per-domain W ⊙ W_p layers, partitioned normalization, auxiliary domain tower
  * Returns each task's test AUC overall and per domain value.
  */
-import { CensusDomain, CENSUS_TASKS } from '../data/census-income';
-import { oneHot } from '../ops/one-hot';
-import { MLP } from '../nn/mlp';
-import { Module } from '../nn/module';
-import { ApgMLP } from '../dynamic/apg-mlp';
-import { M2M } from '../models/m2m';
-import { Star } from '../models/star';
-import { Tensor, tensor } from '../tensor';
+import { ApgMLP, M2M, MLP, Module, Star, Tensor, tensor } from '../lib';
+import { CensusDomain, CENSUS_TASKS } from './data/census-income';
+import { oneHot } from '../lib/ops/one-hot';
 import { CensusAuc, censusAucs, CensusRunCommon, censusSetup, fitCensus } from './census-train';
 
 export const CENSUS_DYNAMIC_MODELS = ['mlp', 'apg-mlp', 'm2m', 'star'] as const;

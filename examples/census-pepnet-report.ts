@@ -1,10 +1,10 @@
 /**
  * Prints the README's census-income table: per-task towers and PEPNet, test AUC per task,
  * overall and per domain, mean ± standard deviation over seeds.
- *   npx tsx lib/examples/census-pepnet-report.ts [--seeds 3] [--epochs 4] [--domain sex|year]
+ *   npx tsx examples/census-pepnet-report.ts [--seeds 3] [--epochs 4] [--domain sex|year]
  */
-import { backend } from '../backend';
-import { loadCensusIncomeSync } from '../data/census-income';
+import { backend } from '../lib';
+import { loadCensusIncomeSync } from './data/census-income';
 import { CensusAuc, CensusModel, runCensus } from './census-pepnet';
 import { cliArg as arg, meanSd } from './census-train';
 

@@ -3,19 +3,8 @@
  * plus Adam on the dense weights) for some epochs over the train rows, then score the test
  * rows in eval mode and compute each task's exact AUC, overall and per domain value.
  */
-import { noGrad } from '../autograd';
-import { CensusBatch, CensusBatchOptions, CensusDomain, CensusIncome, CENSUS_TASKS, loadCensusIncomeSync } from '../data/census-income';
-import { EmbeddingTable } from '../embedding/table';
-import { SparseOptimizer } from '../embedding/sparse-optimizer';
-import { auc } from '../metrics/auc';
-import { multiTaskBce } from '../models/multi-task-loss';
-import { Module } from '../nn/module';
-import { Adam } from '../optim/adam';
-import { OptimizerSet } from '../optim/optimizer';
-import { manualSeed, Rng } from '../random';
-import { concat } from '../ops/layout';
-import { tidy } from '../scope';
-import { Tensor, tensor } from '../tensor';
+import { Adam, auc, concat, EmbeddingTable, manualSeed, Module, multiTaskBce, noGrad, OptimizerSet, Rng, SparseOptimizer, Tensor, tensor, tidy } from '../lib';
+import { CensusBatch, CensusBatchOptions, CensusDomain, CensusIncome, CENSUS_TASKS, loadCensusIncomeSync } from './data/census-income';
 
 /** What every census experiment's run takes besides its model. */
 export interface CensusRunCommon {

@@ -3,7 +3,7 @@
  * with Adam and gradient clipping, on the current backend. Prints the loss per epoch.
  *   npm run demo
  */
-import { Adam, backend, clipGradNorm, manualSeed, MLP, mse, Rng, tensor, tidy } from '../index';
+import { Adam, backend, clipGradNorm, manualSeed, MLP, mse, Rng, tensor, tidy } from '../lib';
 
 const features = 8;
 const samples = 8192;

@@ -3,6 +3,10 @@
  * gatewise (data/census-income/: the official test half, 99,762 rows, CC BY 4.0; see that
  * folder's README for attribution and the column list).
  *
+ * This census-specific loader serves the examples (examples/census-*.ts) and their tests; it
+ * is not part of the library. The library reads the same file through a config and the
+ * general readers (configs/census-*.json: a schema and a `data` section, `gatewise train`).
+ *
  * Two tasks: `income` (income > 50K, 6.20 % positive) and `neverMarried` (marital status
  * "Never married", 43.25 %). Their source columns (income_50k, marital_stat) and the CPS
  * sampling weight (instance_weight) are never features.
@@ -30,12 +34,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import { Device } from '../backend';
-import { FormatError } from '../errors';
-import { packageRoot } from '../native';
-import { Tensor, tensor } from '../tensor';
-import { checkKnownKeys, checkOneOf, checkOptions, invalid } from '../validate';
-import { ResolvedSplit, resolveSplit, RowSplit, SplitFractions, splitResolved } from './split';
+import { Device, FormatError, RowSplit, SplitFractions, Tensor, tensor } from '../../lib';
+import { packageRoot } from '../../lib/native';
+import { checkKnownKeys, checkOneOf, checkOptions, invalid } from '../../lib/validate';
+import { ResolvedSplit, resolveSplit, splitResolved } from '../../lib/data/split';
 
 /** The two tasks, in the order of the label tensor's columns. */
 export const CENSUS_TASKS = ['income', 'neverMarried'] as const;

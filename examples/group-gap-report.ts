@@ -1,10 +1,10 @@
 /**
  * Prints the README's per-group AUC tables: runGroupGap over several seeds, mean ± standard
  * deviation of each model's test AUC on the majority and the minority group.
- *   npx tsx lib/examples/group-gap-report.ts [--seeds 5] [--samples 40000] [--epochs 2]
+ *   npx tsx examples/group-gap-report.ts [--seeds 5] [--samples 40000] [--epochs 2]
  *     [--models mlp,poso-mlp,pepnet]     (the dynamic-weight table: mlp,apg-mlp,m2m,star)
  */
-import { backend } from '../backend';
+import { backend } from '../lib';
 import { GroupGapModel, GroupGapResult, GroupGapRow, GROUP_GAP_MODELS, runGroupGap } from './group-gap';
 import { cliArg } from './census-train';
 

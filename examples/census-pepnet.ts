@@ -3,13 +3,8 @@
  * year) as EPNet's condition, beside the same per-task towers without any gate; returns
  * each model's test AUC per task, overall and per domain.
  */
-import { CensusDomain, CENSUS_TASKS } from '../data/census-income';
-import { concat } from '../ops/layout';
-import { MLP } from '../nn/mlp';
-import { Module } from '../nn/module';
-import { PEPNet } from '../models/pepnet';
-import { Rng } from '../random';
-import { Tensor, tensor } from '../tensor';
+import { concat, MLP, Module, PEPNet, Rng, Tensor, tensor } from '../lib';
+import { CensusDomain, CENSUS_TASKS } from './data/census-income';
 import { CensusAuc, censusAucs, CensusRunCommon, censusSetup, fitCensus } from './census-train';
 
 export type { CensusAuc };

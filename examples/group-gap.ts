@@ -8,25 +8,7 @@
  * (lib/data/synthetic-groups.ts); returns each model's test AUC on the majority and on
  * the minority group.
  */
-import { noGrad } from '../autograd';
-import { SyntheticGroups, syntheticGroups } from '../data/synthetic-groups';
-import { EmbeddingTable } from '../embedding/table';
-import { SparseOptimizer } from '../embedding/sparse-optimizer';
-import { concat } from '../ops/layout';
-import { bceWithLogits } from '../ops/loss';
-import { MLP } from '../nn/mlp';
-import { Module } from '../nn/module';
-import { Adam } from '../optim/adam';
-import { OptimizerSet } from '../optim/optimizer';
-import { PEPNet } from '../models/pepnet';
-import { PosoMLP } from '../personalize/poso-mlp';
-import { ApgMLP } from '../dynamic/apg-mlp';
-import { M2M } from '../models/m2m';
-import { Star } from '../models/star';
-import { manualSeed, Rng } from '../random';
-import { tidy } from '../scope';
-import { Tensor, tensor } from '../tensor';
-import { auc } from '../metrics/auc';
+import { Adam, ApgMLP, auc, bceWithLogits, concat, EmbeddingTable, M2M, manualSeed, MLP, Module, noGrad, OptimizerSet, PEPNet, PosoMLP, Rng, SparseOptimizer, Star, SyntheticGroups, syntheticGroups, Tensor, tensor, tidy } from '../lib';
 
 export const GROUP_GAP_MODELS = ['mlp', 'poso-mlp', 'pepnet', 'apg-mlp', 'm2m', 'star'] as const;
 export type GroupGapModel = (typeof GROUP_GAP_MODELS)[number];

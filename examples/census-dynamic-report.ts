@@ -2,10 +2,10 @@
  * Prints the README's per-domain census-income table for the dynamic-weight models: a plain
  * MLP, APG-MLP, M2M and STAR — each task's test AUC overall and per domain value (mean ± sd
  * over seeds).
- *   npx tsx lib/examples/census-dynamic-report.ts [--domain sex|year] [--seeds 3] [--epochs 4]
+ *   npx tsx examples/census-dynamic-report.ts [--domain sex|year] [--seeds 3] [--epochs 4]
  */
-import { backend } from '../backend';
-import { CensusDomain, loadCensusIncomeSync } from '../data/census-income';
+import { backend } from '../lib';
+import { CensusDomain, loadCensusIncomeSync } from './data/census-income';
 import { CENSUS_DYNAMIC_MODELS, CensusDynamicResult, runCensusDynamic } from './census-dynamic';
 import { cliArg, meanSd } from './census-train';
 
