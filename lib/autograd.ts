@@ -72,6 +72,7 @@ function topoOrder(root: TensorLike): TensorLike[] {
   return order;
 }
 
+/** Options of `Tensor.backward()`. */
 export interface BackwardOptions {
   /** Keep the graph so backward can run through it again (default false). */
   retainGraph?: boolean;

@@ -6,8 +6,10 @@ import { NoCudaError } from './errors';
 import { native } from './native';
 import { checkInt, checkOneOf } from './validate';
 
+/** Where a tensor lives: host memory (`'cpu'`) or the current CUDA device (`'cuda'`). */
 export type Device = 'cpu' | 'cuda';
 
+/** What `backend()` reports: the device new tensors go to and what this build and machine support. */
 export interface BackendInfo {
   /** The device new tensors go to. */
   kind: Device;
@@ -94,11 +96,23 @@ export function synchronize(): void {
   native.synchronize();
 }
 
+/** The caching allocator's counters for one device (from `memoryStats()`). Sizes are in bytes. */
 export interface MemoryStats {
+  /** Bytes held by live tensors now. */
   allocated: number;
+  /** The most bytes held by live tensors at once since the process started. */
   peakAllocated: number;
+  /**
+   * Bytes the allocator holds from the system (live tensors plus cached free blocks);
+   * `emptyCache()` returns the cached part.
+   */
   reserved: number;
+  /** Number of tensor allocations served so far (from the cache or the system). */
   allocCount: number;
+  /**
+   * Number of those allocations that had to go to the system (cudaMalloc / malloc) because no
+   * cached block fitted.
+   */
   systemAllocs: number;
 }
 

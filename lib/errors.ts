@@ -18,7 +18,12 @@ export type ErrorCode =
   | 'ERR_GATEWISE_DISTRIBUTED'
   | 'ERR_GATEWISE_INTERNAL';
 
+/**
+ * The base of every error gatewise throws: `code` says which kind it is, stably across versions
+ * (match on `code` or `instanceof`, not on messages).
+ */
 export class GatewiseError extends Error {
+  /** The stable error code, one per subclass. */
   readonly code: ErrorCode;
   /** Where native code raised it (file:line), when it did. */
   nativeLocation?: string;
@@ -89,12 +94,12 @@ export class FormatError extends GatewiseError {
     super('ERR_GATEWISE_FORMAT', message);
   }
 }
-/** A broken invariant inside gatewise: please report it. */
 /**
  * A collective or the rendezvous failed: a peer exited or hung past the timeout, or the
  * store was unreachable. `rank` names the rank found at fault, when one was.
  */
 export class DistributedError extends GatewiseError {
+  /** The rank found at fault (exited, hung or unreachable), when one was identified. */
   rank?: number;
   constructor(message: string, rank?: number) {
     super('ERR_GATEWISE_DISTRIBUTED', message);
@@ -102,6 +107,7 @@ export class DistributedError extends GatewiseError {
   }
 }
 
+/** A broken invariant inside gatewise: please report it. */
 export class InternalError extends GatewiseError {
   constructor(message: string) {
     super('ERR_GATEWISE_INTERNAL', message);

@@ -179,3 +179,14 @@ export type { DistributedJobOptions, DistributedJobResult, DistributedParts } fr
 export { launchRanks } from './distributed/launcher';
 export type { LaunchOptions as DistributedLaunchOptions } from './distributed/launcher';
 export { onGradAccumulated } from './autograd';
+export { MODEL_OPTIONS } from './train/config';
+export { NUMERIC_TRANSFORMS, NORMALIZE_MODES } from './data/numeric-spec';
+export type { EntryDType as CheckpointEntryDType } from './checkpoint/container';
+export type { Padding as DistributedPadding } from './distributed/data';
+export type { ServeMetrics, ServeMetricsSource } from './serve/http/metrics';
+export type { RowBytes } from './embedding/table';
+export type { NativeWork, HostArray } from './distributed/gloo';
+export type { BuildJobOptions } from './train/job';
+export type { Data as CollectiveData } from './distributed/process-group';
+export type { CacheBatchOptions } from './data/row-cache';
+export type { EvalRows } from './train/trainer';

@@ -59,7 +59,13 @@ export class Rng {
   }
 
   /** Shuffles `a` in place (Fisher–Yates). */
-  shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
+  shuffle<
+    T extends {
+      /** Number of elements. */
+      length: number;
+      [i: number]: unknown;
+    },
+  >(a: T): T {
     for (let i = a.length - 1; i > 0; --i) {
       const j = this.int(i + 1);
       const tmp = a[i];

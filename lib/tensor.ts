@@ -12,6 +12,10 @@ import { setTensorCheck, track } from './scope';
 import type { GradFn } from './tensor-types';
 import { checkInt, checkOneOf, checkShape, invalid } from './validate';
 
+/**
+ * Element type of a tensor: 32-bit floats (values, parameters), 32-bit ints, 64-bit ints (feature
+ * ids, as BigInt) or bytes (masks, booleans).
+ */
 export type DType = 'float32' | 'int32' | 'int64' | 'uint8';
 export type TypedArrayFor<D extends DType> = D extends 'float32'
   ? Float32Array
@@ -20,10 +24,12 @@ export type TypedArrayFor<D extends DType> = D extends 'float32'
     : D extends 'int64'
       ? BigInt64Array
       : Uint8Array;
+/** Any typed array a tensor can be built from or copied into (one per {@link DType}). */
 export type AnyTypedArray = Float32Array | Int32Array | BigInt64Array | Uint8Array;
 /** Nested arrays of numbers (or bigints for int64). */
 export type NestedArray = number | bigint | boolean | NestedArray[];
 
+/** Options of `tensor()`: how to read the data and where to put the result. */
 export interface TensorOptions {
   /** Shape; inferred from nested arrays, required for flat typed arrays of rank ≠ 1. */
   shape?: readonly number[];
@@ -38,17 +44,31 @@ export interface TensorOptions {
 const DTYPES = ['float32', 'int32', 'int64', 'uint8'] as const;
 const DEVICES = ['cpu', 'cuda'] as const;
 
+/** Number of elements of a tensor of this shape (the product of its dimensions; 1 for `[]`, a scalar). */
 export function shapeSize(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
 }
 
+/**
+ * An n-dimensional array on the CPU or a CUDA device, the value every op takes and returns. Data
+ * stays on the device between ops; `await t.toArray()` copies it out. Layouts are dense row-major;
+ * `reshape` and `narrow` along the first dimension are views sharing storage, other layout changes
+ * copy.
+ *
+ * Create tensors with {@link tensor}, {@link zeros}, {@link ones}, {@link full} or {@link empty};
+ * release them with `dispose()` or inside `tidy()`. A float32 tensor with `requiresGrad` is a leaf
+ * whose gradient `backward()` accumulates into `.grad`.
+ */
 export class Tensor {
   /** @internal the native handle */
   readonly _h: NativeTensor;
+  /** Size of each dimension, outermost first (`[]` for a scalar). Frozen. */
   readonly shape: readonly number[];
+  /** Element type. */
   readonly dtype: DType;
+  /** The device holding the data. */
   readonly device: Device;
   /** Whether gradients flow to this tensor. */
   requiresGrad = false;
@@ -74,6 +94,7 @@ export class Tensor {
   get ndim(): number {
     return this.shape.length;
   }
+  /** Whether `dispose()` has released this tensor (any further use throws DisposedError). */
   get disposed(): boolean {
     return this._h.disposed;
   }
@@ -205,6 +226,10 @@ export class Tensor {
     return full(this.shape, 1, { dtype: this.dtype, device: this.device });
   }
 
+  /**
+   * A readable summary: the values (for up to 64 elements), shape, dtype, device and whether it
+   * requires grad.
+   */
   toString(): string {
     if (this.disposed) return 'Tensor(disposed)';
     const body = this.size <= 64 ? JSON.stringify(this.toNested(), (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) : '…';
@@ -335,9 +360,13 @@ export function tensor(data: NestedArray | AnyTypedArray | ArrayLike<number>, op
   return t;
 }
 
+/** Options of the creation functions (`zeros`, `ones`, `full`, `empty`). */
 export interface CreateOptions {
+  /** Element type (default float32). */
   dtype?: DType;
+  /** Device (default: the current backend's, see `defaultDevice()`). */
   device?: Device;
+  /** Make the result a leaf that tracks gradients (default false; float32 only). */
   requiresGrad?: boolean;
 }
 
@@ -365,6 +394,7 @@ export function full(shape: readonly number[], value: number, options: CreateOpt
   return t;
 }
 
+/** A tensor of zeros. */
 export function zeros(shape: readonly number[], options: CreateOptions = {}): Tensor {
   const t = empty(shape, options);
   native.zero(t._h);
@@ -372,10 +402,12 @@ export function zeros(shape: readonly number[], options: CreateOptions = {}): Te
   return t;
 }
 
+/** A tensor of ones. */
 export function ones(shape: readonly number[], options: CreateOptions = {}): Tensor {
   return full(shape, 1, options);
 }
 
+/** A tensor of zeros with `t`'s shape, dtype and device (not requiring grad). */
 export function zerosLike(t: Tensor): Tensor {
   return zeros(t.shape, { dtype: t.dtype, device: t.device });
 }

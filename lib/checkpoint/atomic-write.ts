@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
+/** Options of {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {
   /** Keep the file being replaced as `<target>.prev` (default false). */
   keepPrevious?: boolean;

@@ -28,6 +28,7 @@ export type CheckpointOptimizer = Optimizer<any> | SparseOptimizer | OptimizerSe
 /** The file name used when a checkpoint path is an existing directory. */
 export const CHECKPOINT_FILE = 'checkpoint.gwck';
 
+/** Options of {@link saveCheckpoint}: what to save and the run's step, config and metadata. */
 export interface SaveCheckpointOptions {
   /** The model: every parameter and buffer of `model.stateDict()` is saved under `model.<dotted name>`. */
   model: Module;
@@ -45,6 +46,7 @@ export interface SaveCheckpointOptions {
   keepPrevious?: boolean;
 }
 
+/** Options of {@link loadCheckpoint}: what to restore in place. */
 export interface LoadCheckpointOptions {
   /** The model to restore in place; its parameter and buffer names and shapes must match the checkpoint's exactly. */
   model: Module;
@@ -56,8 +58,11 @@ export interface LoadCheckpointOptions {
 
 /** What {@link loadCheckpoint} returns. */
 export interface LoadedCheckpoint {
+  /** The training step saved. */
   step: number;
+  /** The config saved (null when none was given). */
   config: unknown;
+  /** The extra information saved. */
   metadata: Record<string, unknown>;
 }
 
@@ -68,7 +73,14 @@ export interface CheckpointInfo extends LoadedCheckpoint {
   /** When it was written (ISO 8601). */
   createdAt: string;
   /** The model's tensors (names without the `model.` prefix), with dtype and shape. */
-  tensors: { name: string; dtype: EntryDType; shape: number[] }[];
+  tensors: {
+    /** The tensor's dotted name in the model. */
+    name: string;
+    /** Its element type. */
+    dtype: EntryDType;
+    /** Its shape. */
+    shape: number[];
+  }[];
   /** The names of the saved tables. */
   tables: string[];
   /** The names of the saved optimizers. */
@@ -77,6 +89,7 @@ export interface CheckpointInfo extends LoadedCheckpoint {
   entries: EntryInfo[];
 }
 
+/** Options of {@link readCheckpointInfo}. */
 export interface ReadCheckpointInfoOptions {
   /** Also check every entry's CRC-32, reading the whole file (default false: only the header's). */
   verify?: boolean;

@@ -21,15 +21,20 @@ export const MAGIC = 'GWCK';
 export const FORMAT_VERSION = 1;
 const PREFIX = 16;
 
+/** What an entry holds: a model tensor, an embedding table, or optimizer state. */
 export type EntryKind = 'tensor' | 'table' | 'optimizer';
+/** Element type of an entry's payload. */
 export type EntryDType = 'float32' | 'int32' | 'int64' | 'uint8';
 
 /** One payload entry as listed in the header. */
 export interface EntryInfo {
   /** `model.<dotted name>`, `table.<name>` or `optimizer.<name>.<path>`. */
   name: string;
+  /** What the entry holds. */
   kind: EntryKind;
+  /** Element type of the payload. */
   dtype: EntryDType;
+  /** Shape of the tensor (for a table: rows × columns of its serialized form). */
   shape: number[];
   /** Byte offset from the payload start. */
   offset: number;

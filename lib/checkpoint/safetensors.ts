@@ -17,6 +17,7 @@ const TO_ST: Record<DType, string> = { float32: 'F32', int32: 'I32', int64: 'I64
 const FROM_ST: Record<string, DType> = { F32: 'float32', I32: 'int32', I64: 'int64', U8: 'uint8' };
 const BYTES: Record<string, number> = { F32: 4, I32: 4, I64: 8, U8: 1 };
 
+/** Options of {@link exportSafetensors}. */
 export interface ExportSafetensorsOptions {
   /** String key/value pairs stored as `__metadata__` (default none; non-string values are JSON-encoded). */
   metadata?: Record<string, unknown>;
@@ -26,7 +27,9 @@ export interface ExportSafetensorsOptions {
 export interface SafetensorsTensor {
   /** The safetensors dtype: 'F32', 'I32', 'I64' or 'U8'. */
   dtype: string;
+  /** The tensor's shape. */
   shape: number[];
+  /** The values, row-major, in the typed array of the dtype. */
   data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
 }
 

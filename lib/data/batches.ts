@@ -13,6 +13,7 @@ import { Row } from './readers';
 /** The sequence lookup's padding id: sequences are left-aligned, oldest first, padded with 0n on the right; mask with `lengths`. */
 export const SEQUENCE_PAD_ID = 0n;
 
+/** Options of {@link batches}, {@link batchesSync} and {@link collate}. */
 export interface BatchOptions {
   /** Rows per batch (required). */
   batchSize: number;
@@ -42,7 +43,9 @@ export interface SequenceBatch {
   lengths: Int32Array;
 }
 
+/** One batch of rows as tensors on the device, per field kind, with host copies for the metrics. */
 export interface Batch {
+  /** Rows in the batch B. */
   size: number;
   /** sparse fields, and the bucket ids of bucketized dense fields (by the dense field's name): int64 (B). */
   ids: Record<string, Tensor>;
@@ -66,7 +69,9 @@ export interface Batch {
     labels: Float32Array;
     /** (B × nTasks) row-major. */
     labelMask: Float32Array;
+    /** (B) domain ids, with a domain field. */
     domain?: Int32Array;
+    /** (B) sample weights, with a weight field. */
     weight?: Float32Array;
     /** sparse fields (and bucketized dense fields): the ids on the host. */
     ids: Record<string, BigInt64Array>;

@@ -7,9 +7,19 @@
  */
 import { checkBoolean, checkInt, checkKnownKeys, checkOneOf, checkOptions, checkPositive, invalid } from '../validate';
 
+/** The transforms a dense field can declare, see {@link NumericTransform}. */
 export const NUMERIC_TRANSFORMS = ['none', 'log1p', 'auto'] as const;
+/** The normalizations a dense field can declare, see {@link NormalizeMode}. */
 export const NORMALIZE_MODES = ['standard', 'minmax', 'none'] as const;
+/**
+ * 'log1p': sign(x)·log(1 + |x|) as the value is read; 'auto': log1p when the training values are
+ * non-negative and long-tailed (decided by the fit); 'none'.
+ */
 export type NumericTransform = (typeof NUMERIC_TRANSFORMS)[number];
+/**
+ * 'standard': (x − mean) / sd; 'minmax': (x − min) / (max − min); 'none'. Statistics of the
+ * training rows, after the transform.
+ */
 export type NormalizeMode = (typeof NORMALIZE_MODES)[number];
 
 /** The most quantile buckets a field may ask for. */
@@ -32,7 +42,15 @@ export interface NumericOptions {
    * own units; bucket k holds boundaries[k-1] <= x < boundaries[k]) or `quantiles: N`, at most
    * N equal-frequency buckets of the training values (default: none).
    */
-  bucketize?: { boundaries: number[] } | { quantiles: number };
+  bucketize?:
+    | {
+        /** Fixed bucket boundaries, ascending, in the column's own units. */
+        boundaries: number[];
+      }
+    | {
+        /** At most this many equal-frequency buckets of the training values. */
+        quantiles: number;
+      };
   /** With bucketize: keep the (normalized) value as a dense column beside the bucket's embedding (default false). */
   keepValue?: boolean;
 }
@@ -41,11 +59,32 @@ export interface NumericOptions {
 export interface NumericSpec {
   /** 'log1p': applied as values are read; 'auto': the fit decides (log1p for non-negative, long-tailed training values); 'none' (the default). */
   readonly transform: NumericTransform;
+  /** 'standard' (the default), 'minmax' or 'none'. */
   readonly normalize: NormalizeMode;
   /** Fixed bounds in the column's own units, a number of standard deviations around the mean, or none. */
-  readonly clip: { readonly lo: number; readonly hi: number } | { readonly sd: number } | null;
+  readonly clip:
+    | {
+        /** Lower bound, in the column's own units. */
+        readonly lo: number;
+        /** Upper bound, in the column's own units. */
+        readonly hi: number;
+      }
+    | {
+        /** k: clip to the training mean ± k standard deviations. */
+        readonly sd: number;
+      }
+    | null;
   /** Fixed boundaries in the column's own units (ascending), a number of equal-frequency buckets, or none. */
-  readonly bucketize: { readonly boundaries: readonly number[] } | { readonly quantiles: number } | null;
+  readonly bucketize:
+    | {
+        /** Fixed bucket boundaries, ascending, in the column's own units. */
+        readonly boundaries: readonly number[];
+      }
+    | {
+        /** At most this many equal-frequency buckets of the training values. */
+        readonly quantiles: number;
+      }
+    | null;
   /** Whether the (scaled) value enters the network as a dense column: always without bucketize, `keepValue` with it. */
   readonly value: boolean;
 }

@@ -28,15 +28,21 @@ export const SKETCH_ACCURACY = 0.005;
 
 /** One dense field's fitted transform and the statistics it came from. */
 export interface FittedNumericField {
+  /** The dense field's name. */
   name: string;
   /** Training values seen (not missing), and missing ones. */
   count: number;
+  /** Training rows where the value was missing. */
   missing: number;
   /** Of the values as read (after a declared log1p); 0 without values. */
   min: number;
+  /** Largest value. */
   max: number;
+  /** Mean of the values. */
   mean: number;
+  /** Standard deviation of the values. */
   sd: number;
+  /** Skewness of the values (the third standardized moment; 'auto' takes log1p above 2). */
   skew: number;
   /** log1p applied at batch time (transform 'auto' decided so). */
   log: boolean;
@@ -44,6 +50,7 @@ export interface FittedNumericField {
   clip: [number, number] | null;
   /** value = (clipped - shift) · scale. */
   shift: number;
+  /** The factor of the affine map (1/sd for 'standard', 1/(max − min) for 'minmax', 1 for 'none'). */
   scale: number;
   /** Bucket boundaries in the fitted space: bucket k holds boundaries[k-1] <= x < boundaries[k]; null: not bucketized. */
   boundaries: number[] | null;
@@ -53,12 +60,15 @@ export interface FittedNumericField {
 
 /** The fitted numeric treatment of a schema: one entry per dense field, in the schema's order. */
 export interface NumericState {
+  /** The state's format version. */
   version: 1;
+  /** One entry per dense field, in the schema's order. */
   fields: FittedNumericField[];
   /** What the fit noticed (constant fields, fields without values), one line each. */
   notes: string[];
 }
 
+/** Options of {@link fitNumericStats} and {@link NumericStatsBuilder}: how quantiles are found. */
 export interface NumericStatsOptions {
   /** Distinct values per field counted exactly before a DDSketch takes over (default {@link EXACT_VALUES}). */
   exactValues?: number;

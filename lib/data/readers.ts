@@ -41,6 +41,10 @@ export interface Row {
   weight: number;
 }
 
+/**
+ * Options every reader takes: error handling, the source's name, and how an iterable source is
+ * split into lines.
+ */
 export interface ReaderOptions {
   /** 'fail' (default): a malformed row throws a FormatError; 'skip': it is skipped and counted in `stats`. */
   onError?: 'skip' | 'fail';
@@ -50,6 +54,7 @@ export interface ReaderOptions {
   lines?: boolean;
 }
 
+/** Options of {@link readCsv}. */
 export interface CsvOptions extends ReaderOptions {
   /** The first line names the columns (default true, or false when `columns` is given). */
   header?: boolean;
@@ -59,8 +64,10 @@ export interface CsvOptions extends ReaderOptions {
   delimiter?: string;
 }
 
+/** Options of {@link readJsonl}. */
 export type JsonlOptions = ReaderOptions;
 
+/** A reader's counts of one pass. */
 export interface ReaderStats {
   /** Rows read. */
   rows: number;
@@ -72,7 +79,9 @@ export interface ReaderStats {
 
 /** The rows of a source; `stats` counts the current (or last) pass. */
 export interface RowReader extends AsyncIterable<Row> {
+  /** The current (or last) pass's counts. */
   readonly stats: ReaderStats;
+  /** The schema the rows are parsed with. */
   readonly schema: DataSchema;
 }
 

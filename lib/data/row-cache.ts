@@ -1,13 +1,3 @@
-/**
- * RowCache: the rows of one pass over a source, kept as columnar chunks, so that later passes
- * (the next epochs, the validation rows every epoch) skip parsing and hashing. A chunk holds up
- * to CHUNK_ROWS rows, encoded into one ArrayBuffer of typed sections (line numbers, the
- * single-hot ids row-major, each bag and sequence field's lengths and ids, the dense values as read (the
- * numeric treatment applies as batches are built, so one cache serves any fitted state), the
- * labels — NaN where missing —, the domain and the weight). Chunks stay in memory while a
- * shared budget lasts; after that each one is appended to a spill file and read back on every
- * pass. A pass over the cache gives back rows equal to the source's, in the same order.
- */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Device, defaultDevice } from '../backend';
@@ -21,9 +11,14 @@ export const CHUNK_ROWS = 16384;
 
 /** Bytes the caches of one job may hold in memory together; what does not fit goes to disk. */
 export interface CacheBudget {
+  /**
+   * The budget in bytes, shared by the caches drawing on it (each cache subtracts what it keeps in
+   * memory).
+   */
   bytes: number;
 }
 
+/** Options of {@link RowCache}. */
 export interface RowCacheOptions {
   /** The in-memory budget, shared by the caches that draw on it. */
   budget: CacheBudget;
@@ -248,15 +243,28 @@ function pickArrays(schema: DataSchema, layout: Layout, views: ChunkView[], pick
   return a;
 }
 
+/** Options of `RowCache.batches()`. */
 export interface CacheBatchOptions {
+  /** Rows per batch. */
   batchSize: number;
   /** Device of the tensors (default: `defaultDevice()`). */
   device?: Device;
+  /** Drop the last batch when it has fewer than batchSize rows (default false). */
   dropLast?: boolean;
   /** A sparse field whose ids come in `raw.group`. */
   groupField?: string;
 }
 
+/**
+ * RowCache: the rows of one pass over a source, kept as columnar chunks, so that later passes
+ * (the next epochs, the validation rows every epoch) skip parsing and hashing. A chunk holds up
+ * to CHUNK_ROWS rows, encoded into one ArrayBuffer of typed sections (line numbers, the
+ * single-hot ids row-major, each bag and sequence field's lengths and ids, the dense values as read (the
+ * numeric treatment applies as batches are built, so one cache serves any fitted state), the
+ * labels — NaN where missing —, the domain and the weight). Chunks stay in memory while a
+ * shared budget lasts; after that each one is appended to a spill file and read back on every
+ * pass. A pass over the cache gives back rows equal to the source's, in the same order.
+ */
 export class RowCache implements AsyncIterable<Row> {
   private readonly layout: Layout;
   private readonly chunks: ChunkRef[] = [];
@@ -288,6 +296,7 @@ export class RowCache implements AsyncIterable<Row> {
   get memoryBytes(): number {
     return this.chunks.reduce((s, c) => s + ('buffer' in c ? c.buffer.byteLength : 0), 0);
   }
+  /** Bytes of chunks written to the spill file. */
   get spilledBytes(): number {
     return this.spillBytes;
   }
@@ -323,6 +332,7 @@ export class RowCache implements AsyncIterable<Row> {
     };
   }
 
+  /** The cached rows, in the order recorded (a fresh pass per call). */
   async *[Symbol.asyncIterator](): AsyncGenerator<Row> {
     yield* this.rowsSync();
   }

@@ -12,11 +12,14 @@ import { checkNumericState, NumericPlan } from './numeric-transform';
 
 /** The kinds of field, in the order a {@link FieldSpec} lists them. */
 export const FIELD_KINDS = ['sparse', 'multi', 'sequence', 'dense', 'label', 'domain', 'weight'] as const;
+/** One of {@link FIELD_KINDS}: what a column is and how batches carry it. */
 export type FieldKind = (typeof FIELD_KINDS)[number];
 
 /** A single-hot id. */
 export interface SparseField {
+  /** The column's name (a CSV header or a JSON key). */
   name: string;
+  /** The field's kind. */
   kind: 'sparse';
   /** Hash values to int64 ids with {@link hashId} (default true); false: values must be integers, read exactly as int64. */
   hash?: boolean;
@@ -25,7 +28,9 @@ export interface SparseField {
 }
 /** A multi-hot bag of ids (order does not matter). */
 export interface MultiField {
+  /** The column's name (a CSV header or a JSON key). */
   name: string;
+  /** The field's kind. */
   kind: 'multi';
   /** Separator of the ids in a text cell (default '|'); JSONL may give an array instead. */
   separator?: string;
@@ -36,7 +41,9 @@ export interface MultiField {
 }
 /** Ordered ids, oldest first; the most recent maxLength are kept and batches pad them to maxLength. */
 export interface SequenceField {
+  /** The column's name (a CSV header or a JSON key). */
   name: string;
+  /** The field's kind. */
   kind: 'sequence';
   /** Separator of the ids in a text cell (default '|'). */
   separator?: string;
@@ -53,14 +60,18 @@ export interface SequenceField {
  * missing values.
  */
 export interface DenseField extends NumericOptions {
+  /** The column's name (a CSV header or a JSON key). */
   name: string;
+  /** The field's kind. */
   kind: 'dense';
   /** The value of a missing cell, treated as if read (default: none; a missing value is a row error, or the missing bucket of a bucketized field). */
   default?: number;
 }
 /** A label: one per task, 0/1 or real. A missing label is masked out (labelMask 0), not an error. */
 export interface LabelField {
+  /** The column's name (a CSV header or a JSON key). */
   name: string;
+  /** The field's kind. */
   kind: 'label';
   /** The task's name (default: the field's name). */
   task?: string;
@@ -71,7 +82,9 @@ export interface LabelField {
 }
 /** The domain (scenario) of a row, as a 0-based domain id. A missing domain is a row error. */
 export interface DomainField {
+  /** The column's name (a CSV header or a JSON key). */
   name: string;
+  /** The field's kind. */
   kind: 'domain';
   /** The ordered vocabulary: values[d] has id d and any other value is a row error (default: ids learned in order of first appearance). */
   values?: string[];
@@ -80,13 +93,18 @@ export interface DomainField {
 }
 /** An optional sample weight (a missing weight is 1). */
 export interface WeightField {
+  /** The column's name (a CSV header or a JSON key). */
   name: string;
+  /** The field's kind. */
   kind: 'weight';
 }
 
+/** One column of a {@link Schema}, discriminated by `kind`. */
 export type FieldSpec = SparseField | MultiField | SequenceField | DenseField | LabelField | DomainField | WeightField;
 
+/** The columns of tabular training data, as {@link defineSchema} takes them. */
 export interface Schema {
+  /** The fields, in any order; a column not named here is ignored. */
   fields: FieldSpec[];
   /** Key hashes by field, so equal strings in different fields get different ids (default true). */
   perFieldHash?: boolean;
@@ -94,7 +112,9 @@ export interface Schema {
 
 /** A field with every default filled in. */
 export interface ResolvedField {
+  /** The column's name. */
   readonly name: string;
+  /** The field's kind. */
   readonly kind: FieldKind;
   /** Position in schema.fields. */
   readonly index: number;
@@ -142,7 +162,9 @@ function nonEmptyString(value: unknown, name: string): string {
 
 /** A validated schema; the domain vocabulary it learns is shared by every reader using it. */
 export class DataSchema {
+  /** Every field, resolved, in the schema's order. */
   readonly fields: readonly ResolvedField[];
+  /** Whether id hashes are keyed by field. */
   readonly perFieldHash: boolean;
   /** Task names, in the order of the label columns. */
   readonly tasks: readonly string[];
@@ -267,7 +289,7 @@ export class DataSchema {
     return this.numericFitted;
   }
 
-  /** The numeric treatment batches apply (from the fitted state, or as declared). */
+  /** @internal the numeric treatment batches apply (from the fitted state, or as declared) */
   get numericPlan(): NumericPlan {
     return this.plan;
   }

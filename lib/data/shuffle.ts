@@ -2,6 +2,7 @@
 import { Rng } from '../random';
 import { checkInt, checkKnownKeys, checkOptions, invalid } from '../validate';
 
+/** Options of {@link shuffle} and {@link shuffleSync}. */
 export interface ShuffleOptions {
   /** Items held at once; each output is drawn uniformly from them (required; larger mixes better). */
   bufferSize: number;

@@ -21,8 +21,11 @@ export interface SplitFractions {
 
 /** Row indices of each part, ascending (shuffle them per epoch). The parts are disjoint and cover every row. */
 export interface RowSplit {
+  /** Rows of the training part. */
   train: Int32Array;
+  /** Rows of the validation part. */
   valid: Int32Array;
+  /** Rows of the test part. */
   test: Int32Array;
 }
 

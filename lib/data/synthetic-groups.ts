@@ -14,6 +14,7 @@
 import { Rng } from '../random';
 import { checkInt, checkNumber, checkOptions, checkRange } from '../validate';
 
+/** Options of {@link syntheticGroups}. */
 export interface SyntheticGroupsOptions {
   /** Number of samples. */
   samples: number;
@@ -35,6 +36,7 @@ export interface SyntheticGroupsOptions {
   sampleSeed?: number;
 }
 
+/** What {@link syntheticGroups} returns: the samples' features, items, groups and clicks. */
 export interface SyntheticGroups {
   /** Number of samples n. */
   samples: number;

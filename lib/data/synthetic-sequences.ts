@@ -44,6 +44,7 @@ const BIAS = -0.9;
 /** The probability that a candidate is of a favourite category, and that it is of a shifted favourite. */
 const TARGETED = 0.25;
 
+/** Options of {@link syntheticSequences}. */
 export interface SyntheticSequencesOptions {
   /** Number of samples n. */
   samples: number;
@@ -69,6 +70,7 @@ export interface SyntheticSequencesOptions {
   sampleSeed?: number;
 }
 
+/** What {@link syntheticSequences} returns: the candidates, the histories, the groups and the clicks. */
 export interface SyntheticSequences {
   /** Number of samples n. */
   samples: number;
@@ -203,7 +205,18 @@ function checkRows(data: SequenceHistories, rows: ArrayLike<number>): ArrayLike<
  *
  * @throws ArgumentError for rows that are not integers in [0, data.samples), or a bad maxLen.
  */
-export function padHistories(data: SequenceHistories, rows: ArrayLike<number>, maxLen?: number): { ids: BigInt64Array; lengths: Int32Array; maxLen: number } {
+export function padHistories(
+  data: SequenceHistories,
+  rows: ArrayLike<number>,
+  maxLen?: number,
+): {
+  /** (rows.length × L) the histories, row-major, padded with 0n on the right. */
+  ids: BigInt64Array;
+  /** (rows.length) each row's real items. */
+  lengths: Int32Array;
+  /** L, the padded length. */
+  maxLen: number;
+} {
   checkRows(data, rows);
   const { history, offsets } = data;
   let L = 0;
@@ -227,7 +240,15 @@ export function padHistories(data: SequenceHistories, rows: ArrayLike<number>, m
  *
  * @throws ArgumentError for rows that are not integers in [0, data.samples).
  */
-export function sliceHistories(data: SequenceHistories, rows: ArrayLike<number>): { ids: BigInt64Array; offsets: Int32Array } {
+export function sliceHistories(
+  data: SequenceHistories,
+  rows: ArrayLike<number>,
+): {
+  /** Every row's history, concatenated. */
+  ids: BigInt64Array;
+  /** (rows.length) where each row's history starts in ids. */
+  offsets: Int32Array;
+} {
   checkRows(data, rows);
   const { history, offsets: from } = data;
   const offsets = new Int32Array(rows.length + 1);

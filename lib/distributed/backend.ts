@@ -6,6 +6,7 @@
 import type { NativeGroup } from './gloo';
 import type { Store } from './store';
 
+/** How allReduce combines the ranks' values, element-wise. */
 export type ReduceOp = 'sum' | 'max' | 'min';
 
 /**
@@ -15,13 +16,19 @@ export type ReduceOp = 'sum' | 'max' | 'min';
  * collectives in the same order.
  */
 export interface Backend extends Omit<NativeGroup, 'connect'> {
+  /** The backend's registered name (e.g. 'gloo'). */
   readonly name: string;
 }
 
+/** What a {@link BackendFactory} is given to connect one rank. */
 export interface BackendOptions {
+  /** This process's rank, in [0, worldSize). */
   rank: number;
+  /** Ranks in the group. */
   worldSize: number;
+  /** A collective (and the rendezvous) that sees nothing from a peer for this long fails, in ms. */
   timeoutMs: number;
+  /** The connected store the rendezvous runs through. */
   store: Store;
   /** The address the other ranks reach this one at. */
   hostname?: string;

@@ -54,6 +54,7 @@ export async function* lockstepTrain(local: AsyncIterable<Batch>, group: Process
 
 /** Counts the padding rows a lockstepEval pass added (they come after all of its real rows). */
 export interface Padding {
+  /** Padding rows added by this rank. */
   rows: number;
 }
 

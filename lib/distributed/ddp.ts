@@ -1,18 +1,3 @@
-/**
- * Data-parallel training of the dense weights, as PyTorch's DistributedDataParallel: every
- * rank holds the whole model, the parameters are broadcast from rank 0 at the start, and after
- * each backward the gradients are averaged over the ranks with all-reduce, so every rank's
- * optimizer (unchanged) takes the same step.
- *
- * The gradients travel in buckets of about `bucketMB` (parameters in reverse registration
- * order, roughly the order backward finishes them). A bucket's all-reduce is launched during
- * backward, from the autograd hook `onGradAccumulated`, as soon as every parameter in it has
- * its gradient of the pass — and the buckets before it were launched (every rank launches them
- * in the same order) — so communication overlaps the rest of backward. `synchronize()`, called
- * after backward, launches the buckets still waiting (parameters that got no gradient on this
- * rank count as zeros), waits for all, writes the averages back into `.grad` and exchanges the
- * sharded tables' gradients. A parameter no rank gave a gradient keeps none (as in one process).
- */
 import { onGradAccumulated } from '../autograd';
 import { Module } from '../nn/module';
 import { keep } from '../scope';
@@ -21,6 +6,7 @@ import { checkOptions, checkPositive, invalid } from '../validate';
 import { ProcessGroup, Work } from './process-group';
 import { ShardedEmbeddingTable } from './sharded-table';
 
+/** Options of {@link DistributedDataParallel}. */
 export interface DdpOptions {
   /** Bucket size in MiB (default 25, PyTorch's). */
   bucketMB?: number;
@@ -44,8 +30,25 @@ interface InFlight {
   work: Work;
 }
 
+/**
+ * Data-parallel training of the dense weights, as PyTorch's DistributedDataParallel: every
+ * rank holds the whole model, the parameters are broadcast from rank 0 at the start, and after
+ * each backward the gradients are averaged over the ranks with all-reduce, so every rank's
+ * optimizer (unchanged) takes the same step.
+ *
+ * The gradients travel in buckets of about `bucketMB` (parameters in reverse registration
+ * order, roughly the order backward finishes them). A bucket's all-reduce is launched during
+ * backward, from the autograd hook `onGradAccumulated`, as soon as every parameter in it has
+ * its gradient of the pass — and the buckets before it were launched (every rank launches them
+ * in the same order) — so communication overlaps the rest of backward. `synchronize()`, called
+ * after backward, launches the buckets still waiting (parameters that got no gradient on this
+ * rank count as zeros), waits for all, writes the averages back into `.grad` and exchanges the
+ * sharded tables' gradients. A parameter no rank gave a gradient keeps none (as in one process).
+ */
 export class DistributedDataParallel {
+  /** The parameters it averages, in registration order. */
   readonly params: Tensor[];
+  /** @internal the gradient buckets, in launch order */
   readonly buckets: Bucket[];
   /** Buckets launched during backward in the last step (the rest waited for synchronize). */
   launchedDuringBackward = 0;
@@ -59,6 +62,7 @@ export class DistributedDataParallel {
 
   /** Broadcasts the parameters from rank 0 (a collective), then watches their gradients. */
   constructor(
+    /** The process group the gradients are averaged over. */
     readonly group: ProcessGroup,
     model: Module | Tensor[],
     options: DdpOptions = {},

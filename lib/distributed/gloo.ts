@@ -13,21 +13,33 @@ import { packageRoot } from '../native';
 export interface NativeWork {
   /** Blocks until done; throws the operation's error. */
   wait(): void;
+  /** Resolves when done; rejects with the operation's error. */
   promise(): Promise<void>;
+  /** Whether the operation has finished. */
   readonly done: boolean;
   /** Seconds the operation ran on the communication thread. */
   readonly seconds: number;
 }
 
+/** A host typed array a collective moves. */
 export type HostArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
 export interface NativeGroup {
   connect(store: (op: string, keys: string[], value: Buffer | null, timeoutMs: number) => Promise<Buffer | null>): NativeWork;
+  /** Combines every rank's `array` element-wise in place (sum, max or min). */
   allReduce(array: HostArray, op: 'sum' | 'max' | 'min'): NativeWork;
+  /** Overwrites `array` on every rank with rank `root`'s. */
   broadcast(array: HostArray, root: number): NativeWork;
+  /** Writes every rank's input, `counts[r]` elements from rank r, into `output` in rank order. */
   allGather(input: HostArray, output: HostArray, counts: number[]): NativeWork;
+  /**
+   * Sends `sendCounts[r]` consecutive elements of `input` to rank r and receives `recvCounts[r]`
+   * from rank r into `output`, in rank order.
+   */
   allToAll(input: HostArray, sendCounts: number[], output: HostArray, recvCounts: number[]): NativeWork;
+  /** Completes once every rank has reached it. */
   barrier(): NativeWork;
+  /** Closes the group's connections. */
   close(): void;
 }
 
@@ -79,6 +91,11 @@ export function glooAddon(): GlooAddon {
 }
 
 /** Whether the Gloo addon loads, and why not (for tests and `gatewise info`). */
-export function glooStatus(): { available: boolean; reason?: string } {
+export function glooStatus(): {
+  /** Whether gatewise_gloo.node loads. */
+  available: boolean;
+  /** Why it does not, when it does not. */
+  reason?: string;
+} {
   return tryLoad() ? { available: true } : { available: false, reason: failure! };
 }

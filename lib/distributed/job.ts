@@ -35,10 +35,13 @@ export interface DistributedJobOptions extends JobOptions {
 }
 
 export interface DistributedJobResult extends JobResult {
+  /** This process's rank. */
   rank: number;
+  /** Ranks in the group. */
   worldSize: number;
   /** This rank's training samples per second, and every rank's (rank order). */
   samplesPerSecond: number;
+  /** Every rank's training samples per second, in rank order. */
   samplesPerSecondByRank: number[];
   /** The epochs done before this run (resume). */
   resumedEpochs: number;
@@ -50,6 +53,12 @@ interface RunMetadata {
   worldSize?: number;
 }
 
+/**
+ * Runs a config's training job on this rank of `group` (every rank calls it with the same config):
+ * the table sharded across the ranks, the dense weights data-parallel, the metrics computed over
+ * every rank's rows, the checkpoint written by rank 0. A failed collective is explained: the error
+ * names the rank at fault.
+ */
 export async function runDistributedTrainJob(config: ResolvedConfig, group: ProcessGroup, options: DistributedJobOptions = {}): Promise<DistributedJobResult> {
   try {
     return await run(config, group, options);
@@ -62,8 +71,11 @@ export async function runDistributedTrainJob(config: ResolvedConfig, group: Proc
 
 /** A job's parts on one rank: its table sharded, its dense weights data-parallel, its metrics gathered (rows less `padding`). */
 export interface DistributedParts {
+  /** The job's parts on this rank (its table sharded). */
   parts: JobParts;
+  /** The data-parallel wrapper of the dense weights. */
   ddp: DistributedDataParallel;
+  /** The padding rows this rank's lockstep evaluation added. */
   padding: Padding;
 }
 

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../native';
 import { checkInt, checkOptions, invalid } from '../validate';
 
+/** Options of {@link launchRanks}. */
 export interface LaunchOptions {
   /** Ranks on this machine. */
   nproc: number;
@@ -32,7 +33,12 @@ export interface LaunchOptions {
   graceMs?: number;
   /** Where the ranks' prefixed lines go (default: this process's stdout / stderr). */
   out?: (line: string) => void;
+  /** Where the ranks' prefixed stderr lines go (default: this process's stderr). */
   err?: (line: string) => void;
+  /**
+   * The ranks' environment, before RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT are
+   * set (default: process.env).
+   */
   env?: NodeJS.ProcessEnv;
 }
 

@@ -1,20 +1,3 @@
-/**
- * Process groups: `initProcessGroup({ backend: 'gloo', rank, worldSize, store })`, or with no
- * arguments from the environment torchrun (and `gatewise train --nproc`) sets: RANK,
- * WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT. Rank 0 hosts the TCP rendezvous store at
- * MASTER_ADDR:MASTER_PORT (lib/distributed/store.ts); every rank connects to it, and the
- * backend's rendezvous publishes the ranks' addresses through it.
- *
- * Collectives take host typed arrays or Tensors (CPU ones are copied to the host and back;
- * CUDA ones go through pinned host memory, see staging.ts) and return a {@link Work}: queued
- * on the backend's communication thread in call order, waited for with `wait()` (blocks) or
- * `promise()`. Every rank must issue the same collectives in the same order.
- *
- * Faults: a collective fails when a peer's connection closes or nothing arrives within
- * timeoutMs. The group is then unusable; `explain(error)` finds which rank is at fault (its
- * store connection closed: it exited; or it did not check in within the check window: it
- * hangs) and returns a DistributedError naming it.
- */
 import * as os from 'node:os';
 import { DistributedError } from '../errors';
 import { Tensor } from '../tensor';
@@ -25,6 +8,7 @@ import type { HostArray, NativeWork } from './gloo';
 import { stageIn, Staged } from './staging';
 import { Store, TcpStore, TcpStoreServer } from './store';
 
+/** Options of {@link initProcessGroup}; each defaults to the environment torchrun sets. */
 export interface ProcessGroupOptions {
   /** The collective backend (default 'gloo'). */
   backend?: string;
@@ -46,10 +30,15 @@ export interface ProcessGroupOptions {
 
 /** Where this process sits, as torchrun describes it in the environment. */
 export interface EnvRendezvous {
+  /** RANK: this process's global rank. */
   rank: number;
+  /** WORLD_SIZE: ranks in the group. */
   worldSize: number;
+  /** LOCAL_RANK: this process's rank on its machine (default 0). */
   localRank: number;
+  /** MASTER_ADDR: where rank 0 hosts the store (default 127.0.0.1). */
   masterAddr: string;
+  /** MASTER_PORT: the store's port (default 29500). */
   masterPort: number;
 }
 
@@ -135,7 +124,8 @@ export class Work<T = void> {
   }
 }
 
-type Data = Tensor | HostArray;
+/** What a collective moves: a tensor (CUDA ones are staged through host memory) or a host typed array. */
+export type Data = Tensor | HostArray;
 
 function elementSize(a: HostArray): number {
   return a.BYTES_PER_ELEMENT;
@@ -147,17 +137,39 @@ function sameKind<T extends HostArray>(like: T, n: number): T {
   return new (like.constructor as new (n: number) => T)(n);
 }
 
+/**
+ * Process groups: `initProcessGroup({ backend: 'gloo', rank, worldSize, store })`, or with no
+ * arguments from the environment torchrun (and `gatewise train --nproc`) sets: RANK,
+ * WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT. Rank 0 hosts the TCP rendezvous store at
+ * MASTER_ADDR:MASTER_PORT (lib/distributed/store.ts); every rank connects to it, and the
+ * backend's rendezvous publishes the ranks' addresses through it.
+ *
+ * Collectives take host typed arrays or Tensors (CPU ones are copied to the host and back;
+ * CUDA ones go through pinned host memory, see staging.ts) and return a {@link Work}: queued
+ * on the backend's communication thread in call order, waited for with `wait()` (blocks) or
+ * `promise()`. Every rank must issue the same collectives in the same order.
+ *
+ * Faults: a collective fails when a peer's connection closes or nothing arrives within
+ * timeoutMs. The group is then unusable; `explain(error)` finds which rank is at fault (its
+ * store connection closed: it exited; or it did not check in within the check window: it
+ * hangs) and returns a DistributedError naming it.
+ */
 export class ProcessGroup {
+  /** This rank's communication counters since the group was made. */
   readonly stats: CommStats = { ops: 0, bytesSent: 0, bytesByOp: { allReduce: 0, broadcast: 0, allGather: 0, allToAllV: 0 }, commSeconds: 0, waitSeconds: 0 };
   private failure: DistributedError | null = null;
   private destroyed = false;
 
   /** @internal use initProcessGroup. */
   constructor(
+    /** This process's rank, in [0, worldSize). */
     readonly rank: number,
+    /** Ranks in the group. */
     readonly worldSize: number,
+    /** A collective that sees nothing from a peer for this long fails, in ms. */
     readonly timeoutMs: number,
     private readonly backend: Backend,
+    /** The rendezvous store. */
     readonly store: Store,
     private readonly server: TcpStoreServer | null,
   ) {}
@@ -217,7 +229,16 @@ export class ProcessGroup {
    * sent here, in rank order, with recvCounts. recvCounts may be left out: the counts are then
    * exchanged first (a small all-to-all waited for here).
    */
-  allToAllV<T extends HostArray>(input: T, sendCounts: number[], recvCounts?: number[]): Work<{ data: T; counts: number[] }> {
+  allToAllV<T extends HostArray>(
+    input: T,
+    sendCounts: number[],
+    recvCounts?: number[],
+  ): Work<{
+    /** What every rank sent here, in rank order. */
+    data: T;
+    /** Elements received from each rank (recvCounts). */
+    counts: number[];
+  }> {
     this.checkArray(input, 'input');
     const send = this.checkCounts(sendCounts, 'sendCounts');
     if (send.reduce((s, x) => s + x, 0) !== input.length) throw invalid(`counts summing to input.length (${input.length})`, 'sendCounts', sendCounts);

@@ -1,24 +1,3 @@
-/**
- * An embedding table sharded across the ranks by id, as TorchRec's row-wise sharding: id x
- * lives on rank hash(x) mod worldSize (table-shards.ts), whose shard is this object's own
- * EmbeddingTable storage, with capacity ⌈capacity / worldSize⌉, its own sparse optimizer
- * state, step clock and eviction.
- *
- * A lookup (every rank at once: it is a collective) takes the batch's distinct ids, sends each
- * to its owner (all-to-all), the owners look them up in their shards (training mode inserts,
- * eval mode reads the default row) and send the rows back (all-to-all); the output is built
- * from them on the host. Pooled bags are pooled here after the exchange; sequences go through
- * lookup(). Backward sums each distinct id's gradient, divided by worldSize (the data-parallel
- * mean, as the dense gradients are averaged), and {@link exchangeGradients} — run by
- * DistributedDataParallel.synchronize after backward — sends them to the owners (all-to-all),
- * where they enter the shard's pending gradients; SparseOptimizer.step applies them there.
- *
- * It is an EmbeddingTable to everything that takes one (TabularModel, PEPNet, SparseOptimizer,
- * checkpoints): `capacity` is the whole table's; `export()` is collective and returns every
- * shard's rows joined (the ordinary format, as one process writes it); `import()` keeps the
- * ids this rank owns. So checkpoints load into any world size. `size`, `stats()`, `evict()`
- * and `contains()` are this rank's shard's.
- */
 import { isGradEnabled, record } from '../autograd';
 import { ArgumentError, DTypeError, ShapeError } from '../errors';
 import { EmbeddingTableOptions } from '../embedding/options';
@@ -51,11 +30,37 @@ interface Fetched {
   ownerRows: Tensor | null;
 }
 
+/**
+ * An embedding table sharded across the ranks by id, as TorchRec's row-wise sharding: id x
+ * lives on rank hash(x) mod worldSize (table-shards.ts), whose shard is this object's own
+ * EmbeddingTable storage, with capacity ⌈capacity / worldSize⌉, its own sparse optimizer
+ * state, step clock and eviction.
+ *
+ * A lookup (every rank at once: it is a collective) takes the batch's distinct ids, sends each
+ * to its owner (all-to-all), the owners look them up in their shards (training mode inserts,
+ * eval mode reads the default row) and send the rows back (all-to-all); the output is built
+ * from them on the host. Pooled bags are pooled here after the exchange; sequences go through
+ * lookup(). Backward sums each distinct id's gradient, divided by worldSize (the data-parallel
+ * mean, as the dense gradients are averaged), and {@link exchangeGradients} — run by
+ * DistributedDataParallel.synchronize after backward — sends them to the owners (all-to-all),
+ * where they enter the shard's pending gradients; SparseOptimizer.step applies them there.
+ *
+ * It is an EmbeddingTable to everything that takes one (TabularModel, PEPNet, SparseOptimizer,
+ * checkpoints): `capacity` is the whole table's; `export()` is collective and returns every
+ * shard's rows joined (the ordinary format, as one process writes it); `import()` keeps the
+ * ids this rank owns. So checkpoints load into any world size. `size`, `stats()`, `evict()`
+ * and `contains()` are this rank's shard's.
+ */
 export class ShardedEmbeddingTable extends EmbeddingTable {
   /** Rows one shard holds at most: ⌈capacity / worldSize⌉. */
   readonly shardCapacity: number;
   /** Lookups (and pooled lookups) made, and the distinct ids they sent to owners, for cost accounting. */
-  readonly exchangeStats = { lookups: 0, distinctIds: 0 };
+  readonly exchangeStats = {
+    /** Lookups made (plain and pooled). */
+    lookups: 0,
+    /** Distinct ids those lookups sent to their owners. */
+    distinctIds: 0,
+  };
   // No Tensor fields, so Module's discovery finds no parameters or buffers here.
   private readonly _sh: { group: ProcessGroup; anchor: Tensor; exchanges: Exchange[] };
 
@@ -77,6 +82,7 @@ export class ShardedEmbeddingTable extends EmbeddingTable {
     return this.size / this.shardCapacity;
   }
 
+  /** The process group the table is sharded over. */
   get group(): ProcessGroup {
     return this._sh.group;
   }

@@ -16,6 +16,7 @@ import { checkInt, checkOptions, invalid } from '../validate';
 
 /** What the process group and the rendezvous need from a store. */
 export interface Store {
+  /** Sets the key's value (replacing any), waking the ranks waiting for it. */
   set(key: string, value: Uint8Array): Promise<void>;
   /** The key's value, waiting up to timeoutMs for it to be set. */
   get(key: string, timeoutMs?: number): Promise<Uint8Array>;
@@ -100,6 +101,7 @@ export class TcpStoreServer {
     return (this.server.address() as net.AddressInfo).port;
   }
 
+  /** Closes every connection and stops listening. */
   close(): void {
     for (const s of this.sockets) s.destroy();
     this.server.close();
@@ -175,8 +177,11 @@ export class TcpStoreServer {
   }
 }
 
+/** Options of {@link TcpStore}. */
 export interface TcpStoreOptions {
+  /** The host of the store server. */
   host: string;
+  /** The store server's port. */
   port: number;
   /** This connection's rank (the store reports it as departed if the connection drops). */
   rank?: number;
@@ -239,6 +244,7 @@ export class TcpStore implements Store {
     }
   }
 
+  /** Sets the key's value (replacing any), waking the ranks waiting for it. */
   async set(key: string, value: Uint8Array): Promise<void> {
     await this.request({ op: 'set', key, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') });
   }

@@ -1,11 +1,3 @@
-/**
- * ApgMLP: an MLP whose every layer is an ApgLinear — each layer's weight generated per
- * sample at low rank (W_l(z) = U_l·S_l(z)·V_l), as the APG paper replaces a CTR model's
- * tower. With condition 'self' each layer generates its core from its own input; with
- * 'group' every layer generates from the same condition z (e.g. the scenario or user
- * group features' embeddings). `merge()` folds the over-parameterized factors of every
- * layer for inference.
- */
 import { Dropout } from '../nn/layers';
 import { Module } from '../nn/module';
 import { Tensor } from '../tensor';
@@ -20,11 +12,24 @@ import { MLPOptions, mlpStack } from '../nn/mlp';
  */
 export interface ApgMLPOptions extends MLPOptions, Pick<ApgLinearOptions, 'rank' | 'condition' | 'condFeatures' | 'overParam' | 'generatorHidden'> {}
 
+/**
+ * ApgMLP: an MLP whose every layer is an ApgLinear — each layer's weight generated per
+ * sample at low rank (W_l(z) = U_l·S_l(z)·V_l), as the APG paper replaces a CTR model's
+ * tower. With condition 'self' each layer generates its core from its own input; with
+ * 'group' every layer generates from the same condition z (e.g. the scenario or user
+ * group features' embeddings). `merge()` folds the over-parameterized factors of every
+ * layer for inference.
+ */
 export class ApgMLP extends Module {
+  /** The APG layers, one per hidden width, then the output layer when `outFeatures` is given. */
   layers: ApgLinear[];
+  /** The dropouts after each hidden layer (empty when `dropout` is 0). */
   drops: Dropout[];
+  /** Width of the input x. */
   readonly inFeatures: number;
+  /** Width of the output (`outFeatures`, or the last hidden width). */
   readonly outFeatures: number;
+  /** Where every layer's core comes from: its own input ('self') or the shared condition z ('group'). */
   readonly condition: ApgCondition;
 
   constructor(inFeatures: number, options: ApgMLPOptions) {

@@ -1,15 +1,3 @@
-/**
- * APG (Alibaba, "Adaptive Parameter Generation Network for Click-Through Rate Prediction",
- * NeurIPS 2022): a layer whose weight is generated per sample from a condition z, at low rank
- * and without ever materializing the per-sample N×M matrix:
- *   W(z) = U · S(z) · V          U (N×K), V (K×M) shared; S(z) (K×K) = reshape(G(z)) per sample
- *   y    = act(((x·U)·S(z))·V + b)     O(NK + K² + KM) per sample instead of O(NM)
- * x·U and ·V are ordinary GEMMs; the per-sample K×K product is one batched kernel
- * (sampleLinear). Over-parameterization: U = U_l·U_r and V = V_l·V_r with an inner width
- * P ≥ K while training (more parameters, the same function class); `merge()` folds them into
- * U and V for inference. The condition is the layer's input ('self') or a separate vector,
- * e.g. chosen features' embeddings ('group').
- */
 import { noGrad } from '../autograd';
 import { Activation, ACTIVATIONS } from '../ops/activation';
 import { matmul } from '../ops/matmul';
@@ -22,9 +10,12 @@ import { Tensor } from '../tensor';
 import { checkBoolean, checkInt, checkOneOf, checkOptions, checkWidths, invalid } from '../validate';
 import { checkRows } from '../personalize/field-input';
 
+/** The conditions an APG layer can generate its core from, see {@link ApgCondition}. */
 export const APG_CONDITIONS = ['self', 'group'] as const;
+/** 'self': the core S is generated from the layer's own input; 'group': from a separate condition z. */
 export type ApgCondition = (typeof APG_CONDITIONS)[number];
 
+/** Options of {@link ApgLinear} (and, per layer, of {@link ApgMLP}). */
 export interface ApgLinearOptions {
   /** Rank K of the generated core S(z) (default 16). */
   rank?: number;
@@ -40,6 +31,7 @@ export interface ApgLinearOptions {
   activation?: Activation;
   /** Include the bias b (default true). */
   bias?: boolean;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
@@ -48,6 +40,18 @@ function chain(layers: Linear[], x: Tensor): Tensor {
   return layers.reduce((h, l) => l.forward(h), x);
 }
 
+/**
+ * APG (Alibaba, "Adaptive Parameter Generation Network for Click-Through Rate Prediction",
+ * NeurIPS 2022): a layer whose weight is generated per sample from a condition z, at low rank
+ * and without ever materializing the per-sample N×M matrix:
+ *   W(z) = U · S(z) · V          U (N×K), V (K×M) shared; S(z) (K×K) = reshape(G(z)) per sample
+ *   y    = act(((x·U)·S(z))·V + b)     O(NK + K² + KM) per sample instead of O(NM)
+ * x·U and ·V are ordinary GEMMs; the per-sample K×K product is one batched kernel
+ * (sampleLinear). Over-parameterization: U = U_l·U_r and V = V_l·V_r with an inner width
+ * P ≥ K while training (more parameters, the same function class); `merge()` folds them into
+ * U and V for inference. The condition is the layer's input ('self') or a separate vector,
+ * e.g. chosen features' embeddings ('group').
+ */
 export class ApgLinear extends Module {
   /** x → x·U: one layer (K ← N), or two (P ← N, K ← P) while over-parameterized. */
   u: Linear[];
@@ -55,10 +59,15 @@ export class ApgLinear extends Module {
   v: Linear[];
   /** z → S(z) flattened (K·K). */
   generator: MLP;
+  /** Width N of the input x. */
   readonly inFeatures: number;
+  /** Width M of the output. */
   readonly outFeatures: number;
+  /** Rank K of the generated core S(z) (K×K). */
   readonly rank: number;
+  /** Where the core comes from: the input ('self') or z ('group'). */
   readonly condition: ApgCondition;
+  /** Width of the condition the generator reads (inFeatures for 'self'). */
   readonly condFeatures: number;
 
   constructor(inFeatures: number, outFeatures: number, options: ApgLinearOptions = {}) {

@@ -1,15 +1,3 @@
-/**
- * MetaUnit: an MLP whose weights are generated per sample from a condition z — the generic
- * dynamic-weight layer. M2M's meta unit (z: scenario features), CAN's co-action MLP (z: the
- * target item's embedding, x: a user feature's), PTUPCDR's personal bridge (one layer without
- * bias, z: the user's source-domain history) are all this module:
- *   [W_1, b_1, …, W_L, b_L] = G(z)             one generator for every layer, split per layer
- *   h_{l+1} = act_l(h_l·W_l/√in_l + b_l)       each layer one batched per-sample kernel
- * The 1/√in_l keeps a generated layer's output at its input's scale whatever z's scale.
- * x may also hold several rows per sample, (B, R, in) — M2M scores every (task, expert)
- * pair of a sample with that sample's generated MLP — and then each layer is one batched
- * GEMM (B items of R×in · in×out).
- */
 import { activation, Activation, ACTIVATIONS } from '../ops/activation';
 import { add, mul } from '../ops/elementwise';
 import { matmul } from '../ops/matmul';
@@ -24,6 +12,7 @@ import { Tensor } from '../tensor';
 import { checkBoolean, checkInt, checkOneOf, checkOptions, checkWidths } from '../validate';
 import { checkRows } from '../personalize/field-input';
 
+/** Options of {@link MetaUnit}. */
 export interface MetaUnitOptions {
   /** Width of the condition z that generates the weights. */
   condFeatures: number;
@@ -39,16 +28,34 @@ export interface MetaUnitOptions {
   bias?: boolean;
   /** Hidden widths of the generator z → weights (default []: one linear layer). */
   generatorHidden?: number[];
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
+/**
+ * MetaUnit: an MLP whose weights are generated per sample from a condition z — the generic
+ * dynamic-weight layer. M2M's meta unit (z: scenario features), CAN's co-action MLP (z: the
+ * target item's embedding, x: a user feature's), PTUPCDR's personal bridge (one layer without
+ * bias, z: the user's source-domain history) are all this module:
+ *   [W_1, b_1, …, W_L, b_L] = G(z)             one generator for every layer, split per layer
+ *   h_{l+1} = act_l(h_l·W_l/√in_l + b_l)       each layer one batched per-sample kernel
+ * The 1/√in_l keeps a generated layer's output at its input's scale whatever z's scale.
+ * x may also hold several rows per sample, (B, R, in) — M2M scores every (task, expert)
+ * pair of a sample with that sample's generated MLP — and then each layer is one batched
+ * GEMM (B items of R×in · in×out).
+ */
 export class MetaUnit extends Module {
+  /** G: z → every generated layer's weights and biases, flattened and concatenated. */
   generator: MLP;
+  /** Width of the input x (its last dimension). */
   readonly inFeatures: number;
+  /** Width of the output. */
   readonly outFeatures: number;
+  /** Width of the condition z. */
   readonly condFeatures: number;
   /** [in, out] of each generated layer. */
   readonly layerShapes: [number, number][];
+  /** Whether each generated layer has a generated bias. */
   readonly bias: boolean;
   private readonly acts: Activation[];
 

@@ -1,3 +1,26 @@
+import { noGrad } from '../autograd';
+import { add, addInPlace, maximum, minimum, mul, rsqrt, square, sub, div } from '../ops/elementwise';
+import { matmul } from '../ops/matmul';
+import { sum } from '../ops/reduce';
+import { constant } from '../nn/init';
+import { Module } from '../nn/module';
+import { Tensor } from '../tensor';
+import { checkBoolean, checkInt, checkOptions, checkPositive, checkRange } from '../validate';
+import { checkRows } from '../personalize/field-input';
+import { domainMask } from './domain-mask';
+
+/** Options of {@link PartitionedNorm}. */
+export interface PartitionedNormOptions {
+  /** Number of domains D. */
+  domains: number;
+  /** ε added to the variance (default 1e-5). */
+  eps?: number;
+  /** Weight of the newest batch in the running statistics (default 0.1). */
+  momentum?: number;
+  /** Learn γ, β and the per-domain γ_p, β_p (default true). */
+  affine?: boolean;
+}
+
 /**
  * Partitioned normalization (STAR): batch normalization whose statistics and affine
  * parameters are split by domain,
@@ -10,40 +33,26 @@
  * domain this is BatchNorm1d. The per-domain sums are GEMMs with the (B, D) one-hot mask,
  * so nothing is gathered on the host and the whole step stays on the device.
  */
-import { noGrad } from '../autograd';
-import { add, addInPlace, maximum, minimum, mul, rsqrt, square, sub, div } from '../ops/elementwise';
-import { matmul } from '../ops/matmul';
-import { sum } from '../ops/reduce';
-import { constant } from '../nn/init';
-import { Module } from '../nn/module';
-import { Tensor } from '../tensor';
-import { checkBoolean, checkInt, checkOptions, checkPositive, checkRange } from '../validate';
-import { checkRows } from '../personalize/field-input';
-import { domainMask } from './domain-mask';
-
-export interface PartitionedNormOptions {
-  /** Number of domains D. */
-  domains: number;
-  /** ε added to the variance (default 1e-5). */
-  eps?: number;
-  /** Weight of the newest batch in the running statistics (default 0.1). */
-  momentum?: number;
-  /** Learn γ, β and the per-domain γ_p, β_p (default true). */
-  affine?: boolean;
-}
-
 export class PartitionedNorm extends Module {
   /** Shared γ (F), β (F) and per-domain γ_p (D, F) starting at 1, β_p (D, F) at 0; null without affine. */
   gamma: Tensor | null;
+  /** Shared β (F), starting at 0; null without affine. */
   beta: Tensor | null;
+  /** Per-domain γ_p (D, F), starting at 1; null without affine. */
   domainGamma: Tensor | null;
+  /** Per-domain β_p (D, F), starting at 0; null without affine. */
   domainBeta: Tensor | null;
   /** Per-domain running statistics (D, F): buffers, saved in the state dict. */
   runningMean: Tensor;
+  /** Per-domain running (unbiased) variance (D, F), starting at 1. */
   runningVar: Tensor;
+  /** Number of features F normalized. */
   readonly features: number;
+  /** Number of domains D. */
   readonly domains: number;
+  /** ε added to the variance. */
   readonly eps: number;
+  /** Weight of the newest batch in the running statistics. */
   readonly momentum: number;
 
   constructor(features: number, options: PartitionedNormOptions) {

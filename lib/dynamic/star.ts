@@ -22,6 +22,7 @@ import { checkBoolean, checkInt, checkOneOf, checkOptions } from '../validate';
 import { checkRows } from '../personalize/field-input';
 import { domainMask } from './domain-mask';
 
+/** Options of {@link StarLinear}. */
 export interface StarLinearOptions {
   /** Number of domains D. */
   domains: number;
@@ -31,6 +32,7 @@ export interface StarLinearOptions {
   bias?: boolean;
   /** Initializer of the shared W (default 'xavier'; 'he' for ReLU layers). */
   init?: 'xavier' | 'he';
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
@@ -43,9 +45,13 @@ export class StarLinear extends Module {
   domainWeight: Tensor;
   /** Per-domain b_p (D, out), starting at 0, or null. */
   domainBias: Tensor | null;
+  /** Width of the input x. */
   readonly inFeatures: number;
+  /** Width of the output. */
   readonly outFeatures: number;
+  /** Number of domains D. */
   readonly domains: number;
+  /** The activation after the bias. */
   readonly activation: Activation;
 
   constructor(inFeatures: number, outFeatures: number, options: StarLinearOptions) {
@@ -85,14 +91,19 @@ export class StarLinear extends Module {
 
 /** MLP's options (hidden, outFeatures, activations, dropout) and the number of domains. */
 export interface StarMLPOptions extends MLPOptions {
+  /** Number of domains D. */
   domains: number;
 }
 
 /** STAR's star-topology fully-connected network: a stack of StarLinear layers. */
 export class StarMLP extends Module {
+  /** The star layers, one per hidden width, then the output layer when `outFeatures` is given. */
   layers: StarLinear[];
+  /** The dropouts after each hidden layer (empty when `dropout` is 0). */
   drops: Dropout[];
+  /** Number of domains D. */
   readonly domains: number;
+  /** Width of the output (`outFeatures`, or the last hidden width). */
   readonly outFeatures: number;
 
   constructor(inFeatures: number, options: StarMLPOptions) {

@@ -7,7 +7,12 @@ import { ArgumentError } from '../errors';
 import { defaultRng } from '../random';
 import { checkFunction, checkInt, checkKnownKeys, checkOneOf, checkOptions, checkRange, invalid } from '../validate';
 
+/**
+ * Which rows make room when a table is full: least recently looked up ('lru'), least often looked
+ * up ('lfu'), or lowest decayed feature score ('score'); see {@link EmbeddingTableOptions.policy}.
+ */
 export type EvictionPolicy = 'lru' | 'lfu' | 'score';
+/** The optimizer that updates a table's rows: AdaGrad, SGD or Adam (state kept per row). */
 export type SparseOptimizerKind = 'adagrad' | 'sgd' | 'adam';
 
 /** The optimizer that updates a table's rows (its state lives in the rows). */
@@ -20,6 +25,7 @@ export interface SparseOptimizerOptions {
   eps?: number;
   /** Adam's moment decays (defaults 0.9, 0.999). */
   beta1?: number;
+  /** Adam's second-moment decay β2 (default 0.999). */
   beta2?: number;
   /** L2 penalty added to the gradient of each updated row (default 0). */
   weightDecay?: number;
@@ -27,6 +33,10 @@ export interface SparseOptimizerOptions {
   initialAccumulatorValue?: number;
 }
 
+/**
+ * Options of {@link EmbeddingTable}: its shape and device, eviction, expiry, admission,
+ * initialization and the rows' optimizer.
+ */
 export interface EmbeddingTableOptions {
   /** Floats per row. */
   dim: number;

@@ -11,6 +11,7 @@ import { tensor, Tensor, zeros } from '../tensor';
 import { checkInt, checkOneOf, checkOptions, invalid } from '../validate';
 import { EmbeddingTable } from './table';
 
+/** Options of {@link lookupSequences}. */
 export interface LookupSequencesOptions {
   /** 'jagged': ids holds Σ lengths ids; 'padded': ids holds B × L, row b's first lengths[b] used (default 'jagged'). */
   layout?: 'jagged' | 'padded';
@@ -18,6 +19,7 @@ export interface LookupSequencesOptions {
   maxLen?: number;
 }
 
+/** What {@link lookupSequences} returns: the padded embeddings and their lengths. */
 export interface SequenceEmbeddings {
   /** (B, L, dim): row b's first lengths[b] positions hold its embeddings, the rest zeros. */
   embeddings: Tensor;

@@ -1,3 +1,15 @@
+import { noGrad } from '../autograd';
+import { checkInt, invalid } from '../validate';
+import { EmbeddingTable } from './table';
+
+/** What `SparseOptimizer.stateDict()` returns. */
+export interface SparseOptimizerState {
+  /** Identifies a SparseOptimizer's state. */
+  kind: 'SparseOptimizer';
+  /** Steps taken (the tables' rows and optimizer state are saved with the tables). */
+  stepCount: number;
+}
+
 /**
  * SparseOptimizer: steps one or more {@link EmbeddingTable}s. Each table's optimizer
  * (AdaGrad, SGD or Adam, chosen with the table since its state lives in the rows) updates
@@ -5,17 +17,8 @@
  * ids summed first, in one fused native call per table. Use it beside a dense optimizer,
  * e.g. `new OptimizerSet([new SparseOptimizer(tables), new Adam(model.parameters())])`.
  */
-import { noGrad } from '../autograd';
-import { checkInt, invalid } from '../validate';
-import { EmbeddingTable } from './table';
-
-/** What `SparseOptimizer.stateDict()` returns. */
-export interface SparseOptimizerState {
-  kind: 'SparseOptimizer';
-  stepCount: number;
-}
-
 export class SparseOptimizer {
+  /** The tables it steps. */
   readonly tables: EmbeddingTable[];
   /** Steps taken. */
   stepCount = 0;

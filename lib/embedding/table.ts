@@ -1,14 +1,3 @@
-/**
- * EmbeddingTable: int64 ids → rows of `dim` floats, under a hard capacity, with eviction
- * (lru | lfu | feature score), expiry, admission and min-update pruning, pooled lookups, and
- * a sparse optimizer whose state lives in the rows. A training lookup of a new id inserts
- * it (evicting when full); an eval lookup never changes the table.
- *
- * Gradients: a lookup is recorded on the autograd tape; its backward deduplicates the
- * gradient per id and leaves it with the table until {@link SparseOptimizer.step} applies
- * the fused sparse update. The rows are not module parameters: dense optimizers never see
- * them, and `export()` / `import()` (not `stateDict()`) save and restore them.
- */
 import { record } from '../autograd';
 import { Device } from '../backend';
 import { DTypeError, DisposedError, fromNativeError, ShapeError } from '../errors';
@@ -23,6 +12,7 @@ import { EmbeddingTableOptions, EvictionPolicy, ResolvedTableOptions, resolveTab
 /** Ids: a BigInt64Array, an int64 tensor, or an array of integers (numbers or bigints). */
 export type Ids = BigInt64Array | Tensor | readonly (number | bigint)[];
 
+/** Options of `EmbeddingTable.lookupBag()`. */
 export interface LookupBagOptions {
   /** 'sum' (default) or 'mean' over each bag. */
   mode?: 'sum' | 'mean';
@@ -30,6 +20,7 @@ export interface LookupBagOptions {
   weights?: Float32Array | readonly number[] | Tensor;
 }
 
+/** Options of `EmbeddingTable.evict()`: which rows to remove now. */
 export interface EvictOptions {
   /** Remove rows expired under ttlSteps / ttlSeconds (default true). */
   expired?: boolean;
@@ -49,16 +40,23 @@ export interface RowBytes {
   metadata: number;
   /** The bucket index: a digest byte and an 8-byte eviction value: 9. */
   index: number;
+  /** The sum of the parts. */
   total: number;
 }
 
+/** What `EmbeddingTable.stats()` reports: occupancy, the step clock, the bucket layout and the memory. */
 export interface TableStats {
+  /** Rows in use. */
   size: number;
+  /** Rows allocated (the hard cap). */
   capacity: number;
+  /** size / capacity. */
   loadFactor: number;
+  /** Optimizer steps taken (the clock of lru, score and ttlSteps). */
   step: number;
   /** Slots per bucket, and buckets (see options.bucketSize). */
   bucketSize: number;
+  /** Number of buckets (capacity / bucketSize, rounded up). */
   buckets: number;
   /** What one row costs, by part. */
   bytesPerRow: RowBytes;
@@ -116,10 +114,25 @@ function disposePrepared(p: Prepared): void {
   for (const h of [p.ukeys, p.urow, p.inverse, p.perm, p.seg]) h.dispose();
 }
 
+/**
+ * EmbeddingTable: int64 ids → rows of `dim` floats, under a hard capacity, with eviction
+ * (lru | lfu | feature score), expiry, admission and min-update pruning, pooled lookups, and
+ * a sparse optimizer whose state lives in the rows. A training lookup of a new id inserts
+ * it (evicting when full); an eval lookup never changes the table.
+ *
+ * Gradients: a lookup is recorded on the autograd tape; its backward deduplicates the
+ * gradient per id and leaves it with the table until {@link SparseOptimizer.step} applies
+ * the fused sparse update. The rows are not module parameters: dense optimizers never see
+ * them, and `export()` / `import()` (not `stateDict()`) save and restore them.
+ */
 export class EmbeddingTable extends Module {
+  /** Floats per row. */
   readonly dim: number;
+  /** Rows allocated: a hard cap on the ids held. */
   readonly capacity: number;
+  /** Where the rows live. */
   readonly device: Device;
+  /** Which rows make room when the table is full. */
   readonly policy: EvictionPolicy;
   // One non-Tensor field, so Module's discovery finds no parameters or buffers here.
   private readonly _s: Internals;
@@ -161,6 +174,7 @@ export class EmbeddingTable extends Module {
     return this.size / this.capacity;
   }
 
+  /** The table's occupancy, step, bucket layout and memory, read from the native table. */
   stats(): TableStats {
     const i = native.embInfo(this._h);
     return {
@@ -267,6 +281,7 @@ export class EmbeddingTable extends Module {
   get lr(): number {
     return this._s.opts.optimizer.lr;
   }
+  /** Sets the rows' learning rate (a non-negative number), effective from the next step. */
   set lr(value: number) {
     const lr = checkRange(value, 'lr', 0, Infinity, 'a non-negative learning rate');
     native.embSetLr(this._h, lr);

@@ -13,9 +13,18 @@ import { checkNumberArray, checkWeights, GroupArray } from './inputs';
 import { logloss } from './logloss';
 import { meanSquaredError } from './mse';
 
+/** The task kinds {@link taskMetrics} knows, see {@link TaskKind}. */
 export const TASK_KINDS = ['binary', 'regression'] as const;
+/**
+ * 'binary': outputs are logits and labels 0/1 (AUC, log loss, GAUC); 'regression': outputs are
+ * predictions (MSE).
+ */
 export type TaskKind = (typeof TASK_KINDS)[number];
 
+/**
+ * What {@link taskMetrics} scores: outputs and labels of N rows × T tasks, with optional masks,
+ * domains, users and weights.
+ */
 export interface TaskMetricsInput {
   /** Model outputs, row-major (N × T): logits for binary tasks, predictions for regression ones. */
   outputs: ArrayLike<number>;
@@ -28,7 +37,12 @@ export interface TaskMetricsInput {
   /** Kind of each task (default all 'binary'). */
   kinds?: readonly TaskKind[];
   /** Each row's domain id and the ids' names: adds one row of metrics per domain value. */
-  domains?: { ids: ArrayLike<number>; names: readonly string[] } | null;
+  domains?: {
+    /** (N) each row's domain id, an index into `names`. */
+    ids: ArrayLike<number>;
+    /** The domains' names, by id. */
+    names: readonly string[];
+  } | null;
   /** Each row's user (or any group) for GAUC on binary tasks. */
   users?: GroupArray | null;
   /** (N) each row's sample weight (finite, ≥ 0): AUC, log loss and MSE become weighted. */
@@ -37,6 +51,7 @@ export interface TaskMetricsInput {
 
 /** One task's metrics on all rows or on one domain value's rows. */
 export interface TaskMetric {
+  /** The task's name. */
   task: string;
   /** 'all', or a domain value's name. */
   domain: string;
@@ -44,7 +59,9 @@ export interface TaskMetric {
   n: number;
   /** Binary tasks: exact AUC (NaN with a single class), log loss of σ(logit), and GAUC when users are given. */
   auc?: number;
+  /** Binary tasks: log loss of σ(logit) over the labelled rows (weighted when weights are given). */
   logloss?: number;
+  /** Binary tasks with users: GAUC, the impression-weighted mean of per-user AUCs (see {@link gauc}). */
   gauc?: number;
   /** Regression tasks. */
   mse?: number;

@@ -1,15 +1,3 @@
-/**
- * M2M (Alibaba, "Leaving No One Behind: A Multi-Scenario Multi-Task Meta Learning Approach
- * for Advertiser Modeling", WSDM 2022): experts shared by every scenario and task, combined
- * and passed up by MLPs whose weights the scenario generates (MetaUnit):
- *   E_i = expert_i(x)                                      batched experts (E, B, H)
- *   a_{t,i} = vᵀ · Meta_att([E_i ‖ t_t]; s)                 meta attention, t_t a learned task embedding
- *   r_t = Σ_i softmax_i(a_{t,i}) · E_i                      one fused combine for every task
- *   h ← act(h + Meta_l(h; s)),  l = 1..L,  h_0 = r_t          meta tower, residual, per task
- *   logit_t = w_tᵀ·h + c_t
- * Every (task, expert) pair of a sample is scored by that sample's generated attention MLP in
- * one batched GEMM (MetaUnit over (B, T·E, H + taskDim) rows).
- */
 import { activation, Activation, ACTIVATIONS } from '../ops/activation';
 import { add } from '../ops/elementwise';
 import { concat, permute, slice } from '../ops/layout';
@@ -25,6 +13,7 @@ import { Tensor, zeros } from '../tensor';
 import { checkInt, checkOneOf, checkOptions, checkWidths } from '../validate';
 import { checkRows } from '../personalize/field-input';
 
+/** Options of {@link M2M}. */
 export interface M2MOptions {
   /** Width of the scenario representation s that generates the meta units' weights. */
   scenarioFeatures: number;
@@ -44,12 +33,15 @@ export interface M2MOptions {
   generatorHidden?: number[];
   /** Activation of the experts, the attention unit and the tower (default 'relu'). */
   activation?: Activation;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
 /** A task's meta tower: h ← act(h + Meta_l(h; s)) for each layer l. */
 export class MetaTower extends Module {
+  /** The residual meta layers, each H → H with weights generated from the scenario. */
   layers: MetaUnit[];
+  /** The activation after each residual sum. */
   readonly activation: Activation;
 
   constructor(width: number, scenarioFeatures: number, layers: number, activation: Activation, generatorHidden: number[], rng?: Rng) {
@@ -64,19 +56,38 @@ export class MetaTower extends Module {
   }
 }
 
+/**
+ * M2M (Alibaba, "Leaving No One Behind: A Multi-Scenario Multi-Task Meta Learning Approach
+ * for Advertiser Modeling", WSDM 2022): experts shared by every scenario and task, combined
+ * and passed up by MLPs whose weights the scenario generates (MetaUnit):
+ *   E_i = expert_i(x)                                      batched experts (E, B, H)
+ *   a_{t,i} = vᵀ · Meta_att([E_i ‖ t_t]; s)                 meta attention, t_t a learned task embedding
+ *   r_t = Σ_i softmax_i(a_{t,i}) · E_i                      one fused combine for every task
+ *   h ← act(h + Meta_l(h; s)),  l = 1..L,  h_0 = r_t          meta tower, residual, per task
+ *   logit_t = w_tᵀ·h + c_t
+ * Every (task, expert) pair of a sample is scored by that sample's generated attention MLP in
+ * one batched GEMM (MetaUnit over (B, T·E, H + taskDim) rows).
+ */
 export class M2M extends Module {
+  /** The E shared experts: inFeatures → H. */
   experts: Experts;
   /** t_t, (T, taskDim). */
   taskEmbedding: Tensor;
+  /** The meta attention unit: [E_i ‖ t_t] → its hidden attention width, weights generated from s. */
   attention: MetaUnit;
   /** v: hidden attention → score. */
   attentionScore: Linear;
   /** One residual meta tower per task. */
   towers: MetaTower[];
+  /** One head per task: H → 1 logit. */
   heads: Linear[];
+  /** Number of tasks T. */
   readonly tasks: number;
+  /** Width of the input x. */
   readonly inFeatures: number;
+  /** Width of the scenario representation s. */
   readonly scenarioFeatures: number;
+  /** The activation of the experts, the attention unit and the towers. */
   readonly activation: Activation;
 
   constructor(inFeatures: number, options: M2MOptions) {

@@ -13,10 +13,12 @@ import { ones, Tensor, tensor } from '../tensor';
 import { checkNumber, checkOneOf, checkOptions, invalid } from '../validate';
 import { noGrad } from '../autograd';
 
+/** The per-task loss kinds, see {@link TaskLossKind}. */
 export const TASK_LOSS_KINDS = ['bce', 'mse'] as const;
 /** A task's loss: BCE-with-logits on a logit, or the squared error on a regression output. */
 export type TaskLossKind = (typeof TASK_LOSS_KINDS)[number];
 
+/** Options of {@link multiTaskLoss}. */
 export interface MultiTaskLossOptions {
   /** Each task's loss (default 'bce' for every task). */
   kinds?: TaskLossKind[];

@@ -1,13 +1,3 @@
-/**
- * PEPNet (Kuaishou, KDD 2023): EPNet + PPNet + per-task towers over one shared embedding
- * table.
- *   E     = table(ids)                       the general features' embeddings (B, F, D)
- *   O_ep  = EPNet(E, E(domain ids))           rescaled per domain
- *   x     = [flatten(O_ep) ; dense]           the towers' input
- *   logit = PPNet(x, E(prior ids))           one gated tower per task
- * Train with `loss()` (per-task BCE) and `optimizers()` (the table's own sparse optimizer,
- * AdaGrad by default, plus Adam on the dense weights), as the paper does.
- */
 import { ShapeError } from '../errors';
 import { EmbeddingTable } from '../embedding/table';
 import { SparseOptimizer } from '../embedding/sparse-optimizer';
@@ -23,6 +13,7 @@ import { EPNet } from '../personalize/epnet';
 import { PPNet } from '../personalize/ppnet';
 import { multiTaskBce, MultiTaskBceOptions } from './multi-task-loss';
 
+/** Options of {@link PEPNet}. */
 export interface PEPNetOptions {
   /** The shared table every id field looks up in (ids of different fields must not collide). */
   table: EmbeddingTable;
@@ -46,26 +37,48 @@ export interface PEPNetOptions {
   gateHidden?: number;
   /** EPNet gates each element of E ('element', default) or each field ('field'). */
   epnetGranularity?: 'element' | 'field';
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
 /** One batch: int64 id tensors (B, fields) and optional dense features. */
 export interface PEPNetBatch {
+  /** (B, fields) int64: the general features' ids. */
   ids: Tensor;
+  /** (B, domainFields) int64: the domain features' ids (EPNet's condition). */
   domainIds: Tensor;
+  /** (B, priorFields) int64: the prior features' ids (PPNet's condition). */
   priorIds: Tensor;
   /** (B, denseFeatures) float32. */
   dense?: Tensor | null;
 }
 
+/**
+ * PEPNet (Kuaishou, KDD 2023): EPNet + PPNet + per-task towers over one shared embedding
+ * table.
+ *   E     = table(ids)                       the general features' embeddings (B, F, D)
+ *   O_ep  = EPNet(E, E(domain ids))           rescaled per domain
+ *   x     = [flatten(O_ep) ; dense]           the towers' input
+ *   logit = PPNet(x, E(prior ids))           one gated tower per task
+ * Train with `loss()` (per-task BCE) and `optimizers()` (the table's own sparse optimizer,
+ * AdaGrad by default, plus Adam on the dense weights), as the paper does.
+ */
 export class PEPNet extends Module {
+  /** The shared embedding table of every id field. */
   table: EmbeddingTable;
+  /** The embedding personalization. */
   epnet: EPNet;
+  /** The parameter personalization and the task towers. */
   ppnet: PPNet;
+  /** General feature fields F per sample. */
   readonly fields: number;
+  /** Domain fields per sample. */
   readonly domainFields: number;
+  /** Prior fields per sample. */
   readonly priorFields: number;
+  /** Dense features appended to the towers' input. */
   readonly denseFeatures: number;
+  /** Number of tasks. */
   readonly tasks: number;
 
   constructor(options: PEPNetOptions) {

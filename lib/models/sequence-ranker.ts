@@ -32,9 +32,15 @@ import { Rng } from '../random';
 import { tensor, Tensor } from '../tensor';
 import { checkInt, checkOneOf, checkOptions, checkPositive, checkWidths, invalid } from '../validate';
 
+/**
+ * How a {@link SequenceRanker} can summarize the history: the mean of its embeddings, plain target
+ * attention, or POSO attention.
+ */
 export const SEQUENCE_POOLINGS = ['mean', 'attention', 'poso-attention'] as const;
+/** The towers a {@link SequenceRanker} can end in: a plain or POSO MLP, or a plain or POSO MMoE. */
 export const SEQUENCE_HEADS = ['mlp', 'poso-mlp', 'mmoe', 'poso-mmoe'] as const;
 
+/** Options of {@link SequenceRanker}. */
 export interface SequenceRankerOptions {
   /** The id table shared by the candidate and the history. */
   table: EmbeddingTable;
@@ -56,9 +62,11 @@ export interface SequenceRankerOptions {
   hidden?: number[];
   /** Keep the last maxLen behaviours of each history (default: all). */
   maxLen?: number;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
+/** One batch for {@link SequenceRanker}: candidates, their users' histories and personalization codes. */
 export interface SequenceRankerBatch {
   /** (B) candidate ids. */
   candidate: BigInt64Array;
@@ -73,12 +81,19 @@ export interface SequenceRankerBatch {
 }
 
 export class SequenceRanker extends Module {
+  /** The id table shared by the candidate and the history. */
   readonly table: EmbeddingTable;
+  /** The attention over the history (null with 'mean' pooling). */
   attention: MultiHeadAttention | PosoMultiHeadAttention | null;
+  /** The tower that scores the candidate, the pooled history and the personalization code. */
   tower: MLP | PosoMLP | MMoE;
+  /** How the history is summarized. */
   readonly pooling: (typeof SEQUENCE_POOLINGS)[number];
+  /** Which tower scores. */
   readonly head: (typeof SEQUENCE_HEADS)[number];
+  /** Width of the personalization code x_pc. */
   readonly pcFeatures: number;
+  /** The most recent behaviours kept per history (undefined: all). */
   readonly maxLen: number | undefined;
 
   constructor(options: SequenceRankerOptions) {

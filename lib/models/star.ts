@@ -1,11 +1,3 @@
-/**
- * STAR (Alibaba, CIKM 2021) as a model: partitioned normalization of the input, the
- * star-topology network (every layer W ⊙ W_p, b + b_p) and an auxiliary tower on the domain
- * indicator (and any other domain-level features) whose logit is added to the main one:
- *   logit = StarMLP(PN(x; p); p) + aux([onehot(p) ‖ a])
- * The auxiliary tower lets the domain shift the prediction directly, as the paper's
- * "auxiliary network". Mixed-domain batches work throughout.
- */
 import { concat } from '../ops/layout';
 import { add } from '../ops/elementwise';
 import { MLP } from '../nn/mlp';
@@ -18,6 +10,7 @@ import { Tensor } from '../tensor';
 import { checkBoolean, checkInt, checkOptions, checkRange, checkWidths } from '../validate';
 import { checkRows } from '../personalize/field-input';
 
+/** Options of {@link Star}. */
 export interface StarOptions {
   /** Number of domains D. */
   domains: number;
@@ -33,15 +26,30 @@ export interface StarOptions {
   auxHidden?: number[];
   /** Dropout after each star hidden layer while training (default 0). */
   dropout?: number;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
+/**
+ * STAR (Alibaba, CIKM 2021) as a model: partitioned normalization of the input, the
+ * star-topology network (every layer W ⊙ W_p, b + b_p) and an auxiliary tower on the domain
+ * indicator (and any other domain-level features) whose logit is added to the main one:
+ *   logit = StarMLP(PN(x; p); p) + aux([onehot(p) ‖ a])
+ * The auxiliary tower lets the domain shift the prediction directly, as the paper's
+ * "auxiliary network". Mixed-domain batches work throughout.
+ */
 export class Star extends Module {
+  /** Partitioned normalization of the input, or null without `normalize`. */
   norm: PartitionedNorm | null;
+  /** The star-topology network: inFeatures → tasks logits. */
   star: StarMLP;
+  /** The auxiliary tower: [onehot(domain) ‖ aux features] → tasks logits. */
   aux: MLP;
+  /** Width of the input x. */
   readonly inFeatures: number;
+  /** Number of domains D. */
   readonly domains: number;
+  /** Width of the extra domain-level features of the auxiliary tower. */
   readonly auxFeatures: number;
 
   constructor(inFeatures: number, options: StarOptions) {

@@ -1,9 +1,3 @@
-/**
- * Experts: E parallel MLPs of the same shape over one input, evaluated together — each
- * layer is ONE batched GEMM launch for all experts (expertLinear), bias and activation fused
- * into its epilogue, instead of a loop of E small GEMMs.
- *   x (B, in) → (E, B, H_last), expert-major: expert e's output is out[e].
- */
 import { Activation, ACTIVATIONS } from '../ops/activation';
 import { dropout } from '../ops/nn';
 import { expertLinear } from '../ops/moe';
@@ -16,11 +10,17 @@ import { checkRows } from '../personalize/field-input';
 
 /** One layer of every expert: weight (E, out, in) as PyTorch's Linear per expert, bias (E, out). */
 export class ExpertLayer extends Module {
+  /** (E, out, in): each expert's weight, as PyTorch's Linear. */
   weight: Tensor;
+  /** (E, out): each expert's bias. */
   bias: Tensor;
+  /** Number of experts E. */
   readonly experts: number;
+  /** Width of the input. */
   readonly inFeatures: number;
+  /** Width of each expert's output. */
   readonly outFeatures: number;
+  /** The activation fused into the layer. */
   readonly activation: Activation;
 
   constructor(experts: number, inFeatures: number, outFeatures: number, activation: Activation, rng?: Rng) {
@@ -42,6 +42,7 @@ export class ExpertLayer extends Module {
   }
 }
 
+/** Options of {@link Experts}. */
 export interface ExpertsOptions {
   /** Number of experts E (default 8). */
   experts?: number;
@@ -51,14 +52,26 @@ export interface ExpertsOptions {
   activation?: Activation;
   /** Dropout on every expert layer's output while training (default 0). */
   dropout?: number;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
+/**
+ * Experts: E parallel MLPs of the same shape over one input, evaluated together — each
+ * layer is ONE batched GEMM launch for all experts (expertLinear), bias and activation fused
+ * into its epilogue, instead of a loop of E small GEMMs.
+ *   x (B, in) → (E, B, H_last), expert-major: expert e's output is out[e].
+ */
 export class Experts extends Module {
+  /** The layers, each one batched GEMM for all experts. */
   layers: ExpertLayer[];
+  /** Number of experts E. */
   readonly experts: number;
+  /** Width of the input x. */
   readonly inFeatures: number;
+  /** Width of each expert's output (the last hidden width). */
   readonly outFeatures: number;
+  /** Dropout probability on every layer's output while training. */
   readonly dropout: number;
 
   constructor(inFeatures: number, options: ExpertsOptions = {}) {
@@ -88,7 +101,12 @@ export class Experts extends Module {
    * layer keep the layout their single GEMM writes, so moeCombine (which takes either) reads it
    * without a permute.
    */
-  forwardAnyLayout(x: Tensor): { y: Tensor; batchMajor: boolean } {
+  forwardAnyLayout(x: Tensor): {
+    /** The experts' outputs, in the layout `batchMajor` says. */
+    y: Tensor;
+    /** true: y is (B, E, outFeatures); false: (E, B, outFeatures). */
+    batchMajor: boolean;
+  } {
     const batchMajor = this.layers.length === 1;
     return { y: this.run(x, batchMajor), batchMajor };
   }

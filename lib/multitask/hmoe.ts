@@ -1,15 +1,3 @@
-/**
- * HMoE cross-scenario fusion (Alibaba, "Improving Multi-Scenario Learning to Rank in
- * E-commerce by Exploiting Task Relationships in the Label Space", CIKM 2020). Every
- * scenario's tower scores every sample; a gate on the shared representation mixes the
- * scores. Other scenarios' towers only lend their judgement: their scores enter with
- * stop-gradient, so a tower trains on its own scenario's samples alone.
- *   s_k  = tower_k(h)                    (B, T), for every scenario k
- *   w    = softmax(gate(h))              (B, S)
- *   pred = Σ_k w_k · (k = d ? s_k : sg(s_k))     d = the sample's scenario
- * The gate and h receive gradient through every w_k; tower k and h receive gradient through
- * s_k only from samples of scenario k.
- */
 import { ShapeError } from '../errors';
 import { Activation, ACTIVATIONS } from '../ops/activation';
 import { add, mul, sub } from '../ops/elementwise';
@@ -24,6 +12,7 @@ import { Tensor } from '../tensor';
 import { checkInt, checkOneOf, checkOptions, checkWidths } from '../validate';
 import { oneHot } from '../ops/one-hot';
 
+/** Options of {@link HMoE}. */
 export interface HMoEOptions {
   /** Number of scenarios S (one tower each). */
   scenarios: number;
@@ -39,11 +28,28 @@ export interface HMoEOptions {
   rng?: Rng;
 }
 
+/**
+ * HMoE cross-scenario fusion (Alibaba, "Improving Multi-Scenario Learning to Rank in
+ * E-commerce by Exploiting Task Relationships in the Label Space", CIKM 2020). Every
+ * scenario's tower scores every sample; a gate on the shared representation mixes the
+ * scores. Other scenarios' towers only lend their judgement: their scores enter with
+ * stop-gradient, so a tower trains on its own scenario's samples alone.
+ *   s_k  = tower_k(h)                    (B, T), for every scenario k
+ *   w    = softmax(gate(h))              (B, S)
+ *   pred = Σ_k w_k · (k = d ? s_k : sg(s_k))     d = the sample's scenario
+ * The gate and h receive gradient through every w_k; tower k and h receive gradient through
+ * s_k only from samples of scenario k.
+ */
 export class HMoE extends Module {
+  /** One tower per scenario: inFeatures → T logits. */
   towers: MLP[];
+  /** The gate: inFeatures → S logits (softmax over the scenarios). */
   gate: MLP;
+  /** Width of the shared representation h. */
   readonly inFeatures: number;
+  /** Number of scenarios S. */
   readonly scenarios: number;
+  /** Logits per sample T. */
   readonly tasks: number;
 
   constructor(inFeatures: number, options: HMoEOptions) {

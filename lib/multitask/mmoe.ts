@@ -1,16 +1,3 @@
-/**
- * MMoE (Ma et al., KDD 2018) with YouTube's gate dropout (Zhao et al., RecSys 2019): E
- * experts shared by T tasks, each task mixing them with its own softmax gate:
- *   e_i = expert_i(x)                       one batched GEMM launch per expert layer
- *   g_t = softmax(W_t·x + b_t)              all tasks' gate logits in one GEMM (B, T·E)
- *   r_t = C · Σ_i g_t,i · e_i               one fused pass for every task (moeCombine)
- *   logit_t = tower_t(r_t)
- * Gate dropout (training only): each expert's gate is dropped with probability p and the
- * softmax renormalized over the survivors (never all dropped), with one mask per sample or
- * one per task for the whole batch. It keeps a gate from collapsing onto a few experts
- * ("gate polarization"); `utilization()` reports the gates' statistics per task, accumulated
- * over the forward passes since `resetUtilization()`.
- */
 import { noGrad } from '../autograd';
 import { Activation, ACTIVATIONS } from '../ops/activation';
 import { addInPlace, affine, clamp } from '../ops/elementwise';
@@ -28,6 +15,7 @@ import { checkRows } from '../personalize/field-input';
 import { multiTaskLoss, MultiTaskLossOptions } from '../models/multi-task-loss';
 import { Experts } from './experts';
 
+/** Options of {@link MMoE}. */
 export interface MMoEOptions {
   /** Number of experts E (default 8). */
   experts?: number;
@@ -49,11 +37,13 @@ export interface MMoEOptions {
   nearZero?: number;
   /** Gather the gate statistics `utilization()` reports on every forward pass (default true; false saves their small ops a step). */
   trackUtilization?: boolean;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
 /** One task's gate statistics over the samples seen since the last reset. */
 export interface TaskUtilization {
+  /** The task's index. */
   task: number;
   /** Mean gate weight of each expert (sums to 1 over the experts). */
   meanGate: number[];
@@ -75,16 +65,39 @@ interface GateStats {
   samples: number;
 }
 
+/**
+ * MMoE (Ma et al., KDD 2018) with YouTube's gate dropout (Zhao et al., RecSys 2019): E
+ * experts shared by T tasks, each task mixing them with its own softmax gate:
+ *   e_i = expert_i(x)                       one batched GEMM launch per expert layer
+ *   g_t = softmax(W_t·x + b_t)              all tasks' gate logits in one GEMM (B, T·E)
+ *   r_t = C · Σ_i g_t,i · e_i               one fused pass for every task (moeCombine)
+ *   logit_t = tower_t(r_t)
+ * Gate dropout (training only): each expert's gate is dropped with probability p and the
+ * softmax renormalized over the survivors (never all dropped), with one mask per sample or
+ * one per task for the whole batch. It keeps a gate from collapsing onto a few experts
+ * ("gate polarization"); `utilization()` reports the gates' statistics per task, accumulated
+ * over the forward passes since `resetUtilization()`.
+ */
 export class MMoE extends Module {
+  /** The E experts. */
   experts: Experts;
+  /** Every task's gate logits at once: inFeatures → T·E. */
   gate: Linear;
+  /** One tower per task: the expert width → 1 logit. */
   towers: MLP[];
+  /** Width of the input x. */
   readonly inFeatures: number;
+  /** Number of experts E. */
   readonly numExperts: number;
+  /** Number of tasks T. */
   readonly tasks: number;
+  /** Gate-dropout probability while training (0: none). */
   readonly gateDropout: number;
+  /** One gate-dropout mask per sample or per task for the whole batch. */
   readonly gateDropoutMode: GateDropoutMode;
+  /** A gate weight below this counts as near zero in `utilization()`. */
   readonly nearZero: number;
+  /** Whether forward passes gather the gate statistics `utilization()` reports. */
   readonly trackUtilization: boolean;
   /** C, the scale of the combination (1 for MMoE). */
   protected combineScale = 1;

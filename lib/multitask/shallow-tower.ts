@@ -1,17 +1,3 @@
-/**
- * Shallow tower (YouTube, "Recommending What Video to Watch Next", RecSys 2019): a small
- * tower on the selection-bias features only (position, device…) whose logit the caller
- * adds to the main model's:
- *   logit = main(x) + shallow(bias)
- * so the main model need not learn the bias. While training, feature dropout replaces each
- * (sample, field) independently with probability p by the field's learned "missing" vector;
- * at serving (eval mode) every field is missing, so the tower adds one constant to every
- * sample and the bias is removed from the ranking:
- *   training  x[b, f] = keep[b, f] ? bias[b, f] : missing[f]      keep ~ Bernoulli(1 − p)
- *   serving   x[b, f] = missing[f]
- *   out       = tower(flatten(x))                                  (B, tasks)
- * `observed(bias)` evaluates with every field observed, for analysis (the learned bias).
- */
 import { noGrad } from '../autograd';
 import { Activation, ACTIVATIONS } from '../ops/activation';
 import { add, clamp, mul, sub } from '../ops/elementwise';
@@ -25,6 +11,7 @@ import { ShapeError } from '../errors';
 import { ones, Tensor } from '../tensor';
 import { checkInt, checkOneOf, checkOptions, checkRange, invalid } from '../validate';
 
+/** Options of {@link ShallowTower}. */
 export interface ShallowTowerOptions {
   /** Bias feature fields F per sample (e.g. 2: position and device). */
   fields: number;
@@ -42,12 +29,30 @@ export interface ShallowTowerOptions {
   rng?: Rng;
 }
 
+/**
+ * Shallow tower (YouTube, "Recommending What Video to Watch Next", RecSys 2019): a small
+ * tower on the selection-bias features only (position, device…) whose logit the caller
+ * adds to the main model's:
+ *   logit = main(x) + shallow(bias)
+ * so the main model need not learn the bias. While training, feature dropout replaces each
+ * (sample, field) independently with probability p by the field's learned "missing" vector;
+ * at serving (eval mode) every field is missing, so the tower adds one constant to every
+ * sample and the bias is removed from the ranking:
+ *   training  x[b, f] = keep[b, f] ? bias[b, f] : missing[f]      keep ~ Bernoulli(1 − p)
+ *   serving   x[b, f] = missing[f]
+ *   out       = tower(flatten(x))                                  (B, tasks)
+ * `observed(bias)` evaluates with every field observed, for analysis (the learned bias).
+ */
 export class ShallowTower extends Module {
   /** (fields, dim): each field's learned "missing" embedding (dropped fields, and every field at serving). */
   missing: Tensor;
+  /** The tower: fields·dim → tasks logits. */
   tower: MLP;
+  /** Bias feature fields F. */
   readonly fields: number;
+  /** Width D of each field's embedding. */
   readonly dim: number;
+  /** Logits per sample. */
   readonly tasks: number;
   /** Feature-dropout probability while training. */
   readonly dropout: number;

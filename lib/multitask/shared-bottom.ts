@@ -1,11 +1,3 @@
-/**
- * Shared-bottom multi-task model (hard parameter sharing; the baseline of the MMoE paper,
- * Ma et al. KDD 2018): one MLP bottom shared by every task, then one MLP tower per task
- * ending in a single logit.
- *   h       = bottom(x)                       (B, bottom[-1])
- *   logit_t = tower_t(h)                      (B, 1)
- * forward returns the logits side by side (B, tasks); train with multiTaskLoss.
- */
 import { Activation, ACTIVATIONS } from '../ops/activation';
 import { concat } from '../ops/layout';
 import { MLP } from '../nn/mlp';
@@ -15,6 +7,7 @@ import { Rng } from '../random';
 import { Tensor } from '../tensor';
 import { checkInt, checkOneOf, checkOptions, checkRange, checkWidths } from '../validate';
 
+/** Options of {@link SharedBottom}. */
 export interface SharedBottomOptions {
   /** Number of tasks T (one tower and one logit each). */
   tasks: number;
@@ -30,10 +23,22 @@ export interface SharedBottomOptions {
   rng?: Rng;
 }
 
+/**
+ * Shared-bottom multi-task model (hard parameter sharing; the baseline of the MMoE paper,
+ * Ma et al. KDD 2018): one MLP bottom shared by every task, then one MLP tower per task
+ * ending in a single logit.
+ *   h       = bottom(x)                       (B, bottom[-1])
+ *   logit_t = tower_t(h)                      (B, 1)
+ * forward returns the logits side by side (B, tasks); train with multiTaskLoss.
+ */
 export class SharedBottom extends Module {
+  /** The shared bottom MLP. */
   bottom: MLP;
+  /** One tower per task, each ending in one logit. */
   towers: MLP[];
+  /** Width of the input x. */
   readonly inFeatures: number;
+  /** Number of tasks T. */
   readonly tasks: number;
 
   constructor(inFeatures: number, options: SharedBottomOptions) {

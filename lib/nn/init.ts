@@ -9,9 +9,11 @@ import { keep } from '../scope';
 import { shapeSize, tensor, Tensor } from '../tensor';
 import { checkPositive, checkShape } from '../validate';
 
+/** Options of the initializers. */
 export interface InitOptions {
   /** Generator to draw from (default: the global one, see manualSeed). */
   rng?: Rng;
+  /** Device of the result (default: the current backend's). */
   device?: Device;
   /** Make the result a parameter (default true). */
   requiresGrad?: boolean;

@@ -7,6 +7,7 @@ import { checkBoolean, checkInt, checkOneOf, checkOptions } from '../validate';
 import { constant, heUniform, xavierUniform } from './init';
 import { Module } from './module';
 
+/** Options of {@link Linear}. */
 export interface LinearOptions {
   /** Include a bias b (default true). */
   bias?: boolean;
@@ -18,13 +19,20 @@ export interface LinearOptions {
   rng?: Rng;
 }
 
+/**
+ * A fully connected layer: y = act(x·Wᵀ + b) for x of shape (batch, inFeatures), computed as one
+ * fused GEMM with the bias and activation in its epilogue.
+ */
 export class Linear extends Module {
   /** (outFeatures, inFeatures), as in PyTorch. */
   weight: Tensor;
   /** (outFeatures), or null. */
   bias: Tensor | null;
+  /** Width of the input (the last dimension of x). */
   readonly inFeatures: number;
+  /** Width of the output. */
   readonly outFeatures: number;
+  /** The activation fused into the epilogue ('identity' for none). */
   readonly activation: Activation;
 
   constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {

@@ -7,6 +7,7 @@ import { Dropout } from './layers';
 import { Linear } from './linear';
 import { Module } from './module';
 
+/** Options of {@link MLP}. */
 export interface MLPOptions {
   /** Width of each hidden layer, e.g. [256, 128]. */
   hidden: number[];
@@ -18,6 +19,7 @@ export interface MLPOptions {
   outputActivation?: Activation;
   /** Dropout after each hidden layer while training (default 0). */
   dropout?: number;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
@@ -58,8 +60,14 @@ export function mlpStack<L>(inFeatures: number, options: MLPOptions, make: (inF:
   return { layers, drops: p > 0 ? o.hidden.map(() => new Dropout(p)) : [], outFeatures: width };
 }
 
+/**
+ * A multi-layer perceptron: fused Linear layers (inFeatures → each of `hidden` → `outFeatures`)
+ * with the hidden activation fused into each GEMM and optional dropout after each hidden layer.
+ */
 export class MLP extends Module {
+  /** The Linear layers in order: one per hidden width, then the output layer when `outFeatures` is given. */
   layers: Linear[];
+  /** The dropouts after each hidden layer (empty when `dropout` is 0). */
   drops: Dropout[];
 
   constructor(inFeatures: number, options: MLPOptions) {
@@ -67,6 +75,10 @@ export class MLP extends Module {
     ({ layers: this.layers, drops: this.drops } = mlpStack(inFeatures, options, (i, out, activation, init) => new Linear(i, out, { activation, init, rng: options.rng })));
   }
 
+  /**
+   * Maps x (batch, inFeatures) to (batch, outFeatures), or to the last hidden width without an
+   * output layer.
+   */
   forward(x: Tensor): Tensor {
     let h = x;
     this.layers.forEach((layer, i) => {

@@ -11,12 +11,27 @@ import { keep } from '../scope';
 import { Tensor } from '../tensor';
 import { checkBoolean, checkOneOf, invalid } from '../validate';
 
+/**
+ * A module's parameters and buffers by dotted name (`towers.0.fc1.weight`), as `stateDict()`
+ * returns and `loadStateDict()` takes.
+ */
 export type StateDict = Record<string, Tensor>;
 
+/**
+ * The base of every layer and model. Sub-modules and parameters are discovered from the instance's
+ * own properties in declaration order: a `Tensor` that requires grad is a parameter, any other
+ * `Tensor` a buffer (running statistics), a `Module` or an array of modules a child; so
+ * `namedParameters()` yields dotted names like `towers.0.fc1.weight`. Subclasses implement
+ * `forward`.
+ */
 export abstract class Module {
   /** Training mode (dropout active, statistics updated). */
   training = true;
 
+  /**
+   * Computes the module's output from its inputs (records gradients when grad mode is on and a
+   * parameter requires them).
+   */
   abstract forward(...inputs: unknown[]): unknown;
 
   /** [name, child] pairs of direct sub-modules. */
@@ -47,6 +62,7 @@ export abstract class Module {
     return out;
   }
 
+  /** Every parameter (trainable tensor) of this module and its sub-modules, in `namedParameters()` order. */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
@@ -81,6 +97,7 @@ export abstract class Module {
     return this;
   }
 
+  /** Sets evaluation mode here and in every sub-module (dropout off, statistics frozen): `train(false)`. */
   eval(): this {
     return this.train(false);
   }

@@ -5,6 +5,7 @@ import { empty, Tensor } from '../tensor';
 import { checkOneOf, checkRange } from '../validate';
 import { f32 } from './common';
 
+/** The activations the kernels fuse (GEMM epilogues, gates, {@link activation}). */
 export const ACTIVATIONS = ['identity', 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu'] as const;
 /** An activation, as fused into GEMM epilogues and gates. gelu is the exact erf form. */
 export type Activation = (typeof ACTIVATIONS)[number];
@@ -24,17 +25,26 @@ export function activation(x: Tensor, act: Activation, slope = 0.01): Tensor {
   });
 }
 
+/** max(x, 0), element-wise. */
 export const relu = (x: Tensor): Tensor => activation(x, 'relu');
+/** x for x ≥ 0, slope·x below (slope default 0.01), element-wise. */
 export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => activation(x, 'leaky_relu', slope);
+/** 1 / (1 + e^−x), element-wise. */
 export const sigmoid = (x: Tensor): Tensor => activation(x, 'sigmoid');
+/** tanh(x), element-wise. */
 export const tanh = (x: Tensor): Tensor => activation(x, 'tanh');
+/** x·Φ(x), the exact (erf) GELU, element-wise. */
 export const gelu = (x: Tensor): Tensor => activation(x, 'gelu');
 
 declare module '../tensor' {
   interface Tensor {
+    /** max(this, 0), see {@link relu}. */
     relu(): Tensor;
+    /** Logistic sigmoid, see {@link sigmoid}. */
     sigmoid(): Tensor;
+    /** Hyperbolic tangent, see {@link tanh}. */
     tanh(): Tensor;
+    /** Exact (erf) GELU, see {@link gelu}. */
     gelu(): Tensor;
   }
 }

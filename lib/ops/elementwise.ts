@@ -8,7 +8,9 @@ import { empty, full, Tensor } from '../tensor';
 import { checkNumber, invalid } from '../validate';
 import { broadcastShapes, f32, sameDevice } from './common';
 
+/** A binary element-wise op as the native kernels name it (operands broadcast NumPy-style). */
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'pow';
+/** A unary element-wise op as the native kernels name it. */
 export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'square' | 'reciprocal' | 'sin' | 'cos';
 
 function binary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor {
@@ -65,15 +67,25 @@ function unaryOp(op: string, x: Tensor, p0?: number | null, p1?: number | null):
   });
 }
 
+/** −x, element-wise. */
 export const neg = (x: Tensor): Tensor => unaryOp('neg', x);
+/** eˣ, element-wise. */
 export const exp = (x: Tensor): Tensor => unaryOp('exp', x);
+/** Natural logarithm, element-wise (−∞ at 0, NaN below). */
 export const log = (x: Tensor): Tensor => unaryOp('log', x);
+/** √x, element-wise (NaN below 0). */
 export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x);
+/** 1/√x, element-wise. */
 export const rsqrt = (x: Tensor): Tensor => unaryOp('rsqrt', x);
+/** |x|, element-wise (gradient 0 at 0). */
 export const abs = (x: Tensor): Tensor => unaryOp('abs', x);
+/** x², element-wise. */
 export const square = (x: Tensor): Tensor => unaryOp('square', x);
+/** 1/x, element-wise. */
 export const reciprocal = (x: Tensor): Tensor => unaryOp('reciprocal', x);
+/** sin(x), element-wise (radians). */
 export const sin = (x: Tensor): Tensor => unaryOp('sin', x);
+/** cos(x), element-wise (radians). */
 export const cos = (x: Tensor): Tensor => unaryOp('cos', x);
 
 /** x·alpha + beta in one pass. */
@@ -108,17 +120,29 @@ export function addInPlace(target: Tensor, src: Tensor): Tensor {
 
 declare module '../tensor' {
   interface Tensor {
+    /** this + other (broadcast), see {@link add}. */
     add(other: Tensor | number): Tensor;
+    /** this − other (broadcast), see {@link sub}. */
     sub(other: Tensor | number): Tensor;
+    /** this · other, element-wise (broadcast), see {@link mul}. */
     mul(other: Tensor | number): Tensor;
+    /** this / other, element-wise (broadcast), see {@link div}. */
     div(other: Tensor | number): Tensor;
+    /** this raised to `other`, element-wise (broadcast), see {@link pow}. */
     pow(other: Tensor | number): Tensor;
+    /** −this, see {@link neg}. */
     neg(): Tensor;
+    /** eᵗʰⁱˢ, see {@link exp}. */
     exp(): Tensor;
+    /** Natural logarithm, see {@link log}. */
     log(): Tensor;
+    /** Square root, see {@link sqrt}. */
     sqrt(): Tensor;
+    /** Absolute value, see {@link abs}. */
     abs(): Tensor;
+    /** Element-wise square, see {@link square}. */
     square(): Tensor;
+    /** Limits the values to [lo, hi] (null leaves a side open), see {@link clamp}. */
     clamp(lo: number | null, hi: number | null): Tensor;
     /** this += other (no gradient recorded). */
     addInPlace(other: Tensor): this;

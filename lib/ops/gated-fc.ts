@@ -16,10 +16,12 @@ import { checkNumber, checkOneOf, checkOptions } from '../validate';
 import { Activation, ACTIVATIONS } from './activation';
 import { f32, sameDevice } from './common';
 
+/** The gate placements of {@link gatedLinear}, see {@link GatePlacement}. */
 export const GATE_PLACEMENTS = ['lazy', 'eager'] as const;
 /** Where the gate multiplies: on the layer's output units (lazy) or its input units (eager). */
 export type GatePlacement = (typeof GATE_PLACEMENTS)[number];
 
+/** Options of {@link gatedLinear}. */
 export interface GatedLinearOptions {
   /** Activation (default 'identity'). */
   activation?: Activation;

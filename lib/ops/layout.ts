@@ -98,11 +98,15 @@ export function indexSelect(table: Tensor, index: Tensor): Tensor {
 
 declare module '../tensor' {
   interface Tensor {
+    /** Reorders dimensions: out.shape[k] = this.shape[perm[k]], see {@link permute}. */
     permute(perm: readonly number[]): Tensor;
+    /** Swaps two dimensions (default: the last two), see {@link transpose}. */
     transpose(dim0?: number, dim1?: number): Tensor;
     /** Named `T` in NumPy: the transpose of a matrix. */
     t(): Tensor;
+    /** `length` entries from `start` along `axis` (a copy), see {@link slice}. */
     slice(axis: number, start: number, length: number): Tensor;
+    /** Rows of this table chosen by integer `index`, see {@link indexSelect}. */
     indexSelect(index: Tensor): Tensor;
   }
 }

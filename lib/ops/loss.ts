@@ -10,8 +10,13 @@ import { empty, Tensor } from '../tensor';
 import { checkNumber, checkOneOf, checkOptions } from '../validate';
 import { f32, sameDevice } from './common';
 
+/**
+ * How a loss reduces its per-element values: their (weighted) mean, their sum, or none (the
+ * per-element losses, x's shape).
+ */
 export type Reduction = 'mean' | 'sum' | 'none';
 
+/** Options of the losses ({@link bceWithLogits}, {@link mse}). */
 export interface LossOptions {
   /** Per-element weights (z's shape); 0 masks a missing label. 'mean' divides by their sum. */
   weight?: Tensor | null;

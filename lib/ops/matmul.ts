@@ -10,6 +10,7 @@ import { checkBoolean, checkOneOf, checkOptions } from '../validate';
 import { Activation, ACTIVATIONS } from './activation';
 import { f32, sameDevice } from './common';
 
+/** Options of {@link matmul}: whether an operand is stored transposed. */
 export interface MatmulOptions {
   /** Use Aᵀ: a is stored (K, M) (default false). */
   transA?: boolean;
@@ -141,6 +142,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, ac
 
 declare module '../tensor' {
   interface Tensor {
+    /** op(this)·op(other), see {@link matmul}. */
     matmul(other: Tensor, options?: MatmulOptions): Tensor;
   }
 }

@@ -23,6 +23,7 @@ function shapeError(name: string, want: string, t: Tensor): ShapeError {
   return new ShapeError(`Expected shape ${want} for ${name} but received [${t.shape}]`);
 }
 
+/** Options of {@link expertLinear}. */
 export interface ExpertLinearOptions {
   /** Lay the output out (B, E, out) as the single GEMM of a shared x writes it, skipping the permute to expert-major (moeCombine takes either; default false). */
   batchMajor?: boolean;
@@ -114,10 +115,12 @@ export function expertLinear(x: Tensor, weight: Tensor, bias: Tensor | null = nu
   });
 }
 
+/** The gate-dropout modes of {@link moeGate}, see {@link GateDropoutMode}. */
 export const GATE_DROPOUT_MODES = ['sample', 'batch'] as const;
 /** 'sample': an independent mask per (sample, task); 'batch': one mask per task for the whole batch. */
 export type GateDropoutMode = (typeof GATE_DROPOUT_MODES)[number];
 
+/** Options of {@link moeGate}: gate dropout and the Philox stream its masks are drawn from. */
 export interface MoeGateOptions {
   /** Probability of dropping each expert's gate (default 0: a plain softmax). */
   p?: number;
@@ -153,6 +156,7 @@ export function moeGate(logits: Tensor, options: MoeGateOptions = {}): Tensor {
   });
 }
 
+/** Options of {@link moeCombine}. */
 export interface MoeCombineOptions {
   /** (B, E): POSO-MMoE's personal gate per expert, multiplied into every task's gate. */
   personalGate?: Tensor | null;

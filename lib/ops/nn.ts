@@ -11,6 +11,7 @@ import { checkTensor, empty, Tensor } from '../tensor';
 import { checkBoolean, checkInt, checkNumber, checkOptions, checkRange, invalid } from '../validate';
 import { f32, sameDevice } from './common';
 
+/** Options of {@link softmax}. */
 export interface SoftmaxOptions {
   /** uint8, x's shape or (cols): 0 excludes an entry (its logit is −∞). A fully masked row gives zeros. */
   mask?: Tensor | null;
@@ -55,6 +56,10 @@ export function philoxSeed(value: number | bigint, name: string): bigint {
   return typeof value === 'bigint' ? value : BigInt(checkInt(value, name, 0));
 }
 
+/**
+ * Options of {@link dropout}: the Philox stream the mask is drawn from (the same seed and offset
+ * give the same mask on CPU and CUDA).
+ */
 export interface DropoutOptions {
   /** Philox seed (default: drawn from the global generator, see manualSeed). */
   seed?: number | bigint;

@@ -16,6 +16,7 @@ import { empty, Tensor, tensor } from '../tensor';
 import { checkInt, checkNumber, checkOptions, invalid } from '../validate';
 import { f32, sameDevice } from './common';
 
+/** Options of {@link posoAttention}. */
 export interface PosoAttentionOptions {
   /** Number of heads; they split the last dim D of q, k and each value fold (default 1). */
   heads?: number;

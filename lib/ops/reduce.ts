@@ -64,9 +64,13 @@ export function min(x: Tensor, axis: number, keepDims = false): Tensor {
 
 declare module '../tensor' {
   interface Tensor {
+    /** Sum over `axis` (all elements when omitted), see {@link sum}. */
     sum(axis?: number, keepDims?: boolean): Tensor;
+    /** Mean over `axis` (all elements when omitted), see {@link mean}. */
     mean(axis?: number, keepDims?: boolean): Tensor;
+    /** Max over `axis`, see {@link max}. */
     max(axis: number, keepDims?: boolean): Tensor;
+    /** Min over `axis`, see {@link min}. */
     min(axis: number, keepDims?: boolean): Tensor;
   }
 }

@@ -1,10 +1,4 @@
-/**
- * A linear layer whose weight is generated per sample (native/ops/sample_linear): the kernel
- * of the dynamic-weight family — APG's K×K core S(z), M2M's meta units, CAN's co-action MLP,
- * PTUPCDR's personal bridge.
- *   y[b] = act(x[b]·W[b] + bias[b])     x (B, in), W (B, in, out), bias (B, out) → (B, out)
- * Gradients reach x, W and bias (W and bias are usually a generator's outputs).
- */
+/** sampleLinear: the per-sample linear layer of the dynamic-weight family (native/ops/sample_linear). */
 import { record } from '../autograd';
 import { ShapeError } from '../errors';
 import { native } from '../native';
@@ -13,6 +7,12 @@ import { checkOneOf } from '../validate';
 import { Activation, ACTIVATIONS } from './activation';
 import { f32, sameDevice } from './common';
 
+/**
+ * A linear layer whose weight is generated per sample: y[b] = act(x[b]·W[b] + bias[b]) for x (B,
+ * in), weight (B, in, out) and bias (B, out) or null, giving (B, out). The kernel of the
+ * dynamic-weight family (APG's K×K core, M2M's meta units). Gradients reach x, weight and bias
+ * (weight and bias are usually a generator's outputs). `act` defaults to 'identity'.
+ */
 export function sampleLinear(x: Tensor, weight: Tensor, bias: Tensor | null = null, act: Activation = 'identity'): Tensor {
   f32(x, 'x');
   f32(weight, 'weight');

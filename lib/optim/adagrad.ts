@@ -1,4 +1,3 @@
-/** AdaGrad (PyTorch semantics, dense), fused. PEPNet trains embeddings with AdaGrad 0.05. */
 import { native } from '../native';
 import { full, Tensor } from '../tensor';
 import { checkRange } from '../validate';
@@ -15,6 +14,7 @@ export interface AdagradOptions extends BaseOptions {
   weightDecay: number;
 }
 
+/** AdaGrad (PyTorch semantics, dense), fused. PEPNet trains embeddings with AdaGrad 0.05. */
 export class Adagrad extends Optimizer<AdagradOptions> {
   constructor(params: Tensor[] | ParamGroupSpec<AdagradOptions>[], options: Partial<AdagradOptions> & { lr?: number } = {}) {
     super(params, { lr: 1e-2, lrDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, weightDecay: 0, ...options });

@@ -15,6 +15,11 @@ export interface AdamOptions extends BaseOptions {
   weightDecay: number;
 }
 
+/**
+ * Adam (Kingma & Ba; PyTorch semantics): per-parameter first and second moments m and v with bias
+ * correction, weight decay as L2 added to the gradient. Defaults: lr 1e-3, β1 0.9, β2 0.999, ε
+ * 1e-8, weightDecay 0. One fused multi-tensor update per group.
+ */
 export class Adam extends Optimizer<AdamOptions> {
   /** AdamW decays weights directly (p ← p·(1 − lr·wd)) instead of through the gradient. */
   protected decoupled = false;
@@ -43,6 +48,10 @@ export class Adam extends Optimizer<AdamOptions> {
     }
   }
 }
+/**
+ * AdamW (Loshchilov & Hutter; PyTorch semantics): Adam with decoupled weight decay, p ← p·(1 −
+ * lr·wd) applied directly instead of through the gradient. weightDecay defaults to 0.01.
+ */
 export class AdamW extends Adam {
   constructor(params: Tensor[] | ParamGroupSpec<AdamOptions>[], options: Partial<AdamOptions> & { lr?: number } = {}) {
     super(params, { weightDecay: 0.01, ...options });

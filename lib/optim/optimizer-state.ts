@@ -10,12 +10,15 @@ import { invalid } from '../validate';
 
 /** One state tensor copied to the host. */
 export interface SavedTensor {
+  /** The tensor's shape. */
   shape: number[];
+  /** The values, row-major. */
   data: Float32Array;
 }
 
 /** The saved state of one parameter: its shape (checked on load), its own step count and its state tensors. */
 export interface ParamState {
+  /** The parameter's shape (a load into a parameter of another shape is refused). */
   shape: number[];
   /** Updates this parameter has had (drives per-parameter bias correction). */
   steps: number;
@@ -25,7 +28,9 @@ export interface ParamState {
 
 /** A group's hyper-parameters (everything but `params`) and its parameters' states, in group order. */
 export interface GroupState {
+  /** The group's hyper-parameters (lr, betas, weight decay…), everything but `params`. */
   options: Record<string, number | boolean | string>;
+  /** Each parameter's state, in the group's order. */
   params: ParamState[];
 }
 
@@ -33,7 +38,9 @@ export interface GroupState {
 export interface OptimizerState {
   /** The optimizer class (e.g. 'Adam'); loading into another class is refused. */
   kind: string;
+  /** Steps the optimizer had taken. */
   stepCount: number;
+  /** Each parameter group's state, in order. */
   groups: GroupState[];
 }
 

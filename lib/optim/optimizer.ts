@@ -1,8 +1,3 @@
-/**
- * Optimizer base. Owns parameter groups (each with its own hyper-parameters, e.g. its own
- * learning rate), per-parameter state, `zeroGrad()` and `step()`; a subclass implements one
- * protected `_step()` that updates a whole group with a single fused native call.
- */
 import { noGrad } from '../autograd';
 import { ArgumentError } from '../errors';
 import { keep } from '../scope';
@@ -17,11 +12,30 @@ export interface BaseOptions {
 }
 
 /** A group of parameters with its own options; omitted options take the defaults. */
-export type ParamGroupSpec<O> = { params: Tensor[] } & Partial<O>;
+export type ParamGroupSpec<O> = {
+  /** The group's parameters (leaf tensors that require grad). */
+  params: Tensor[];
+} & Partial<O>;
 
-export type ParamGroup<O> = { params: Tensor[] } & O;
+/**
+ * A parameter group as the optimizer holds it: its parameters and every hyper-parameter, defaults
+ * filled in.
+ */
+export type ParamGroup<O> = {
+  /** The group's parameters. */
+  params: Tensor[];
+} & O;
 
+/**
+ * Optimizer base. Owns parameter groups (each with its own hyper-parameters, e.g. its own
+ * learning rate), per-parameter state, `zeroGrad()` and `step()`; a subclass implements one
+ * protected `_step()` that updates a whole group with a single fused native call.
+ */
 export abstract class Optimizer<O extends BaseOptions> {
+  /**
+   * The parameter groups, each with its parameters and hyper-parameters; change a group's `lr` (as
+   * the schedulers do) to take effect at the next step.
+   */
   readonly paramGroups: ParamGroup<O>[];
   /** Per-parameter state tensors (momentum, moments, accumulators), created on first use. */
   protected readonly state = new Map<Tensor, Record<string, Tensor>>();
@@ -150,24 +164,31 @@ export abstract class Optimizer<O extends BaseOptions> {
 
 /** Anything with step() and zeroGrad(): an Optimizer, a SparseOptimizer. */
 export interface Steppable {
+  /** Applies one update from the current gradients. */
   step(): void;
+  /** Clears the gradients it would update. */
   zeroGrad(): void;
 }
 
 /** Something whose state can be snapshot and restored (every optimizer here). */
 export interface Stateful<S = unknown> {
+  /** A snapshot of the state that later training does not change. */
   stateDict(): S;
+  /** Restores a snapshot taken by `stateDict()` (of the same kind and shapes). */
   loadStateDict(state: S): void;
 }
 
 /** What `OptimizerSet.stateDict()` returns: each member's state, in order. */
 export interface OptimizerSetState {
+  /** Identifies an OptimizerSet's state. */
   kind: 'OptimizerSet';
+  /** Each member's `stateDict()`, in order. */
   optimizers: unknown[];
 }
 
 /** Steps several optimizers as one (e.g. sparse AdaGrad for embeddings + Adam for dense weights). */
 export class OptimizerSet {
+  /** The members, stepped in order. */
   readonly optimizers: Steppable[];
   constructor(optimizers: Steppable[]) {
     optimizers.forEach((o, i) => {
@@ -175,9 +196,11 @@ export class OptimizerSet {
     });
     this.optimizers = optimizers;
   }
+  /** Clears every member's gradients. */
   zeroGrad(): void {
     for (const o of this.optimizers) o.zeroGrad();
   }
+  /** Steps every member, in order. */
   step(): void {
     for (const o of this.optimizers) o.step();
   }

@@ -5,8 +5,16 @@
 import { checkFunction, checkInt, checkPositive, checkRange, invalid } from '../validate';
 import { BaseOptions, Optimizer } from './optimizer';
 
+/**
+ * The base of the learning-rate schedules: sets each parameter group's lr to its base lr (the lr
+ * when the scheduler was made) times `factor(step)`, once now and again at every `step()`. Use it
+ * directly with any factor function, or a subclass (StepLR, ExponentialLR, CosineAnnealingLR,
+ * LinearWarmup).
+ */
 export class LRScheduler {
+  /** The optimizer whose groups' learning rates it sets. */
   readonly optimizer: Optimizer<BaseOptions>;
+  /** Each group's learning rate when the scheduler was made. */
   readonly baseLrs: number[];
   /** Times `step()` was called. */
   lastStep = 0;
@@ -22,6 +30,7 @@ export class LRScheduler {
     this.apply();
   }
 
+  /** Advances one step and sets each group's lr to baseLr · factor(lastStep). */
   step(): void {
     this.lastStep += 1;
     this.apply();

@@ -1,4 +1,3 @@
-/** SGD with momentum, dampening, Nesterov and weight decay (PyTorch semantics), fused. */
 import { native } from '../native';
 import { Tensor } from '../tensor';
 import { checkBoolean, checkRange } from '../validate';
@@ -15,6 +14,7 @@ export interface SGDOptions extends BaseOptions {
   weightDecay: number;
 }
 
+/** SGD with momentum, dampening, Nesterov and weight decay (PyTorch semantics), fused. */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: Tensor[] | ParamGroupSpec<SGDOptions>[], options: Partial<SGDOptions> & { lr: number }) {
     super(params, { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...options });

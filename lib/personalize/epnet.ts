@@ -1,9 +1,3 @@
-/**
- * EPNet, PEPNet's embedding personalization: the shared embedding E is rescaled per domain
- *   O_ep = GateNU([E(domain features) ; sg(E)]) ⊙ E
- * sg = stop-gradient: the gate reads E but does not train it. The gate is per element of E
- * (default) or per field (one value broadcast over a field's dim).
- */
 import { concat } from '../ops/layout';
 import { mul } from '../ops/elementwise';
 import { Module } from '../nn/module';
@@ -13,6 +7,7 @@ import { checkInt, checkOneOf, checkOptions, checkPositive } from '../validate';
 import { checkFieldEmbeddings, checkRows } from './field-input';
 import { GateNU } from './gate-nu';
 
+/** Options of {@link EPNet}. */
 export interface EPNetOptions {
   /** Feature fields F of the shared embedding. */
   fields: number;
@@ -26,14 +21,26 @@ export interface EPNetOptions {
   gamma?: number;
   /** One gate value per element of E (default 'element') or per field ('field'). */
   granularity?: 'element' | 'field';
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
+/**
+ * EPNet, PEPNet's embedding personalization: the shared embedding E is rescaled per domain
+ *   O_ep = GateNU([E(domain features) ; sg(E)]) ⊙ E
+ * sg = stop-gradient: the gate reads E but does not train it. The gate is per element of E
+ * (default) or per field (one value broadcast over a field's dim).
+ */
 export class EPNet extends Module {
+  /** The gate: GateNU([domain input ; sg(E)]) → one value per element (fields·dim) or per field (fields). */
   gate: GateNU;
+  /** Feature fields F of the shared embedding. */
   readonly fields: number;
+  /** Embedding width D of each field. */
   readonly dim: number;
+  /** Width of the domain-side input. */
   readonly domainFeatures: number;
+  /** One gate value per element of E ('element') or per field ('field'). */
   readonly granularity: 'element' | 'field';
 
   constructor(options: EPNetOptions) {

@@ -1,8 +1,3 @@
-/**
- * GateNU, PEPNet's gate neural unit: g(x) = γ·σ(W2·relu(W1·x + b1) + b2), one gate value
- * per output unit and sample. With γ = 2 a gate starts near 1 (σ(0) = ½), so an untrained
- * gate leaves the network it scales unchanged, and it can amplify a unit up to twice.
- */
 import { mul } from '../ops/elementwise';
 import { Linear } from '../nn/linear';
 import { Module } from '../nn/module';
@@ -10,6 +5,7 @@ import { Rng } from '../random';
 import { Tensor } from '../tensor';
 import { checkInt, checkOptions, checkPositive } from '../validate';
 
+/** Options of {@link GateNU}. */
 export interface GateNUOptions {
   /** Width of the condition x. */
   inFeatures: number;
@@ -19,14 +15,25 @@ export interface GateNUOptions {
   hidden?: number;
   /** γ, the gate's upper bound (default 2). */
   gamma?: number;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
+/**
+ * GateNU, PEPNet's gate neural unit: g(x) = γ·σ(W2·relu(W1·x + b1) + b2), one gate value
+ * per output unit and sample. With γ = 2 a gate starts near 1 (σ(0) = ½), so an untrained
+ * gate leaves the network it scales unchanged, and it can amplify a unit up to twice.
+ */
 export class GateNU extends Module {
+  /** The hidden layer: relu(W1·x + b1), inFeatures → hidden. */
   fc1: Linear;
+  /** The output layer: σ(W2·h + b2), hidden → outFeatures (γ applied after). */
   fc2: Linear;
+  /** Width of the condition x. */
   readonly inFeatures: number;
+  /** Number of gate values per sample. */
   readonly outFeatures: number;
+  /** γ, the gate's upper bound. */
   readonly gamma: number;
 
   constructor(options: GateNUOptions) {

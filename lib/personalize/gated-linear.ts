@@ -1,9 +1,3 @@
-/**
- * GatedLinear: a fully-connected layer whose units are scaled per sample by a gate that
- * another network computes (see gatedLinear in lib/ops/gated-fc.ts):
- *   lazy  (default): y = C · gate ⊙ act(x·Wᵀ + b)      gate (B, out)
- *   eager:           y = act((C · gate ⊙ x)·Wᵀ + b)    gate (B, in)
- */
 import { Activation, ACTIVATIONS } from '../ops/activation';
 import { GATE_PLACEMENTS, gatedLinear, GatePlacement } from '../ops/gated-fc';
 import { constant, heUniform, xavierUniform } from '../nn/init';
@@ -12,6 +6,7 @@ import { Rng } from '../random';
 import { Tensor } from '../tensor';
 import { checkInt, checkNumber, checkOneOf, checkOptions } from '../validate';
 
+/** Options of {@link GatedLinear}. */
 export interface GatedLinearLayerOptions {
   /** Activation (default 'relu'). */
   activation?: Activation;
@@ -19,18 +14,30 @@ export interface GatedLinearLayerOptions {
   scale?: number;
   /** 'lazy' gates the outputs, 'eager' the inputs (default 'lazy'). */
   placement?: GatePlacement;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
+/**
+ * GatedLinear: a fully-connected layer whose units are scaled per sample by a gate that
+ * another network computes (see gatedLinear in lib/ops/gated-fc.ts):
+ *   lazy  (default): y = C · gate ⊙ act(x·Wᵀ + b)      gate (B, out)
+ *   eager:           y = act((C · gate ⊙ x)·Wᵀ + b)    gate (B, in)
+ */
 export class GatedLinear extends Module {
   /** (outFeatures, inFeatures). */
   weight: Tensor;
   /** (outFeatures). */
   bias: Tensor;
+  /** Width of the input x. */
   readonly inFeatures: number;
+  /** Width of the output. */
   readonly outFeatures: number;
+  /** The activation act. */
   readonly activation: Activation;
+  /** C, the correction factor on the gate. */
   readonly scale: number;
+  /** 'lazy' (gate on the outputs, (B, out)) or 'eager' (gate on the inputs, (B, in)). */
   readonly placement: GatePlacement;
 
   constructor(inFeatures: number, outFeatures: number, options: GatedLinearLayerOptions = {}) {

@@ -1,9 +1,3 @@
-/**
- * LHUC field gating: one gate per feature field, g = γ·σ(W·c + b) from a condition c
- * (e.g. the user-group or scenario embedding), multiplied onto that field's embedding:
- *   out[b, f, :] = g[b, f] · emb[b, f, :]
- * The one-layer form of GateNU; γ = 2 starts every gate near 1.
- */
 import { mul } from '../ops/elementwise';
 import { Linear } from '../nn/linear';
 import { Module } from '../nn/module';
@@ -12,6 +6,7 @@ import { Tensor } from '../tensor';
 import { checkInt, checkOptions, checkPositive } from '../validate';
 import { checkFieldEmbeddings, checkRows } from './field-input';
 
+/** Options of {@link LHUC}. */
 export interface LHUCOptions {
   /** Number of feature fields F of the embeddings it gates. */
   fields: number;
@@ -19,12 +14,22 @@ export interface LHUCOptions {
   condFeatures: number;
   /** γ, the gate's upper bound (default 2). */
   gamma?: number;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
+/**
+ * LHUC field gating: one gate per feature field, g = γ·σ(W·c + b) from a condition c
+ * (e.g. the user-group or scenario embedding), multiplied onto that field's embedding:
+ *   out[b, f, :] = g[b, f] · emb[b, f, :]
+ * The one-layer form of GateNU; γ = 2 starts every gate near 1.
+ */
 export class LHUC extends Module {
+  /** The gate layer: σ(W·c + b), condFeatures → fields. */
   fc: Linear;
+  /** Number of feature fields F it gates. */
   readonly fields: number;
+  /** γ, the gates' upper bound. */
   readonly gamma: number;
 
   constructor(options: LHUCOptions) {

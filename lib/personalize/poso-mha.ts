@@ -23,6 +23,7 @@ import { checkBoolean, checkInt, checkOptions, checkPositive, checkRange } from 
 import { checkRows } from './field-input';
 import { GateNU } from './gate-nu';
 
+/** Options of {@link MultiHeadAttention} (and the shared part of {@link PosoMultiHeadAttentionOptions}). */
 export interface MultiHeadAttentionOptions {
   /** Width of the query input x_q (the candidate and other non-sequence features). */
   queryFeatures: number;
@@ -34,9 +35,11 @@ export interface MultiHeadAttentionOptions {
   heads?: number;
   /** A Linear(D, D) on the concatenated heads, like torch's out_proj (default true). */
   outputProjection?: boolean;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
+/** Options of {@link PosoMultiHeadAttention}. */
 export interface PosoMultiHeadAttentionOptions extends MultiHeadAttentionOptions {
   /** Width of the personalization code x_pc. */
   pcFeatures: number;
@@ -61,20 +64,31 @@ export interface PosoMultiHeadAttentionOptions extends MultiHeadAttentionOptions
 
 /** Which keys are valid: `lengths` (B) or a uint8 `mask` (B, L); neither: all. */
 export interface AttentionKeys {
+  /** Valid keys per sample (B): sample b attends to its first `lengths[b]` positions. */
   lengths?: Tensor | Int32Array | readonly number[] | null;
+  /** uint8 (B, L): 1 where a key position is valid, 0 for padding. */
   mask?: Tensor | null;
 }
 
 /** What both attentions share: the projections, their checks and the kernel call. */
 abstract class AttentionBase extends Module {
+  /** W_q: queryFeatures → dim. */
   query: Linear;
+  /** W_k: keyFeatures → dim. */
   key: Linear;
+  /** W_v: keyFeatures → folds·dim (one projection per value fold). */
   value: Linear;
+  /** The output projection dim → dim, or null without `outputProjection`. */
   out: Linear | null;
+  /** Width of the query input x_q. */
   readonly queryFeatures: number;
+  /** Width of each sequence element. */
   readonly keyFeatures: number;
+  /** D = heads · head_dim, the width of Q, K, V and the output. */
   readonly dim: number;
+  /** Number of heads. */
   readonly heads: number;
+  /** N, the value folds (1 for plain attention). */
   readonly folds: number;
 
   protected constructor(o: Partial<MultiHeadAttentionOptions>, folds: number) {
@@ -128,11 +142,17 @@ export class MultiHeadAttention extends AttentionBase {
 
 /** POSO multi-head attention (see the file comment). */
 export class PosoMultiHeadAttention extends AttentionBase {
+  /** G_k: x_pc → dim key gates (γ = 2), or null without `keyGate`. */
   keyGate: GateNU | null;
+  /** The value-fold gates: x_pc → N (or N·heads with `gatePerHead`) values in (floor, 1). */
   valueGate: GateNU;
+  /** Width of the personalization code x_pc. */
   readonly pcFeatures: number;
+  /** Whether each head has its own gate per fold. */
   readonly gatePerHead: boolean;
+  /** C, the correction factor on the mixed value. */
   readonly scale: number;
+  /** The least a value gate can be (0: POSO's plain σ). */
   readonly valueGateFloor: number;
 
   constructor(options: PosoMultiHeadAttentionOptions) {

@@ -1,11 +1,3 @@
-/**
- * POSO-MLP: a stack of gated FC layers whose every unit is scaled per sample by a gate
- * computed from the personalization code x_pc (e.g. user-group features), so a minority
- * group gets its own effective network instead of one input among many:
- *   h_{l+1} = C · g_l(x_pc) ⊙ act(h_l·W_lᵀ + b_l),   g_l = σ(W2·relu(W1·x_pc))
- * C = 2 (default) and σ(0) = ½ start every gate near 1. An optional plain output layer
- * follows. Each layer is one fused kernel (GEMM, bias, activation and gate together).
- */
 import { Activation, ACTIVATIONS } from '../ops/activation';
 import { GATE_PLACEMENTS } from '../ops/gated-fc';
 import { Linear } from '../nn/linear';
@@ -17,6 +9,7 @@ import { checkRows } from './field-input';
 import { GateNU } from './gate-nu';
 import { GatedLinear } from './gated-linear';
 
+/** Options of {@link PosoMLP}. */
 export interface PosoMLPOptions {
   /** Width of each gated hidden layer, e.g. [256, 128]. */
   hidden: number[];
@@ -32,14 +25,28 @@ export interface PosoMLPOptions {
   gateHidden?: number;
   /** 'lazy' gates each layer's outputs (POSO), 'eager' its inputs (default 'lazy'). */
   placement?: 'lazy' | 'eager';
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
+/**
+ * POSO-MLP: a stack of gated FC layers whose every unit is scaled per sample by a gate
+ * computed from the personalization code x_pc (e.g. user-group features), so a minority
+ * group gets its own effective network instead of one input among many:
+ *   h_{l+1} = C · g_l(x_pc) ⊙ act(h_l·W_lᵀ + b_l),   g_l = σ(W2·relu(W1·x_pc))
+ * C = 2 (default) and σ(0) = ½ start every gate near 1. An optional plain output layer
+ * follows. Each layer is one fused kernel (GEMM, bias, activation and gate together).
+ */
 export class PosoMLP extends Module {
+  /** The gated hidden layers, one per `hidden` width. */
   layers: GatedLinear[];
+  /** One gate network per gated layer: x_pc → the width it gates. */
   gates: GateNU[];
+  /** The plain output layer, or null without `outFeatures`. */
   out: Linear | null;
+  /** Width of the input x. */
   readonly inFeatures: number;
+  /** Width of the personalization code x_pc. */
   readonly pcFeatures: number;
 
   constructor(inFeatures: number, options: PosoMLPOptions) {

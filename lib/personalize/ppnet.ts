@@ -1,12 +1,3 @@
-/**
- * PPNet, PEPNet's parameter personalization: every hidden layer l of every task tower is
- * gated by g_l = GateNU_l([prior ; sg(x)]), where prior holds the personal priors (user,
- * item, author id embeddings) and x is the tower input (EPNet's output), stop-gradient.
- * One GateNU per layer serves all tasks: its output is split into one slice per task.
- *   lazy  (default): h_{l+1} = g_l ⊙ f(h_l·W_lᵀ + b_l)
- *   eager:           h_{l+1} = f((g_l ⊙ h_l)·W_lᵀ + b_l)
- * Each gated layer is one fused kernel; a plain linear head gives each task's logit.
- */
 import { Activation, ACTIVATIONS } from '../ops/activation';
 import { GATE_PLACEMENTS, GatePlacement } from '../ops/gated-fc';
 import { concat, slice } from '../ops/layout';
@@ -19,6 +10,7 @@ import { checkRows } from './field-input';
 import { GateNU } from './gate-nu';
 import { GatedLinear } from './gated-linear';
 
+/** Options of {@link PPNet}. */
 export interface PPNetOptions {
   /** Width of the priors' input (e.g. user/item/author embeddings, concatenated). */
   priorFeatures: number;
@@ -34,12 +26,15 @@ export interface PPNetOptions {
   gamma?: number;
   /** Hidden width of each layer's GateNU (default 64). */
   gateHidden?: number;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
 /** One task's tower: gated hidden layers and a linear head. */
 export class TaskTower extends Module {
+  /** The gated hidden layers. */
   layers: GatedLinear[];
+  /** The linear head: last hidden width → 1 logit. */
   head: Linear;
   constructor(layers: GatedLinear[], head: Linear) {
     super();
@@ -56,12 +51,27 @@ export class TaskTower extends Module {
   }
 }
 
+/**
+ * PPNet, PEPNet's parameter personalization: every hidden layer l of every task tower is
+ * gated by g_l = GateNU_l([prior ; sg(x)]), where prior holds the personal priors (user,
+ * item, author id embeddings) and x is the tower input (EPNet's output), stop-gradient.
+ * One GateNU per layer serves all tasks: its output is split into one slice per task.
+ *   lazy  (default): h_{l+1} = g_l ⊙ f(h_l·W_lᵀ + b_l)
+ *   eager:           h_{l+1} = f((g_l ⊙ h_l)·W_lᵀ + b_l)
+ * Each gated layer is one fused kernel; a plain linear head gives each task's logit.
+ */
 export class PPNet extends Module {
+  /** One GateNU per hidden layer, shared by the tasks: [prior ; sg(x)] → tasks · the layer's gated width. */
   gates: GateNU[];
+  /** One tower per task. */
   towers: TaskTower[];
+  /** Width of the tower input x. */
   readonly inFeatures: number;
+  /** Width of the priors' input. */
   readonly priorFeatures: number;
+  /** Number of tasks T. */
   readonly tasks: number;
+  /** γ of each gate. */
   readonly gamma: number;
 
   constructor(inFeatures: number, options: PPNetOptions) {

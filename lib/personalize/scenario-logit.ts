@@ -1,10 +1,3 @@
-/**
- * Scenario shallow logit: a small linear tower on the scenario features whose logit is
- * added to the main network's, with dropout on that logit while training so the main
- * network cannot lean on it alone:
- *   p = σ(logit_common + dropout(logit_scene)),   logit_scene = s·W_sᵀ + b_s
- * The module returns the summed logits (B, tasks); apply σ or a BCE-with-logits loss.
- */
 import { add } from '../ops/elementwise';
 import { Dropout } from '../nn/layers';
 import { Linear } from '../nn/linear';
@@ -14,6 +7,7 @@ import { Tensor } from '../tensor';
 import { checkInt, checkOptions, checkRange } from '../validate';
 import { checkRows } from './field-input';
 
+/** Options of {@link ScenarioLogit}. */
 export interface ScenarioLogitOptions {
   /** Width of the scenario features s (e.g. the scenario id's embedding). */
   sceneFeatures: number;
@@ -21,12 +15,23 @@ export interface ScenarioLogitOptions {
   tasks?: number;
   /** Dropout probability on the scenario logit while training (default 0.1). */
   dropout?: number;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
+/**
+ * Scenario shallow logit: a small linear tower on the scenario features whose logit is
+ * added to the main network's, with dropout on that logit while training so the main
+ * network cannot lean on it alone:
+ *   p = σ(logit_common + dropout(logit_scene)),   logit_scene = s·W_sᵀ + b_s
+ * The module returns the summed logits (B, tasks); apply σ or a BCE-with-logits loss.
+ */
 export class ScenarioLogit extends Module {
+  /** The scenario tower: sceneFeatures → tasks logits. */
   fc: Linear;
+  /** Dropout on the scenario logit while training. */
   drop: Dropout;
+  /** Logits per sample, one per task. */
   readonly tasks: number;
 
   constructor(options: ScenarioLogitOptions) {

@@ -1,11 +1,3 @@
-/**
- * SENet field re-weighting (FiBiNET's squeeze-excitation over fields), the self-gated
- * form of field gating:
- *   z[b, f] = mean_d emb[b, f, d]                       (squeeze)
- *   a = γ·σ(W2·relu(W1·z + b1) + b2),  W1: F → ⌈F/r⌉       (excite, reduction r)
- *   out[b, f, :] = a[b, f] · emb[b, f, :]
- * γ = 2 (default) starts the weights near 1.
- */
 import { mul } from '../ops/elementwise';
 import { mean } from '../ops/reduce';
 import { Module } from '../nn/module';
@@ -15,6 +7,7 @@ import { checkInt, checkOptions, checkPositive } from '../validate';
 import { checkFieldEmbeddings } from './field-input';
 import { GateNU } from './gate-nu';
 
+/** Options of {@link SENet}. */
 export interface SENetOptions {
   /** Number of feature fields F. */
   fields: number;
@@ -22,11 +15,22 @@ export interface SENetOptions {
   reduction?: number;
   /** γ, the weights' upper bound (default 2). */
   gamma?: number;
+  /** Generator for the initial weights (default: the global one). */
   rng?: Rng;
 }
 
+/**
+ * SENet field re-weighting (FiBiNET's squeeze-excitation over fields), the self-gated
+ * form of field gating:
+ *   z[b, f] = mean_d emb[b, f, d]                       (squeeze)
+ *   a = γ·σ(W2·relu(W1·z + b1) + b2),  W1: F → ⌈F/r⌉       (excite, reduction r)
+ *   out[b, f, :] = a[b, f] · emb[b, f, :]
+ * γ = 2 (default) starts the weights near 1.
+ */
 export class SENet extends Module {
+  /** The excitation: F → ⌈F/r⌉ → F weights in (0, γ). */
   excite: GateNU;
+  /** Number of feature fields F. */
   readonly fields: number;
 
   constructor(options: SENetOptions) {

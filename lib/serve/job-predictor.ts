@@ -11,6 +11,7 @@ import { checkOptions, checkKnownKeys } from '../validate';
 import { objectCollate, Predictor } from './predictor';
 import { AppliedUpdate, applyUpdate, loadUpdate } from './update';
 
+/** Options of {@link jobPredictor}. */
 export interface JobPredictorOptions {
   /** The most requests per forward pass (default 256). */
   maxBatch?: number;
@@ -18,7 +19,9 @@ export interface JobPredictorOptions {
   maxDelayMs?: number;
 }
 
+/** What {@link jobPredictor} returns: a Predictor over a config job's model, and the way to update it. */
 export interface JobPredictor {
+  /** Scores JSON-like request objects (read with the job's schema). */
   predictor: Predictor<Record<string, unknown>, Batch>;
   /** The model and table behind it. */
   parts: JobParts;

@@ -1,19 +1,7 @@
-/**
- * MicroBatcher: requests that arrive one at a time (an HTTP handler's, say) gathered into
- * batches for one `run` call each. A batch runs when `maxBatch` requests are waiting or
- * `maxDelayMs` after the first of them arrived, whichever is first; batches run one at a time,
- * requests in arrival order. When `run` throws for a batch of several, the batch is split in
- * halves and each half run again, halving the parts that still fail, so a bad request ends up
- * alone and fails with its own error while the others are scored — in about 2·k·log₂(n/k)
- * re-runs for k bad requests among n, not n. `maxRetries` bounds the re-runs: by default
- * (2·(maxBatch − 1)) every request is always isolated; a caller that checks requests before
- * submitting them (an HTTP server parsing each on arrival), whose batches then only fail for
- * reasons of the whole batch, sets a small bound, and parts still failing when it is spent
- * reject with their error.
- */
 import { ArgumentError, DisposedError } from '../errors';
 import { checkFunction, checkInt, checkKnownKeys, checkOptions, checkRange } from '../validate';
 
+/** Options of {@link MicroBatcher}. */
 export interface MicroBatcherOptions<Req, Res> {
   /** Runs a batch: one result per request, in the requests' order. May be async. */
   run: (requests: Req[]) => Res[] | Promise<Res[]>;
@@ -29,6 +17,7 @@ export interface MicroBatcherOptions<Req, Res> {
   maxRetries?: number;
 }
 
+/** A MicroBatcher's counters since it was made. */
 export interface MicroBatcherStats {
   /** Requests submitted. */
   requests: number;
@@ -48,9 +37,25 @@ interface Waiting<Req, Res> {
   at: number;
 }
 
+/**
+ * MicroBatcher: requests that arrive one at a time (an HTTP handler's, say) gathered into
+ * batches for one `run` call each. A batch runs when `maxBatch` requests are waiting or
+ * `maxDelayMs` after the first of them arrived, whichever is first; batches run one at a time,
+ * requests in arrival order. When `run` throws for a batch of several, the batch is split in
+ * halves and each half run again, halving the parts that still fail, so a bad request ends up
+ * alone and fails with its own error while the others are scored — in about 2·k·log₂(n/k)
+ * re-runs for k bad requests among n, not n. `maxRetries` bounds the re-runs: by default
+ * (2·(maxBatch − 1)) every request is always isolated; a caller that checks requests before
+ * submitting them (an HTTP server parsing each on arrival), whose batches then only fail for
+ * reasons of the whole batch, sets a small bound, and parts still failing when it is spent
+ * reject with their error.
+ */
 export class MicroBatcher<Req, Res> {
+  /** The most requests in one batch. */
   readonly maxBatch: number;
+  /** How long the first waiting request waits for others, in ms. */
   readonly maxDelayMs: number;
+  /** The most re-runs of parts of one failed batch. */
   readonly maxRetries: number;
   private readonly run: (requests: Req[]) => Res[] | Promise<Res[]>;
   private readonly queue: Waiting<Req, Res>[] = [];

@@ -1,13 +1,3 @@
-/**
- * Predictor: a trained model behind a request-shaped API. `predict(requests)` scores a list
- * synchronously, in chunks of `maxBatch`, with the model (and the modules in `alsoEval`, such
- * as embedding tables held beside it) in eval mode — dropout off, table lookups that never
- * insert: an unseen id reads the table's default row — without a graph, freeing every tensor
- * it made, and puts every module back in the mode it was in. `score(request)` goes through a
- * {@link MicroBatcher}, so the requests of concurrent HTTP handlers share forward passes.
- *
- * Outputs: a probability (σ of the logit) per binary task, the raw value per regression task.
- */
 import { noGrad } from '../autograd';
 import { Device } from '../backend';
 import { Batch, collate } from '../data/batches';
@@ -24,6 +14,7 @@ import { MicroBatcher, MicroBatcherStats } from './micro-batcher';
 /** One request's outputs by task name: probabilities for binary tasks, values for regression tasks. */
 export type Prediction = Record<string, number>;
 
+/** Options of {@link Predictor}. */
 export interface PredictorOptions<Req, B> {
   /** The trained model; put in eval mode while predicting, its mode restored afterwards. */
   model: Module;
@@ -45,6 +36,7 @@ export interface PredictorOptions<Req, B> {
   maxDelayMs?: number;
 }
 
+/** A Predictor's counters: its batcher's, and its forward passes. */
 export interface PredictorStats extends MicroBatcherStats {
   /** Forward passes run by predict() and score(). */
   forwards: number;
@@ -52,9 +44,22 @@ export interface PredictorStats extends MicroBatcherStats {
   rows: number;
 }
 
+/**
+ * Predictor: a trained model behind a request-shaped API. `predict(requests)` scores a list
+ * synchronously, in chunks of `maxBatch`, with the model (and the modules in `alsoEval`, such
+ * as embedding tables held beside it) in eval mode — dropout off, table lookups that never
+ * insert: an unseen id reads the table's default row — without a graph, freeing every tensor
+ * it made, and puts every module back in the mode it was in. `score(request)` goes through a
+ * {@link MicroBatcher}, so the requests of concurrent HTTP handlers share forward passes.
+ *
+ * Outputs: a probability (σ of the logit) per binary task, the raw value per regression task.
+ */
 export class Predictor<Req, B> {
+  /** Task names, in the outputs' column order. */
   readonly tasks: readonly string[];
+  /** Each task's kind. */
   readonly kinds: readonly TaskKind[];
+  /** The most requests per forward pass. */
   readonly maxBatch: number;
   private readonly o: PredictorOptions<Req, B>;
   private readonly batcher: MicroBatcher<Req, Prediction>;
@@ -113,6 +118,7 @@ export class Predictor<Req, B> {
     return this.batcher.close();
   }
 
+  /** Counters since the predictor was made (requests, batches, forward passes, rows). */
   get stats(): PredictorStats {
     return { ...this.batcher.stats, forwards: this.forwards, rows: this.rows };
   }
@@ -155,6 +161,7 @@ export class Predictor<Req, B> {
   }
 }
 
+/** Options of {@link objectCollate}. */
 export interface ObjectCollateOptions {
   /** Device of the batch's tensors (default: `defaultDevice()`). */
   device?: Device;

@@ -18,6 +18,7 @@ import { ArgumentError, FormatError } from '../errors';
 import { Module } from '../nn/module';
 import { checkFunction, checkInt, checkKnownKeys, checkOptions, invalid } from '../validate';
 
+/** Options of {@link exportUpdate}. */
 export interface ExportUpdateOptions {
   /** The model: every parameter and buffer of `model.stateDict()` is sent. */
   model: Module;
@@ -35,6 +36,7 @@ export interface ExportUpdateOptions {
   metadata?: Record<string, unknown>;
 }
 
+/** Options of {@link applyUpdate}. */
 export interface ApplyUpdateOptions {
   /** The serving model; its parameter and buffer names, dtypes and shapes must match the update's. */
   model: Module;

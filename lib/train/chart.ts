@@ -8,6 +8,7 @@
 import { ArgumentError } from '../errors';
 import { checkInt, checkKnownKeys, checkNumber, checkOptions, invalid } from '../validate';
 
+/** One line of a chart: its legend name and its points. */
 export interface ChartSeries {
   /** Shown in the legend. */
   name: string;
@@ -15,10 +16,15 @@ export interface ChartSeries {
   points: [number, number][];
 }
 
+/** What {@link lineChartSvg} draws: the titles, the series and the image's size. */
 export interface LineChartOptions {
+  /** The chart's heading. */
   title: string;
+  /** The x axis's label. */
   xLabel: string;
+  /** The y axis's label. */
   yLabel: string;
+  /** The lines, drawn in order, each in the next colour of the palette. */
   series: ChartSeries[];
   /** Width of the image in px (default 640). */
   width?: number;

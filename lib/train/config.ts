@@ -13,7 +13,9 @@ import { Activation, ACTIVATIONS } from '../ops/activation';
 import type { PosoMultiHeadAttentionOptions } from '../personalize/poso-mha';
 import { checkBoolean, checkInt, checkKnownKeys, checkOneOf, checkOptions, checkPositive, checkRange, checkWidths, invalid } from '../validate';
 
+/** The model bodies a config can name in `config.model.kind`. */
 export const MODEL_KINDS = ['mlp', 'shared-bottom', 'mmoe', 'poso-mmoe', 'hmoe', 'pepnet', 'poso-mlp', 'star', 'm2m', 'apg-mlp'] as const;
+/** One of {@link MODEL_KINDS}. */
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
 /**
@@ -42,13 +44,17 @@ export const DOMAIN_KINDS: readonly ModelKind[] = ['pepnet', 'hmoe', 'm2m', 'sta
 export const PER_DOMAIN_KINDS: readonly ModelKind[] = ['hmoe', 'star'];
 /** How a sequence field is pooled into its slot of x: the mean of its embeddings, or attention with the candidate as the query. */
 export const SEQUENCE_POOLING_MODES = ['mean', 'attention', 'poso-attention'] as const;
+/** One of {@link SEQUENCE_POOLING_MODES}. */
 export type SequencePoolingMode = (typeof SEQUENCE_POOLING_MODES)[number];
 /** Keys of a sequence pooling setting that only attention uses, and those only POSO attention uses. */
 const ATTENTION_KEYS = ['target', 'dim', 'heads'] as const;
 const POSO_ATTENTION_KEYS = ['valueFolds', 'gatePerHead', 'keyGate', 'scale', 'gateHidden', 'valueGateFloor'] as const;
+/** The optimizers `config.optimizer.dense.kind` can name. */
 export const DENSE_OPTIMIZERS = ['adam', 'adamw', 'adagrad', 'sgd'] as const;
+/** The optimizers `config.optimizer.sparse.kind` can name (each keeps its state in the table's rows). */
 export const SPARSE_OPTIMIZERS = ['adagrad', 'sgd', 'adam'] as const;
 
+/** `config.data`: where the rows are, how they are read, and how they are split and cached. */
 export interface DataConfig {
   /** Training rows: a CSV/TSV/JSONL file (optionally .gz). */
   train: string;
@@ -57,7 +63,14 @@ export interface DataConfig {
   /** Test rows, scored once at the end (default: `split.test` of the train file). */
   test?: string;
   /** Without valid/test files: the shares of the train file's rows held out, chosen by a hash of the line number and seed (default { valid: 0.1, test: 0.1, seed: 1 }). */
-  split?: { valid?: number; test?: number; seed?: number };
+  split?: {
+    /** Share of the rows held out for validation (default 0.1). */
+    valid?: number;
+    /** Share of the rows held out for testing (default 0.1). */
+    test?: number;
+    /** Seed of the hash that assigns rows (default 1). */
+    seed?: number;
+  };
   /** 'csv', 'tsv' or 'jsonl' (default: from the train file's extension). */
   format?: 'csv' | 'tsv' | 'jsonl';
   /** CSV: column names when the file has no header. */
@@ -76,10 +89,17 @@ export interface DataConfig {
    * way (default true). `{ memoryMB }`: what the copies may hold in memory together (default
    * 1024); the rest goes to files under `output.dir/cache/`, deleted when the job ends.
    */
-  cache?: boolean | { memoryMB?: number };
+  cache?:
+    | boolean
+    | {
+        /** What the cached copies may hold in memory together, in MB (default 1024). */
+        memoryMB?: number;
+      };
 }
 
+/** `config.model`: the model kind, its embedding table, its conditions and options, and the optional extra towers. */
 export interface ModelConfig {
+  /** Which model body (see {@link MODEL_KINDS}). */
   kind: ModelKind;
   /** Floats per embedding row (default 8). */
   embeddingDim?: number;
@@ -100,13 +120,29 @@ export interface ModelConfig {
    * (row, field) is replaced by the field's learned "missing" vector with probability `dropout`
    * (default 0.1), and at evaluation and serving every field is missing.
    */
-  shallowTower?: { fields: string[]; hidden?: number[]; activation?: Activation; dropout?: number };
+  shallowTower?: {
+    /** The bias fields the tower reads (they leave the body's input). */
+    fields: string[];
+    /** Hidden widths of the tower (default []: a linear logit). */
+    hidden?: number[];
+    /** Hidden activation (default 'relu'). */
+    activation?: Activation;
+    /** Probability that a (row, field) is replaced by the missing vector while training (default 0.1). */
+    dropout?: number;
+  };
   /**
    * Any kind: a linear logit on the scenario's embedding added to the body's, with dropout on
    * it while training (ScenarioLogit). `true`, or `{ fields, dropout }`: sparse fields or the
    * domain field (default: the domain), dropout default 0.1.
    */
-  scenarioLogit?: boolean | { fields?: string[]; dropout?: number };
+  scenarioLogit?:
+    | boolean
+    | {
+        /** Sparse fields or the domain field whose embeddings feed the logit (default: the domain). */
+        fields?: string[];
+        /** Dropout on the scenario logit while training (default 0.1). */
+        dropout?: number;
+      };
   /**
    * Any kind: how each sequence field is pooled into its slot of x (default 'mean'). A mode
    * for every sequence field, or settings with per-field overrides in `fields` (a mode or
@@ -116,7 +152,12 @@ export interface ModelConfig {
    * gates the keys and mixes value folds by the personalization code, the embeddings of
    * `config.model.conditionFields` (PosoMultiHeadAttention; default: the domain).
    */
-  sequencePooling?: SequencePoolingMode | (SequencePoolingConfig & { fields?: Record<string, SequencePoolingMode | SequencePoolingConfig> });
+  sequencePooling?:
+    | SequencePoolingMode
+    | (SequencePoolingConfig & {
+        /** Per-field overrides by sequence field name: a mode, or settings (what they leave out comes from the top level). */
+        fields?: Record<string, SequencePoolingMode | SequencePoolingConfig>;
+      });
 }
 
 /** POSO attention's settings a sequence field's pooling passes on (PosoMultiHeadAttention's, with its defaults). */
@@ -136,23 +177,45 @@ export interface SequencePoolingConfig extends PosoAttentionSettings {
 
 /** A sequence field's pooling, resolved: attention's settings are present for the attention modes. */
 export interface SequencePooling extends PosoAttentionSettings {
+  /** How the field is pooled. */
   mode: SequencePoolingMode;
   /** The query's single-hot fields ([] for 'mean'). */
   target: string[];
+  /** Width of the pooled output, the field's slot in x. */
   dim: number;
+  /** Attention heads. */
   heads: number;
+  /** POSO attention's value folds N. */
   valueFolds: number;
+  /** POSO attention: one gate per fold and head. */
   gatePerHead: boolean;
+  /** POSO attention: gate the keys. */
   keyGate: boolean;
 }
 
+/** `config.optimizer`: the optimizers of the embedding rows and of the dense weights. */
 export interface OptimizerConfig {
   /** The embedding rows' optimizer (default { kind: 'adagrad', lr: 0.05 }). */
-  sparse?: { kind?: (typeof SPARSE_OPTIMIZERS)[number]; lr?: number; weightDecay?: number };
+  sparse?: {
+    /** One of {@link SPARSE_OPTIMIZERS} (default 'adagrad'). */
+    kind?: (typeof SPARSE_OPTIMIZERS)[number];
+    /** Learning rate (default 0.05 for AdaGrad, as EmbeddingTable's optimizer). */
+    lr?: number;
+    /** L2 penalty on each updated row (default 0). */
+    weightDecay?: number;
+  };
   /** The dense weights' optimizer (default { kind: 'adam', lr: 0.001 }). */
-  dense?: { kind?: (typeof DENSE_OPTIMIZERS)[number]; lr?: number; weightDecay?: number };
+  dense?: {
+    /** One of {@link DENSE_OPTIMIZERS} (default 'adam'). */
+    kind?: (typeof DENSE_OPTIMIZERS)[number];
+    /** Learning rate (default 0.001). */
+    lr?: number;
+    /** Weight decay (default 0; decoupled for 'adamw'). */
+    weightDecay?: number;
+  };
 }
 
+/** `config.train`: the training loop. */
 export interface LoopConfig {
   /** Passes over the training rows (default 4); an online job makes one pass over its stream. */
   epochs?: number;
@@ -174,6 +237,7 @@ export interface LoopConfig {
   lossEvery?: number;
 }
 
+/** `config.output`: where the results go and which are written. */
 export interface OutputConfig {
   /** Where the checkpoint, report and metrics go (default runs/<name> under the working directory). */
   dir?: string;
@@ -183,16 +247,27 @@ export interface OutputConfig {
   report?: boolean;
 }
 
+/**
+ * A training job as `gatewise train --config <file>` reads it: the schema, where the rows
+ * are, the model, the optimizers, the loop and where results go. Check one with
+ * {@link parseTrainConfig} or {@link loadTrainConfig}.
+ */
 export interface TrainConfig {
   /** The job's name (default: the config file's base name). */
   name?: string;
   /** Seeds the weights, the table and the shuffles (default 1). */
   seed?: number;
+  /** The columns: ids, dense values, labels, the domain, weights (see {@link defineSchema}). */
   schema: Schema;
+  /** Where the rows are and how to read them. */
   data: DataConfig;
+  /** The model. */
   model: ModelConfig;
+  /** The optimizers (default: AdaGrad 0.05 on the rows, Adam 0.001 on the dense weights). */
   optimizer?: OptimizerConfig;
+  /** The training loop. */
   train?: LoopConfig;
+  /** Where results go. */
   output?: OutputConfig;
 }
 
@@ -208,25 +283,116 @@ function resolveCache(c: unknown): { memoryMB: number } | null {
 
 /** A checked config with defaults filled in and paths absolute. */
 export interface ResolvedConfig {
+  /** The job's name. */
   name: string;
+  /** The seed of the weights, the table and the shuffles. */
   seed: number;
+  /** The schema, checked. */
   schema: DataSchema;
-  data: Required<Pick<DataConfig, 'train' | 'format' | 'onError'>> & Omit<DataConfig, 'train' | 'format' | 'onError' | 'split' | 'cache'> & { split: { valid: number; test: number; seed: number }; cache: { memoryMB: number } | null };
+  /** `config.data` with its paths absolute, its format known and its split and cache settled. */
+  data: Required<Pick<DataConfig, 'train' | 'format' | 'onError'>> &
+    Omit<DataConfig, 'train' | 'format' | 'onError' | 'split' | 'cache'> & {
+      /** The held-out shares of the train file and the seed of their hash. */
+      split: {
+        /** Share held out for validation. */
+        valid: number;
+        /** Share held out for testing. */
+        test: number;
+        /** Seed of the hash that assigns rows. */
+        seed: number;
+      };
+      /** The epoch cache's budget, or null when the cache is off. */
+      cache: {
+        /** What the cached copies may hold in memory together, in MB. */
+        memoryMB: number;
+      } | null;
+    };
+  /** `config.model` with defaults filled in. */
   model: {
+    /** The model body. */
     kind: ModelKind;
+    /** Floats per embedding row. */
     embeddingDim: number;
+    /** The embedding table's options. */
     table: Record<string, unknown>;
+    /** pepnet: the fields that condition PPNet ([] otherwise). */
     priorFields: string[];
+    /** The fields whose embeddings condition the body ([] for kinds without a condition). */
     conditionFields: string[];
+    /** The body's own options. */
     options: Record<string, unknown>;
-    shallowTower: { fields: string[]; hidden: number[]; activation: Activation; dropout: number } | null;
-    scenarioLogit: { fields: string[]; dropout: number } | null;
+    /** The shallow tower's settings, or null for none. */
+    shallowTower: {
+      /** The bias fields. */
+      fields: string[];
+      /** Hidden widths of the tower. */
+      hidden: number[];
+      /** Hidden activation. */
+      activation: Activation;
+      /** Feature-dropout probability while training. */
+      dropout: number;
+    } | null;
+    /** The scenario logit's settings, or null for none. */
+    scenarioLogit: {
+      /** The fields whose embeddings feed the logit. */
+      fields: string[];
+      /** Dropout on the logit while training. */
+      dropout: number;
+    } | null;
     /** Every sequence field's pooling, by name (mean unless configured). */
     sequencePooling: Record<string, SequencePooling>;
   };
-  optimizer: { sparse: { kind: (typeof SPARSE_OPTIMIZERS)[number]; lr: number; weightDecay: number }; dense: { kind: (typeof DENSE_OPTIMIZERS)[number]; lr: number; weightDecay: number } };
-  train: { epochs: number; batchSize: number; evalBatchSize: number; shuffleBuffer: number; clipNorm?: number; earlyStopping?: EarlyStopping; checkpointEvery: number; updateEvery: number; lossEvery: number };
-  output: { dir: string; safetensors: boolean; report: boolean };
+  /** The optimizers, with defaults filled in. */
+  optimizer: {
+    /** The embedding rows' optimizer. */
+    sparse: {
+      /** The kind. */
+      kind: (typeof SPARSE_OPTIMIZERS)[number];
+      /** Learning rate. */
+      lr: number;
+      /** L2 penalty on each updated row. */
+      weightDecay: number;
+    };
+    /** The dense weights' optimizer. */
+    dense: {
+      /** The kind. */
+      kind: (typeof DENSE_OPTIMIZERS)[number];
+      /** Learning rate. */
+      lr: number;
+      /** Weight decay. */
+      weightDecay: number;
+    };
+  };
+  /** The training loop, with defaults filled in (see {@link LoopConfig}). */
+  train: {
+    /** Passes over the training rows. */
+    epochs: number;
+    /** Rows per training batch. */
+    batchSize: number;
+    /** Rows per evaluation batch. */
+    evalBatchSize: number;
+    /** Rows held in the shuffle buffer (0: file order). */
+    shuffleBuffer: number;
+    /** Global-norm clipping of the dense gradients, when set. */
+    clipNorm?: number;
+    /** Early stopping, when set. */
+    earlyStopping?: EarlyStopping;
+    /** Steps between checkpoints (0: only at the end). */
+    checkpointEvery: number;
+    /** Steps between serving updates (0: none). */
+    updateEvery: number;
+    /** Steps whose losses are summed on the device between reads. */
+    lossEvery: number;
+  };
+  /** Where results go, resolved. */
+  output: {
+    /** The output directory, absolute. */
+    dir: string;
+    /** Whether the dense weights are also exported as safetensors. */
+    safetensors: boolean;
+    /** Whether the training-curve report is written. */
+    report: boolean;
+  };
   /** The config as given (saved into checkpoints and reports). */
   source: TrainConfig;
 }

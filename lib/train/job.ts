@@ -30,12 +30,19 @@ import { ProgressOptions } from './progress';
 import { writeTrainingReport } from './report';
 import { TabularModel, TabularModelOptions } from './tabular-model';
 
+/**
+ * A part of a job's data: the training rows, the validation rows (after every epoch) or the test
+ * rows (scored once at the end).
+ */
 export type Part = 'train' | 'valid' | 'test';
 
 /** What a job built: the model, its trainer and its data. */
 export interface JobParts {
+  /** The config the job was built from. */
   config: ResolvedConfig;
+  /** The model the config describes. */
   model: TabularModel;
+  /** The trainer over the model and its optimizers. */
   trainer: Trainer<Batch>;
   /** The rows of a part in file order (a file's rows instead, when given). */
   rows(part: Part, file?: string): AsyncIterable<Row>;
@@ -55,6 +62,10 @@ export interface JobParts {
   dispose(): void;
 }
 
+/**
+ * Options of {@link runTrainJob}: where progress and log lines go, per-epoch and per-step hooks,
+ * and a stop signal.
+ */
 export interface JobOptions {
   /** Progress output (default: a bar on a terminal, lines otherwise, on stderr). */
   progress?: ProgressOptions;
@@ -68,23 +79,34 @@ export interface JobOptions {
   signal?: AbortSignal;
 }
 
+/** What {@link runTrainJob} returns: the training history, the test metrics and the files written. */
 export interface JobResult {
+  /** The job's name. */
   name: string;
+  /**
+   * The training history: each epoch's loss and validation metrics, the best epoch, whether it
+   * stopped early.
+   */
   fit: FitResult;
   /** Metrics of the test rows, per task and per domain. */
   test: TaskMetric[];
   /** The training loss as it was read back: [step, mean loss of the steps since the previous read], every config.train.lossEvery steps and at each epoch's end. */
   losses: [number, number][];
+  /** The checkpoint file written at the end. */
   checkpoint: string;
   /** The serving updates written (train.updateEvery), oldest first: apply them in order. */
   updates: string[];
   /** metrics.json: history and test metrics. */
   metrics: string;
+  /** The HTML training report (when output.report is on). */
   report?: string;
+  /** The dense weights as safetensors (when output.safetensors is on). */
   safetensors?: string;
+  /** The readers' counts of the last pass over each part (rows read, skipped). */
   stats: Partial<Record<Part, ReaderStats>>;
   /** The numeric treatment fitted on the training rows (null: none needed); its `notes` were logged. */
   numeric: NumericState | null;
+  /** Wall-clock seconds the job took. */
   seconds: number;
 }
 
@@ -134,6 +156,7 @@ function denseOptimizer(config: ResolvedConfig, model: TabularModel): Steppable 
   }
 }
 
+/** Options of {@link buildJob}. */
 export interface BuildJobOptions extends Pick<JobOptions, 'progress'> {
   /** false: every pass reads the files (one-pass uses). */
   cache?: boolean;
@@ -252,7 +275,13 @@ export function checkpointConfig(config: ResolvedConfig): unknown {
 }
 
 /** Restores a job's checkpoint into freshly built parts (the domain vocabulary first, so ids line up; then the numeric treatment it trained with). */
-export function loadJobCheckpoint(parts: JobParts, file: string): { step: number } {
+export function loadJobCheckpoint(
+  parts: JobParts,
+  file: string,
+): {
+  /** The training step the checkpoint was written at (now the trainer's step). */
+  step: number;
+} {
   const info = loadCheckpoint(file, { model: parts.model, tables: { table: parts.model.table } });
   restoreJobDataState(parts.config, info.config as Partial<JobDataState> | null, `checkpoint ${file}`);
   parts.trainer.step = info.step;

@@ -1,25 +1,35 @@
-/**
- * Training progress for a terminal or a log: on a TTY a bar redrawn in place (samples/s,
- * loss, ETA when the total is known); elsewhere plain lines every `every` seconds and at
- * the end of each phase, so CI logs and log collectors get readable records.
- */
 import { checkOneOf, checkPositive } from '../validate';
 
+/** The output modes of {@link Progress}, see {@link ProgressMode}. */
 export const PROGRESS_MODES = ['auto', 'bar', 'lines', 'none'] as const;
+/**
+ * 'bar': redrawn in place (a TTY); 'lines': a plain line every few seconds (logs); 'none': silent;
+ * 'auto': 'bar' on a TTY, else 'lines'.
+ */
 export type ProgressMode = (typeof PROGRESS_MODES)[number];
 
+/** Options of {@link Progress}. */
 export interface ProgressOptions {
   /** 'auto' (default): a bar when the stream is a TTY, lines otherwise. */
   mode?: ProgressMode;
   /** Where to write (default process.stderr). */
-  stream?: NodeJS.WritableStream & { isTTY?: boolean };
+  stream?: NodeJS.WritableStream & {
+    /** Whether the stream is a terminal (a bar is drawn then in 'auto' mode). */
+    isTTY?: boolean;
+  };
   /** Seconds between lines in 'lines' mode (default 10). */
   every?: number;
   /** Clock in ms (tests inject one; default Date.now). */
   now?: () => number;
 }
 
+/**
+ * Training progress for a terminal or a log: on a TTY a bar redrawn in place (samples/s,
+ * loss, ETA when the total is known); elsewhere plain lines every `every` seconds and at
+ * the end of each phase, so CI logs and log collectors get readable records.
+ */
 export class Progress {
+  /** The mode in use ('auto' resolved). */
   readonly mode: Exclude<ProgressMode, 'auto'>;
   private readonly stream: NodeJS.WritableStream;
   private readonly every: number;

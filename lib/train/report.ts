@@ -11,6 +11,10 @@ import { checkInt, checkKnownKeys, checkOptions, invalid } from '../validate';
 import { escapeXml, lineChartSvg } from './chart';
 import { EpochRecord } from './trainer';
 
+/**
+ * What {@link trainingReportHtml} draws: the title, the loss curve, the epochs' metrics and the
+ * test metrics.
+ */
 export interface TrainingReportInput {
   /** The page's heading and <title>. */
   title: string;

@@ -1,31 +1,3 @@
-/**
- * TabularModel: the model a config describes — every id field of a schema embedded in one
- * shared EmbeddingTable (single-hot fields looked up, multi-hot bags mean-pooled, sequences
- * mean-pooled or attended over with the candidate as the query, the domain embedded by its
- * value), beside the dense fields, into a body. x is `embed(batch)`, (B, features) =
- * [single-hot fields ; bags ; sequences ; domain ; dense]:
- *   mlp            x → MLP → T outputs
- *   shared-bottom  x → SharedBottom
- *   mmoe           x → MMoE
- *   poso-mmoe      PosoMMoE(x, pc)          pc: the conditionFields' embeddings (default: the domain's)
- *   hmoe           HMoE(bottom(x), domain ids)   one tower per domain value, a gate mixes them
- *   pepnet         EPNet([general fields ; pooled bags ; pooled sequences] | domain) → PPNet(· ; dense | prior fields)
- *   poso-mlp       PosoMLP(x, pc) → T outputs
- *   star           Star(x, domain)          partitioned norm, W ⊙ W_p layers, aux tower on onehot(domain)
- *   m2m            M2M(x, s)                s: the domain's embedding
- *   apg-mlp        ApgMLP(x, z) → T outputs  z: the conditionFields' embeddings (default: the domain's)
- * The condition and scenario embeddings are slices of x (one table lookup per step; their
- * gradient reaches the table through both uses). A sequence's slot (model.sequencePooling):
- *   mean            the mean of its embeddings (the default; one lookupBag)
- *   attention       MultiHeadAttention(q = the target fields' embeddings, lookupSequences(seq))
- *   poso-attention  PosoMultiHeadAttention(q, seq, pc = the conditionFields' embeddings)
- * The query and pc are slices of the single-hot lookup too; the sequence is looked up apart.
- * Any kind may add, to its logits:
- *   shallowTower   ShallowTower(bias fields): the fields leave x, feature dropout while training,
- *                  every field "missing" at evaluation
- *   scenarioLogit  ScenarioLogit(the scenario fields' embeddings, default the domain's)
- * forward(batch) takes a Batch from `batches`/`collate` and returns (B, T) logits.
- */
 import { Batch } from '../data/batches';
 import { hashId } from '../data/hash';
 import { DataSchema } from '../data/schema';
@@ -55,8 +27,11 @@ import { ArgumentError } from '../errors';
 import { checkOptions, checkWidths, invalid } from '../validate';
 import { ModelKind, ResolvedConfig, SequencePooling } from './config';
 
+/** Options of {@link TabularModel}: the schema, the resolved `config.model` and the rows' optimizer. */
 export interface TabularModelOptions {
+  /** The schema whose fields become the model's inputs. */
   schema: DataSchema;
+  /** The model's settings, as `ResolvedConfig.model`. */
   model: ResolvedConfig['model'];
   /** The rows' optimizer. */
   sparseOptimizer: ResolvedConfig['optimizer']['sparse'];
@@ -115,11 +90,44 @@ export class ApgTower extends Module {
   }
 }
 
+/**
+ * TabularModel: the model a config describes — every id field of a schema embedded in one
+ * shared EmbeddingTable (single-hot fields looked up, multi-hot bags mean-pooled, sequences
+ * mean-pooled or attended over with the candidate as the query, the domain embedded by its
+ * value), beside the dense fields, into a body. x is `embed(batch)`, (B, features) =
+ * [single-hot fields ; bags ; sequences ; domain ; dense]:
+ *   mlp            x → MLP → T outputs
+ *   shared-bottom  x → SharedBottom
+ *   mmoe           x → MMoE
+ *   poso-mmoe      PosoMMoE(x, pc)          pc: the conditionFields' embeddings (default: the domain's)
+ *   hmoe           HMoE(bottom(x), domain ids)   one tower per domain value, a gate mixes them
+ *   pepnet         EPNet([general fields ; pooled bags ; pooled sequences] | domain) → PPNet(· ; dense | prior fields)
+ *   poso-mlp       PosoMLP(x, pc) → T outputs
+ *   star           Star(x, domain)          partitioned norm, W ⊙ W_p layers, aux tower on onehot(domain)
+ *   m2m            M2M(x, s)                s: the domain's embedding
+ *   apg-mlp        ApgMLP(x, z) → T outputs  z: the conditionFields' embeddings (default: the domain's)
+ * The condition and scenario embeddings are slices of x (one table lookup per step; their
+ * gradient reaches the table through both uses). A sequence's slot (model.sequencePooling):
+ *   mean            the mean of its embeddings (the default; one lookupBag)
+ *   attention       MultiHeadAttention(q = the target fields' embeddings, lookupSequences(seq))
+ *   poso-attention  PosoMultiHeadAttention(q, seq, pc = the conditionFields' embeddings)
+ * The query and pc are slices of the single-hot lookup too; the sequence is looked up apart.
+ * Any kind may add, to its logits:
+ *   shallowTower   ShallowTower(bias fields): the fields leave x, feature dropout while training,
+ *                  every field "missing" at evaluation
+ *   scenarioLogit  ScenarioLogit(the scenario fields' embeddings, default the domain's)
+ * forward(batch) takes a Batch from `batches`/`collate` and returns (B, T) logits.
+ */
 export class TabularModel extends Module {
+  /** The shared embedding table of every id field. */
   table: EmbeddingTable;
+  /** The body the kind names (an MLP, MMoE, PEPNet…), over the pooled embeddings and dense values. */
   body: Module;
+  /** The body's kind. */
   readonly kind: ModelKind;
+  /** The schema the batches follow. */
   readonly schema: DataSchema;
+  /** Logits per row, one per label field (task). */
   readonly tasks: number;
   /** The sparse fields fed to the body: all but the shallow tower's (and, for pepnet, the prior fields). */
   private readonly general: string[];

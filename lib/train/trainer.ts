@@ -1,11 +1,3 @@
-/**
- * Trainer: the loop a Node training service runs — epochs (or online passes over a stream),
- * every optimizer stepped after each batch (sparse AdaGrad for the tables and Adam for the
- * dense weights, as PEPNet trains), global-norm gradient clipping, evaluation on a held-out
- * stream with exact metrics per task and per domain, early stopping, and progress with
- * throughput. Data sources are iterables or async iterables of batches (or functions that
- * return a fresh one per epoch); awaiting between batches keeps the event loop turning.
- */
 import { noGrad } from '../autograd';
 import { multiTaskLoss, TaskLossKind } from '../models/multi-task-loss';
 import { GroupArray } from '../metrics/inputs';
@@ -45,7 +37,12 @@ export interface BatchInfo {
 /** Batches: an iterable, an async iterable, or a function returning a fresh one per pass. */
 export type DataSource<B> = Iterable<B> | AsyncIterable<B> | (() => Iterable<B> | AsyncIterable<B>);
 
+/**
+ * Options of {@link Trainer}: the model and how to run it, the tasks and their losses, the
+ * optimizers, and hooks.
+ */
 export interface TrainerOptions<B> {
+  /** The model trained (its parameters get the default optimizer; train/eval mode is switched on it). */
   model: Module;
   /** Runs the model on a batch. */
   forward: (batch: B) => StepOutput;
@@ -63,6 +60,7 @@ export interface TrainerOptions<B> {
   batchInfo?: (batch: B) => BatchInfo;
   /** Names of the domain ids batchInfo returns. */
   domainNames?: string[];
+  /** Progress output while training (default: a bar on a terminal, lines otherwise, on stderr). */
   progress?: ProgressOptions;
   /** Other modules put in eval mode with the model while evaluating and predicting (e.g. an EmbeddingTable held outside it, so eval lookups insert no rows). */
   alsoEval?: Module[];
@@ -74,14 +72,21 @@ export interface TrainerOptions<B> {
 
 /** The evaluated rows, flat: outputs, labels and mask (B·T each, row-major), and per row its weight, domain and user (null when absent). */
 export interface EvalRows {
+  /** The model's outputs (B·T, row-major). */
   outputs: number[];
+  /** The labels (B·T, row-major). */
   labels: number[];
+  /** 1 where a label is present, 0 where missing (B·T). */
   mask: number[];
+  /** Each row's sample weight, or null. */
   weights: number[] | null;
+  /** Each row's domain id, or null. */
   domains: number[] | null;
+  /** Each row's user, or null. */
   users: (number | string | bigint)[] | null;
 }
 
+/** When to stop training early: a validation metric that stopped improving. */
 export interface EarlyStopping {
   /** Metric to watch on the eval data's 'all' rows (default 'auc'). */
   metric?: 'auc' | 'gauc' | 'logloss' | 'mse';
@@ -93,6 +98,7 @@ export interface EarlyStopping {
   minDelta?: number;
 }
 
+/** Options of `Trainer.fit()`. */
 export interface FitOptions<B> {
   /** Passes over the training data (default 1). */
   epochs?: number;
@@ -120,20 +126,27 @@ export interface FitOptions<B> {
   signal?: AbortSignal;
 }
 
+/** One epoch of `Trainer.fit()`: its loss, throughput and validation metrics. */
 export interface EpochRecord {
+  /** The epoch's number, from 1. */
   epoch: number;
   /** Mean training loss over the epoch's batches. */
   loss: number;
+  /** Training rows seen in the epoch. */
   samples: number;
+  /** Training throughput over the epoch, in rows per second. */
   samplesPerSecond: number;
   /** Eval metrics, when eval data was given. */
   metrics?: TaskMetric[];
 }
 
+/** What `Trainer.fit()` returns. */
 export interface FitResult {
+  /** One record per epoch trained. */
   history: EpochRecord[];
   /** The epoch with the best watched metric (with early stopping), else the last. */
   bestEpoch: number;
+  /** Whether early stopping ended training. */
   stoppedEarly: boolean;
   /** Whether options.signal stopped training. */
   interrupted: boolean;
@@ -148,10 +161,22 @@ async function* batchesOf<B>(source: DataSource<B>): AsyncGenerator<B> {
   for await (const b of it as AsyncIterable<B>) yield b;
 }
 
+/**
+ * Trainer: the loop a Node training service runs — epochs (or online passes over a stream),
+ * every optimizer stepped after each batch (sparse AdaGrad for the tables and Adam for the
+ * dense weights, as PEPNet trains), global-norm gradient clipping, evaluation on a held-out
+ * stream with exact metrics per task and per domain, early stopping, and progress with
+ * throughput. Data sources are iterables or async iterables of batches (or functions that
+ * return a fresh one per epoch); awaiting between batches keeps the event loop turning.
+ */
 export class Trainer<B> {
+  /** The model trained. */
   readonly model: Module;
+  /** Task names, in the outputs' column order. */
   readonly tasks: string[];
+  /** Each task's kind (its loss and metrics). */
   readonly kinds: TaskKind[];
+  /** Every optimizer, stepped together after each batch. */
   readonly optimizer: OptimizerSet;
   /** Optimizer steps taken (also restored from checkpoints). */
   step = 0;

@@ -14,9 +14,18 @@ import { ProgressMode } from './progress';
 import { checkInt, checkOptions, invalid } from '../validate';
 import * as errors from '../errors';
 
+/** Options of {@link trainInWorker}. */
 export interface TrainInWorkerOptions {
   /** Where the worker's progress text goes (default process.stderr). */
-  progress?: { mode?: ProgressMode; stream?: NodeJS.WritableStream & { isTTY?: boolean } };
+  progress?: {
+    /** The progress mode (default 'auto': a bar on a TTY stream, lines otherwise). */
+    mode?: ProgressMode;
+    /** The stream written to (default process.stderr). */
+    stream?: NodeJS.WritableStream & {
+      /** Whether the stream is a terminal. */
+      isTTY?: boolean;
+    };
+  };
   /** After each epoch, on the main thread. */
   onEpoch?: (record: EpochRecord) => void;
   /** Every `stepEvery` steps, on the main thread. */
@@ -26,7 +35,16 @@ export interface TrainInWorkerOptions {
 }
 
 /** What the worker is sent: a config file, or a config object with the folder its paths are relative to. */
-export type WorkerConfig = string | { config: TrainConfig; baseDir?: string; name?: string };
+export type WorkerConfig =
+  | string
+  | {
+      /** The config object. */
+      config: TrainConfig;
+      /** The folder the config's relative paths are relative to (default: the working directory). */
+      baseDir?: string;
+      /** The job's name (default: the config's name). */
+      name?: string;
+    };
 
 /** Messages from worker-entry. */
 export type WorkerMessage =
@@ -36,6 +54,7 @@ export type WorkerMessage =
   | { type: 'done'; result: JobResult }
   | { type: 'error'; name: string; message: string };
 
+/** A job running in a worker thread, from {@link trainInWorker}. */
 export interface TrainingWorker {
   /** The job's result once it finishes; rejects with the job's error (its message intact). */
   readonly done: Promise<JobResult>;
@@ -43,6 +62,7 @@ export interface TrainingWorker {
   stop(): void;
   /** Kill the worker now (nothing more is written). */
   terminate(): Promise<void>;
+  /** The worker thread's id. */
   readonly threadId: number;
 }
 

@@ -1,11 +1,6 @@
-/**
- * The server's Prometheus metrics (prom-client, in a registry of its own): HTTP requests by
- * route and status, the prediction latency, rows per forward call and failed calls, the
- * model's step, the age of the served weights, updates applied and refused, requests in
- * flight and rows queued, plus Node's process metrics. `GET /metrics` serves `text()`.
- */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** What the metrics read from the server when scraped. */
 export interface ServeMetricsSource {
   /** The step of the model served. */
   step(): number;
@@ -13,8 +8,16 @@ export interface ServeMetricsSource {
   queued(): number;
 }
 
+/**
+ * The server's Prometheus metrics (prom-client, in a registry of its own): HTTP requests by
+ * route and status, the prediction latency, rows per forward call and failed calls, the
+ * model's step, the age of the served weights, updates applied and refused, requests in
+ * flight and rows queued, plus Node's process metrics. `GET /metrics` serves `text()`.
+ */
 export class ServeMetrics {
+  /** The prom-client registry holding every metric. */
   readonly registry = new Registry();
+  /** The Content-Type of `text()` (Prometheus text format). */
   readonly contentType = this.registry.contentType;
   private readonly requests: Counter<'route' | 'status'>;
   private readonly latency: Histogram;
@@ -77,16 +80,19 @@ export class ServeMetrics {
     };
   }
 
+  /** Counts one forward call of `rows` rows, and a failure when it failed. */
   forwardCall(rows: number, failed: boolean): void {
     this.batchRows.observe(rows);
     if (failed) this.runFailures.inc();
   }
 
+  /** Counts a serving update, applied or refused; an applied one resets the weights' age. */
   update(applied: boolean): void {
     this.updates.inc({ result: applied ? 'applied' : 'refused' });
     if (applied) this.changedAt = Date.now();
   }
 
+  /** Every metric in the Prometheus text format. */
   text(): Promise<string> {
     return this.registry.metrics();
   }

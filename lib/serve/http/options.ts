@@ -10,6 +10,7 @@ import { checkInt, checkKnownKeys, checkOptions, checkRange, invalid } from '../
 /** A config file, or a config object with the folder its paths are relative to (as `trainInWorker` takes). */
 export type ServeConfig = WorkerConfig;
 
+/** Options of {@link serve}. */
 export interface ServeOptions {
   /** The job's config: a file, or `{ config, baseDir?, name? }`. */
   config: ServeConfig;

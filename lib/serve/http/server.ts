@@ -30,14 +30,17 @@ import { ScoringPool } from './pool';
 import { HttpError, parseRequest, readBody } from './requests';
 import { UpdateWatcher } from './watch-updates';
 
+/** A running server, from {@link serve}. */
 export interface Server {
   /** The prediction API's base URL, e.g. http://127.0.0.1:8080. */
   readonly url: string;
+  /** The port the prediction API listens on. */
   readonly port: number;
   /** The admin API's base URL, or null without an admin port. */
   readonly adminUrl: string | null;
   /** The training step of the weights served. */
   readonly step: number;
+  /** The server's Prometheus metrics (served at GET /metrics). */
   readonly metrics: ServeMetrics;
   /** Applies an update (a file written by the job, or its bytes) to every model copy, between batches, after those before it. */
   update(update: string | Uint8Array): Promise<AppliedUpdate>;
