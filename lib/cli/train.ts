@@ -74,7 +74,7 @@ export async function trainCommand(args: string[], out: Out): Promise<number> {
     process.once('SIGINT', () => stop.abort());
     result = await runTrainJob(config, { progress: { mode }, signal: stop.signal });
   }
-  out(values.json ? `${JSON.stringify({ ...result, stepLosses: undefined }, null, 2)}\n` : summary(result));
+  out(values.json ? `${JSON.stringify({ ...result, losses: undefined }, null, 2)}\n` : summary(result));
   return 0;
 }
 
