@@ -131,6 +131,8 @@ export class TabularModel extends Module {
   readonly tasks: number;
   /** The sparse fields fed to the body: all but the shallow tower's (and, for pepnet, the prior fields). */
   private readonly general: string[];
+  /** domainKeys' cache: the vocabulary it was made for and the keys as 32-bit word pairs. */
+  private domainKeyCache: { vocabulary: string; words: Int32Array } | null = null;
   private readonly priors: string[];
   /** Where each condition field's embedding starts in embed()'s output (poso-*, apg-mlp 'group'). */
   private readonly conditionAt: number[];
@@ -523,8 +525,20 @@ export class TabularModel extends Module {
     const domain = this.schema.domain!;
     const d = batch.raw.domain;
     if (!d) throw invalid('a batch with domain ids (read with this model\'s schema)', 'batch.raw.domain', d);
-    const keys = this.schema.domainNames.map((n) => hashId(domain.name, n));
-    return BigInt64Array.from(d, (id) => keys[id]);
+    // The domains' keys, hashed again only when the vocabulary changes (it grows as domains are
+    // learned, or is restored from a checkpoint), then copied as 32-bit word pairs (no BigInt per row).
+    const vocabulary = this.schema.domainNames.join('\u0000');
+    if (this.domainKeyCache === null || this.domainKeyCache.vocabulary !== vocabulary) {
+      this.domainKeyCache = { vocabulary, words: new Int32Array(BigInt64Array.from(this.schema.domainNames, (n) => hashId(domain.name, n)).buffer) };
+    }
+    const keys = this.domainKeyCache.words;
+    const out = new BigInt64Array(d.length);
+    const words = new Int32Array(out.buffer);
+    for (let b = 0; b < d.length; ++b) {
+      words[2 * b] = keys[2 * d[b]];
+      words[2 * b + 1] = keys[2 * d[b] + 1];
+    }
+    return out;
   }
 
   /** (B) int64: domainKeys on the table's device. */
