@@ -57,22 +57,21 @@ export function expertLinear(x: Tensor, weight: Tensor, bias: Tensor | null = nu
   const yShape = batchMajor ? [B, E, outF] : [E, B, outF];
   const y = empty(yShape, { device: x.device });
   const pre = act === 'gelu' ? empty(yShape, { device: x.device }) : null;
-  if (batchMajor) {
-    const w = weight.detach().reshape(E * outF, inF);
-    const b = bias ? bias.detach().reshape(E * outF) : null;
-    native.gemm(x._h, w._h, y.reshape(B, E * outF)._h, b?._h ?? null, pre ? pre.reshape(B, E * outF)._h : null, false, true, 1, 0, act, 0.01);
-    for (const t of [w, b]) t?.dispose();
-  } else if (shared) {
-    // One GEMM over every expert's rows at once, (B, in)·(E·out, in)ᵀ → (B, E·out), then
-    // expert-major: one large product runs far nearer the peak than E small ones.
-    const flatY = empty([B, E, outF], { device: x.device });
-    const flatPre = pre ? empty([B, E, outF], { device: x.device }) : null;
+  if (shared) {
+    // One GEMM over every expert's rows at once, (B, in)·(E·out, in)ᵀ → (B, E·out): one large
+    // product runs far nearer the peak than E small ones. It writes batch-major; expert-major
+    // takes a permute.
+    const flatY = batchMajor ? y : empty([B, E, outF], { device: x.device });
+    const flatPre = pre && !batchMajor ? empty([B, E, outF], { device: x.device }) : pre;
     const w = weight.detach().reshape(E * outF, inF);
     const b = bias ? bias.detach().reshape(E * outF) : null;
     native.gemm(x._h, w._h, flatY.reshape(B, E * outF)._h, b?._h ?? null, flatPre ? flatPre.reshape(B, E * outF)._h : null, false, true, 1, 0, act, 0.01);
-    native.permute(flatY._h, [1, 0, 2], y._h);
-    if (pre && flatPre) native.permute(flatPre._h, [1, 0, 2], pre._h);
-    for (const t of [flatY, flatPre, w, b]) t?.dispose();
+    if (!batchMajor) {
+      native.permute(flatY._h, [1, 0, 2], y._h);
+      if (pre && flatPre) native.permute(flatPre._h, [1, 0, 2], pre._h);
+      for (const t of [flatY, flatPre]) t?.dispose();
+    }
+    for (const t of [w, b]) t?.dispose();
   } else {
     native.gemm(x._h, weight._h, y._h, bias?._h ?? null, pre?._h ?? null, false, true, 1, 0, act, 0.01);
   }

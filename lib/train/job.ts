@@ -324,9 +324,6 @@ export async function runTrainJob(config: ResolvedConfig, options: JobOptions = 
       if (loss !== undefined) losses.push([step, loss]);
       if (config.train.checkpointEvery > 0 && step % config.train.checkpointEvery === 0) save();
       if (config.train.updateEvery > 0 && step % config.train.updateEvery === 0) pushUpdate();
-      // An abort comes from a macrotask (a worker's stop message, Ctrl-C): epochs read from the
-      // epoch cache never wait on I/O, so give the event loop a turn after each step.
-      if (options.signal) await new Promise<void>((resolve) => setImmediate(resolve));
       await options.onStep?.(step, loss);
     },
   });

@@ -199,13 +199,7 @@ export class Trainer<B> {
 
   /** One optimizer step on a batch; returns its loss (read back from the device). */
   trainStep(batch: B): number {
-    const window = new LossWindow();
-    try {
-      window.add(this.run(batch).loss);
-      return window.read();
-    } finally {
-      window.dispose();
-    }
+    return readLoss(this.run(batch).loss);
   }
 
   /**
@@ -214,14 +208,9 @@ export class Trainer<B> {
    * read back) — so the caller can take the time between calls.
    */
   trainStepProfiled(batch: B, mark: (phase: string) => void): number {
-    const { loss } = this.run(batch, mark);
-    try {
-      const value = loss.item();
-      mark('sync');
-      return value;
-    } finally {
-      loss.dispose();
-    }
+    const value = readLoss(this.run(batch, mark).loss);
+    mark('sync');
+    return value;
   }
 
   /** One step: its loss, still on the device (detached; the caller disposes it), and the batch's rows. */
@@ -283,6 +272,9 @@ export class Trainer<B> {
           const loss = steps === lossEvery || next.done || o.signal?.aborted ? window.read() : undefined;
           progress.update(rows, loss, steps);
           await o.onStep?.(this.step, loss);
+          // An abort comes from a macrotask (a worker's stop message, Ctrl-C), and batches from
+          // memory (an epoch cache, an array) never wait on I/O: give the event loop a turn.
+          if (o.signal) await new Promise<void>((resolve) => setImmediate(resolve));
           if (o.signal?.aborted) {
             await it.return?.(undefined);
             progress.end();
@@ -369,6 +361,15 @@ export class Trainer<B> {
   }
 }
 
+/** A step's loss read back from the device (one sync), then freed. */
+function readLoss(loss: Tensor): number {
+  try {
+    return loss.item();
+  } finally {
+    loss.dispose();
+  }
+}
+
 /** Step losses summed on the device until one read brings their mean to the host. */
 class LossWindow {
   private sum: Tensor | null = null;
@@ -376,13 +377,11 @@ class LossWindow {
   steps = 0;
 
   add(loss: Tensor): void {
-    noGrad(() => {
-      if (this.sum === null) this.sum = loss;
-      else {
-        addInPlace(this.sum, loss);
-        loss.dispose();
-      }
-    });
+    if (this.sum === null) this.sum = loss;
+    else {
+      addInPlace(this.sum, loss);
+      loss.dispose();
+    }
     this.steps += 1;
   }
 
